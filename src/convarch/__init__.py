@@ -1,0 +1,56 @@
+"""convarch: the classic ConvNet architectures as real software.
+
+An architecture is data: one spec, several interpreters (build, analyze, check, render).
+
+    import convarch as ca
+    ca.list_models("resnet*")
+    model = ca.create_model("vgg16", num_classes=10)
+    net = ca.build("INPUT(32x32x3) -> [[CONV3-32 -> RELU]*2 -> POOL2]*2 -> FC10")
+    ca.analyze("vgg16").to_table()
+"""
+
+from convarch.analysis.report import Report, Row
+from convarch.api import analyze, build, create_model, parse, resolve, to_pattern
+from convarch.errors import (
+    ConfigError,
+    ConvarchError,
+    DataError,
+    PatternError,
+    SizingError,
+    UnknownModelError,
+    WeightsError,
+)
+from convarch.nn.model import ConvNet
+from convarch.spec.bind import bind
+from convarch.spec.nodes import NetSpec
+from convarch.spec.volume import Volume
+from convarch.zoo import ModelInfo, list_models, model_info, spec_of
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "ConvNet",
+    "ConvarchError",
+    "DataError",
+    "ModelInfo",
+    "NetSpec",
+    "PatternError",
+    "Report",
+    "Row",
+    "SizingError",
+    "UnknownModelError",
+    "Volume",
+    "WeightsError",
+    "__version__",
+    "analyze",
+    "bind",
+    "build",
+    "create_model",
+    "list_models",
+    "model_info",
+    "parse",
+    "resolve",
+    "spec_of",
+    "to_pattern",
+]

@@ -1,0 +1,125 @@
+"""The public API: build, read, check and measure networks by name, pattern text or spec."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from torch import nn
+
+from convarch.analysis.report import Report, analyze_spec
+from convarch.errors import ConfigError, PatternError, SizingError, WeightsError
+from convarch.nn.model import ConvNet
+from convarch.pattern.parser import parse
+from convarch.pattern.printer import to_pattern_text
+from convarch.spec.bind import bind
+from convarch.spec.edit import with_classifier
+from convarch.spec.limits import MAX_BUILD_PARAMS
+from convarch.spec.nodes import NetSpec
+from convarch.spec.walk import trace
+from convarch.zoo.registry import _REGISTRY, _ensure_loaded, get_entry, model_spec
+
+Source = str | NetSpec
+
+
+def is_model_name(text: str) -> bool:
+    _ensure_loaded()
+    return isinstance(text, str) and text.strip().lower() in _REGISTRY
+
+
+def resolve(source: Source) -> NetSpec:
+    """A spec from a zoo name, pattern text or a spec: wherever a name is accepted, a pattern is too."""
+    if isinstance(source, NetSpec):
+        return source
+    if isinstance(source, ConvNet):
+        return source.spec
+    if not isinstance(source, str):
+        raise ConfigError(f"expected a model name, pattern text or spec, got {type(source).__name__}")
+    if is_model_name(source):
+        return get_entry(source.strip()).spec()
+    try:
+        return parse(source)
+    except PatternError:
+        if re.fullmatch(r"\s*[a-z][a-z0-9_.-]*\s*", source):  # looks like a model name, not a layer
+            get_entry(source.strip())  # raises UnknownModelError with the closest names
+        raise
+
+
+def create_model(
+    name: str,
+    *,
+    num_classes: int | None = None,
+    in_chans: int | None = None,
+    weights: str | None = None,
+    **options: Any,
+) -> ConvNet:
+    """Build a zoo model, like ``timm.create_model``.
+
+    ``num_classes`` replaces the classifier (0 removes it: the model returns pooled features);
+    ``in_chans`` sets the input channels; ``options`` are the family's own arguments (``dropout``, ...).
+    """
+    spec = model_spec(name, num_classes=num_classes, in_chans=in_chans, **options)
+    model = ConvNet(spec)
+    if weights is not None:
+        raise WeightsError(
+            f"no pretrained weights can be loaded for {name} in this version: the weights sources are not "
+            "installed yet. Build without weights=, or load a state dict yourself with load_state_dict."
+        )
+    return model
+
+
+def build(
+    source: Source,
+    *,
+    input_size: tuple[int, int, int] | None = None,
+    num_classes: int | None = None,
+    **keywords: Any,
+) -> ConvNet:
+    """Build a network from pattern text, a spec or a zoo name.
+
+    ``input_size`` (C, H, W) and ``num_classes`` fill a bare INPUT and the final FC (and win over the
+    text); every other keyword binds a template variable (``N=2``) or sets a template default
+    (``base_width``, ``hidden_width``, ``max_width``, ``optional``); see ``convarch.spec.bind``.
+    """
+    spec = bind(resolve(source), input_size=input_size, num_classes=num_classes, **keywords)
+    if num_classes == 0:
+        spec = with_classifier(spec, 0)
+    check_buildable(spec)
+    return ConvNet(spec)
+
+
+def check_buildable(spec: NetSpec) -> None:
+    """Refuse, before allocating anything, a network whose parameters would not fit in memory."""
+    total = sum(step.layer.params(step.input) for step in trace(spec))
+    if total > MAX_BUILD_PARAMS:
+        raise SizingError(
+            f"this network would have {total:,} parameters ({total * 4 / 1e9:,.1f} GB as float32), over the "
+            f"build limit of {MAX_BUILD_PARAMS:,}. Use a smaller input, fewer or narrower layers, or GAP "
+            "before the first FC."
+        )
+
+
+def analyze(source: Source, input_size: tuple[int, int, int] | None = None, **keywords: Any) -> Report:
+    """Per-layer volumes, params, MACs and memory of a zoo name, pattern text or spec.
+
+    Walks the spec with integer arithmetic: no modules, no tensors, the same cost at any resolution.
+    Template patterns take the same keywords as ``build``.
+    """
+    spec = resolve(source)
+    title = source if isinstance(source, str) and is_model_name(source) else ""
+    return analyze_spec(bind(spec, input_size=input_size, **keywords), title=title)
+
+
+def to_pattern(source: Source | nn.Module) -> str:
+    """Canonical pattern text of a zoo name, a spec, a built model, or pattern text (normalised)."""
+    if isinstance(source, nn.Module):
+        if not isinstance(source, ConvNet):
+            raise ConfigError(
+                f"{type(source).__name__} has no spec, so it has no pattern; build it with convarch "
+                "(create_model or build) to get one"
+            )
+        return to_pattern_text(source.spec)
+    return to_pattern_text(resolve(source))
+
+
+__all__ = ["analyze", "build", "check_buildable", "create_model", "is_model_name", "parse", "resolve", "to_pattern"]

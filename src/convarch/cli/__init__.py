@@ -1,0 +1,46 @@
+"""The ``convarch`` command. It holds no logic of its own: every command calls the public API.
+
+A user's mistake (a ``ConvarchError``) prints one clear message and exits non-zero, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from convarch.cli.app import app, console, err_console
+from convarch.errors import ConvarchError
+
+# Each module registers its commands on ``app`` when imported.
+from convarch.cli import zoo_commands  # noqa: F401  isort: skip
+from convarch.cli import demo_command  # noqa: F401  isort: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        result = app(args=argv, prog_name="convarch", standalone_mode=False)
+    except ConvarchError as error:
+        err_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+        return error.exit_code
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.ClickException as error:
+        error.show()
+        return 2
+    except click.exceptions.Abort:
+        err_console.print("aborted")
+        return 130
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+    except BrokenPipeError:
+        return 0
+    return result if isinstance(result, int) else 0
+
+
+__all__ = ["app", "console", "main"]
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,71 @@
+"""``convarch list`` and ``convarch show``: the zoo and one network, in the seed's notation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from convarch.analysis.render import human
+from convarch.api import analyze, is_model_name, resolve, to_pattern
+from convarch.cli.app import app, console
+from convarch.zoo.registry import list_models, model_info
+
+
+def zoo_table(pattern: str = "*") -> Table:
+    table = Table(title="convarch model zoo", title_justify="left")
+    for header in ("name", "family", "year", "params", "GMACs", "input"):
+        table.add_column(header, justify="right" if header in ("year", "params", "GMACs") else "left")
+    for name in list_models(pattern):
+        info = model_info(name)
+        report = analyze(name)
+        c, h, w = info.input_size
+        table.add_row(name, info.family, str(info.year), human(report.params), f"{report.macs / 1e9:.3f}",
+                      f"{h}x{w}x{c}")  # fmt: skip
+    return table
+
+
+@app.command("list")
+def list_command(
+    pattern: Annotated[str, typer.Argument(help="Shell-style filter such as 'resnet*', or pattern text.")] = "*",
+) -> None:
+    """List the zoo models (name, family, year, params, GMACs, input size)."""
+    if any(token in pattern for token in ("->", "(", "[")) or (pattern.isupper() and not is_model_name(pattern)):
+        report = analyze(pattern)  # a pattern: one row describing it
+        table = Table(title="pattern", title_justify="left")
+        for header in ("pattern", "params", "GMACs", "input"):
+            table.add_column(header)
+        table.add_row(to_pattern(resolve(pattern)), human(report.params), f"{report.macs / 1e9:.3f}", str(report.input))
+        console.print(table)
+        return
+    names = list_models(pattern)
+    if not names:
+        console.print(f"no model matches {pattern!r}; `convarch list` shows them all")
+        raise typer.Exit(1)
+    console.print(zoo_table(pattern))
+
+
+@app.command("show")
+def show_command(
+    name: Annotated[str, typer.Argument(help="A zoo model name, or pattern text in quotes.")],
+    compact: Annotated[bool, typer.Option(help="Only layers with weights or a new volume.")] = False,
+) -> None:
+    """Show a model's paper, figures and deviations, and its layers' volumes and params."""
+    if is_model_name(name):
+        info = model_info(name)
+        console.print(f"[bold]{info.name}[/]  ({info.family}, {info.year})")
+        console.print(f"paper: {info.paper.cite()}")
+        if info.ilsvrc:
+            console.print(f"ILSVRC: {info.ilsvrc}")
+        for label, figure in (("params", info.params), ("GMACs", info.gmacs), ("top-1", info.top1),
+                              ("top-5", info.top5)):  # fmt: skip
+            if figure is not None:
+                console.print(f"published {label}: {figure}")
+        for title, lines in (("deviations from the paper", info.deviations), ("notes", info.notes)):
+            if lines:
+                console.print(f"{title}:")
+                for line in lines:
+                    console.print(f"  - {line}")
+    console.print(f"pattern: {to_pattern(name)}", soft_wrap=True)
+    console.print(analyze(name).to_table(compact=compact))

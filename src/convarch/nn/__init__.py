@@ -1,0 +1,1 @@
+"""Spec -> torch modules, and the model class every network shares."""

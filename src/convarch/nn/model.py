@@ -1,0 +1,96 @@
+"""The one model class every zoo and pattern network shares, so the model contract holds everywhere.
+
+The contract (timm's interface, which torchvision users also meet): ``num_classes``, ``in_chans``,
+``num_features``, ``forward_features(x)`` (the last feature map), ``forward_head(x, pre_logits=False)``,
+``reset_classifier(num_classes)``, ``get_classifier()``, ``feature_info`` (channels and reduction of each
+stage) and ``spec`` (the network as data, always in step with the modules).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import nn
+
+from convarch.nn.build import ModuleBuilder
+from convarch.nn.layers import HeadFlatten
+from convarch.spec.edit import num_classes_of, with_classifier
+from convarch.spec.nodes import NetSpec
+from convarch.spec.volume import Volume
+from convarch.spec.walk import Context, _Tracer, input_volume, split, walk, walk_network
+
+
+class ConvNet(nn.Module):
+    """A network built from its spec: ``features`` -> ``pre_logits`` -> ``classifier`` (-> ``post``)."""
+
+    def __init__(self, spec: NetSpec, *, pretrained_cfg: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        parts = walk_network(spec, ModuleBuilder())
+        self.features: nn.Module = parts["features"][0]
+        self.pre_logits: nn.Module = parts["pre_logits"][0]
+        head_out = parts["pre_logits"][1]
+        if len(self.pre_logits) and not head_out.flat:  # type: ignore[arg-type]
+            self.pre_logits.add_module("flatten", HeadFlatten(1))
+        self.classifier: nn.Module = parts["classifier"][0] if "classifier" in parts else nn.Identity()
+        self.post: nn.Module = parts["post"][0]
+        self.spec = spec
+        self.in_chans = input_volume(spec).c
+        self.num_classes = num_classes_of(spec)
+        if len(self.pre_logits):  # type: ignore[arg-type]
+            head_out = Volume(head_out.numel, 1, 1, flat=True)
+        self._head_volume = head_out
+        self.num_features = head_out.c
+        self.feature_info = stage_info(spec)
+        self.pretrained_cfg: dict[str, Any] = dict(pretrained_cfg or {})
+
+    # ---- the contract ----------------------------------------------------------------------------
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        x = self.pre_logits(x)
+        return x if pre_logits else self.post(self.classifier(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_head(self.forward_features(x))
+
+    def get_classifier(self) -> nn.Module:
+        return self.classifier
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """Replace the classifier with a fresh ``num_classes``-way one (0: none, pooled features out)."""
+        spec = with_classifier(self.spec, num_classes)
+        parts = split(spec)
+        device = next((p.device for p in self.parameters()), torch.device("cpu"))
+        if parts.classifier is None:
+            self.classifier = nn.Identity()
+            self.post = nn.Sequential()
+        else:
+            builder, ctx = ModuleBuilder(), Context(owned=True)
+            self.classifier = walk(parts.classifier, self._head_volume, "classifier", builder, ctx)[0].to(device)
+        self.spec, self.num_classes = spec, num_classes
+
+    @property
+    def default_cfg(self) -> dict[str, Any]:  # timm's older name
+        return self.pretrained_cfg
+
+
+def stage_info(spec: NetSpec) -> list[dict[str, Any]]:
+    """Where each stage of the feature extractor ends, timm-style.
+
+    ``reduction`` is the input size over the feature map size, rounded to a power of two, so a
+    227-pixel AlexNet still reports 4, 8, 16 and 32. A stage ends at the last top-level layer before the
+    reduction grows, and at the end of the features.
+    """
+    v = input_volume(spec)
+    size = v.h
+    ends: list[dict[str, Any]] = []
+    for i, (name, node) in enumerate(split(spec).features):
+        v = walk(node, v, f"features.{name}", _Tracer(), Context())[1]
+        reduction = 2 ** round(math.log2(size / v.h)) if not v.flat else ends[-1]["reduction"] if ends else 1
+        if ends and ends[-1]["reduction"] == reduction:
+            ends.pop()
+        ends.append({"num_chs": v.c, "reduction": reduction, "module": f"features.{name}", "index": i})
+    return ends

@@ -1,0 +1,204 @@
+"""Binding turns a template into a concrete network.
+
+A template is what the seed writes: ``INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC``.
+Binding fills in, in one pass that follows the volume through the net:
+
+* the INPUT volume (``input_size``; default 32x32x3, CIFAR-sized, when neither text nor caller gives one);
+* template variables such as ``N``, ``M``, ``K`` (an unbound one is an error that names it);
+* bare ``CONV``: a 3x3 conv whose width starts at ``base_width`` and doubles after each downsampling
+  layer, capped at ``max_width`` (VGG's rule, Simonyan & Zisserman 2015 §2.1);
+* bare ``FC``: ``hidden_width`` units, except the last layer, which gets ``num_classes``;
+* ``X?``: with ``optional="auto"`` the element is kept when its windows fit exactly and the volume stays
+  at least 1x1, and dropped otherwise; ``"keep"`` keeps every one, ``"drop"`` drops every one.
+
+Keywords win over the text: ``num_classes`` replaces an explicit final FC width and ``input_size``
+replaces an explicit INPUT. Repeats whose copies all come out the same stay repeats; the others are
+unrolled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from convarch.errors import ConfigError, PatternError, SizingError
+from convarch.spec.edit import check_num_classes, classifier_index
+from convarch.spec.layers import FC, Conv
+from convarch.spec.limits import MAX_LAYERS, MAX_REPEAT, expanded_size
+from convarch.spec.nodes import Block, Dense, NetSpec, Node, Opt, Parallel, Repeat, Residual, Seq, children
+from convarch.spec.volume import Volume
+from convarch.spec.walk import output_volume
+
+DEFAULT_INPUT = (3, 32, 32)
+DEFAULT_NUM_CLASSES = 10
+BASE_WIDTH = 32
+HIDDEN_WIDTH = 256
+MAX_WIDTH = 512
+OPTIONAL_MODES = ("auto", "keep", "drop")
+
+
+@dataclass
+class _State:
+    variables: dict[str, int]
+    base_width: int
+    hidden_width: int
+    max_width: int
+    optional: str
+    downsamples: int = 0
+
+
+def is_template(node: Node) -> bool:
+    """Whether anything in the node still needs binding."""
+    if isinstance(node, Conv | FC) and node.out is None:
+        return True
+    if isinstance(node, Opt) or (isinstance(node, Repeat) and isinstance(node.times, str)):
+        return True
+    return any(is_template(child) for child in children(node))
+
+
+def variables_of(node: Node | NetSpec) -> set[str]:
+    """The template variables a spec uses, e.g. {"N", "M", "K"}."""
+    if isinstance(node, NetSpec):
+        node = node.layers
+    found = {node.times.upper()} if isinstance(node, Repeat) and isinstance(node.times, str) else set()
+    for child in children(node):
+        found |= variables_of(child)
+    return found
+
+
+def bind(
+    spec: NetSpec,
+    *,
+    input_size: tuple[int, int, int] | Volume | None = None,
+    num_classes: int | None = None,
+    base_width: int = BASE_WIDTH,
+    hidden_width: int = HIDDEN_WIDTH,
+    max_width: int = MAX_WIDTH,
+    optional: str = "auto",
+    **variables: int,
+) -> NetSpec:
+    """A concrete copy of ``spec`` with every template part filled in (see the module docstring)."""
+    if optional not in OPTIONAL_MODES:
+        raise ConfigError(f"optional must be one of {', '.join(OPTIONAL_MODES)}, got {optional!r}")
+    variables = {name.upper(): value for name, value in variables.items()}
+    for name, value in variables.items():
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_REPEAT:
+            raise ConfigError(f"template variable {name} must be an integer from 0 to {MAX_REPEAT:,}, got {value!r}")
+    missing = sorted(variables_of(spec) - set(variables))
+    if missing:
+        example = ", ".join(f"{m}=2" for m in missing)
+        raise PatternError(
+            f"unbound template variable{'s' if len(missing) > 1 else ''} {', '.join(missing)}: "
+            f"give {'them' if len(missing) > 1 else 'it'} a value, e.g. {example}"
+        )
+    size = expanded_size(spec.layers, variables)
+    if size > MAX_LAYERS:
+        raise PatternError(f"with these values the network expands to {size:,} layers; the limit is {MAX_LAYERS:,}")
+    if num_classes is not None:
+        check_num_classes(num_classes)
+    volume = Volume.of(input_size) if input_size is not None else spec.input or Volume.of(DEFAULT_INPUT)
+    state = _State(dict(variables), base_width, hidden_width, max_width, optional)
+    items = list(spec.layers.items)
+    last = classifier_index(items)
+    bound: list[Node] = []
+    v = volume
+    for i, item in enumerate(items):
+        if i == last:
+            item = _size_classifier(item, num_classes)
+        node, v = _bind(item, v, state)
+        _append(bound, node)
+    return NetSpec(Seq(tuple(bound), label=spec.layers.label), volume)
+
+
+def _append(items: list[Node], node: Node | None) -> None:
+    """Add a bound node, splicing an unlabelled sequence so unrolled repeats read as a flat chain."""
+    if isinstance(node, Seq) and node.label is None:
+        items.extend(node.items)
+    elif node is not None:
+        items.append(node)
+
+
+def _size_classifier(layer: Node, num_classes: int | None) -> Node:
+    if num_classes is not None and num_classes > 0:
+        return replace(layer, out=num_classes)
+    if layer.out is None:  # type: ignore[attr-defined]
+        return replace(layer, out=DEFAULT_NUM_CLASSES)
+    return layer
+
+
+def _bind(node: Node, v: Volume, state: _State) -> tuple[Node | None, Volume]:
+    if not is_template(node):
+        out = output_volume(NetSpec(Seq((node,)), v))
+        if (out.h, out.w) != (v.h, v.w) and not out.flat:
+            state.downsamples += 1
+        return node, out
+    if isinstance(node, Conv | FC):
+        width = state.hidden_width
+        if isinstance(node, Conv):
+            width = min(state.base_width * 2**state.downsamples, state.max_width)
+        return _bind(replace(node, out=width), v, state)
+    if isinstance(node, Repeat):
+        times = state.variables[node.times.upper()] if isinstance(node.times, str) else node.times
+        copies: list[Node] = []
+        for _ in range(times):
+            copy, v = _bind(node.body, v, state)
+            if copy is not None:
+                copies.append(copy)
+        if len(copies) > 1 and all(c == copies[0] for c in copies) and len(copies) == times:
+            body = copies[0]
+            if isinstance(body, Seq) and body.label is None and len(body.items) == 1:
+                body = body.items[0]
+            return Repeat(body, times, label=node.label), v
+        unrolled: list[Node] = []
+        for copy in copies:
+            _append(unrolled, copy)
+        return Seq(tuple(unrolled), label=node.label), v
+    if isinstance(node, Seq):
+        items: list[Node] = []
+        for item in node.items:
+            bound, v = _bind(item, v, state)
+            _append(items, bound)
+        return Seq(tuple(items), label=node.label), v
+    if isinstance(node, Opt):
+        return _bind_optional(node, v, state)
+    # Composites (branches, residuals, dense, blocks): bind their insides, then follow the volume.
+    bound_node = _bind_children(node, v, state)
+    return bound_node, output_volume(NetSpec(Seq((bound_node,)), v))
+
+
+def _bind_optional(node: Opt, v: Volume, state: _State) -> tuple[Node | None, Volume]:
+    if state.optional == "drop":
+        return None, v
+    if state.optional == "keep":
+        return _bind(node.body, v, state)
+    saved = state.downsamples
+    try:
+        bound, out = _bind(node.body, v, state)
+        fits = bound is not None and _fits(bound, v)
+    except SizingError:
+        fits = False
+    if fits:
+        return bound, out
+    state.downsamples = saved
+    return None, v
+
+
+def _fits(node: Node, v: Volume) -> bool:
+    from convarch.spec.walk import trace  # local: trace needs a whole network
+
+    return all(step.layer.exact(step.input) for step in trace(NetSpec(Seq((node,)), v)))
+
+
+def _bind_children(node: Node, v: Volume, state: _State) -> Node:
+    def sub(child: Node | None) -> Node | None:
+        if child is None:
+            return None
+        bound, _ = _bind(child, v, state)
+        return bound if bound is not None else Seq(())
+
+    if isinstance(node, Parallel):
+        return replace(node, branches=tuple(sub(b) for b in node.branches))
+    if isinstance(node, Residual):
+        return replace(node, body=sub(node.body), shortcut=sub(node.shortcut), pre=sub(node.pre), post=sub(node.post))
+    if isinstance(node, Dense | Block):
+        return replace(node, body=sub(node.body))
+    raise ConfigError(f"cannot bind {node!r}")

@@ -1,0 +1,61 @@
+"""Small, pure edits of a network spec: the classifier width and the input volume."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from convarch.errors import ConfigError
+from convarch.spec.layers import CLASSIFIER_KINDS, FC, Layer, Softmax
+from convarch.spec.nodes import NetSpec, Node, Seq
+from convarch.spec.volume import Volume
+from convarch.spec.walk import splice
+
+
+def classifier_index(items: list[Node]) -> int | None:
+    """Index of the final FC/RBF in a top-level chain, looking past a trailing SOFTMAX."""
+    i = len(items) - 1
+    while i >= 0 and isinstance(items[i], Softmax):
+        i -= 1
+    if i >= 0 and isinstance(items[i], Layer) and items[i].kind in CLASSIFIER_KINDS:
+        return i
+    return None
+
+
+def check_num_classes(num_classes: object) -> int:
+    if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 0:
+        raise ConfigError(f"num_classes must be a non-negative integer (0 removes the classifier), got {num_classes!r}")
+    return num_classes
+
+
+def with_classifier(spec: NetSpec, num_classes: int) -> NetSpec:
+    """The same network with a ``num_classes``-way classifier; 0 removes it (pooled features)."""
+    check_num_classes(num_classes)
+    items = list(spec.layers.items)
+    index = classifier_index(items)
+    if index is None and classifier_index(list(splice(spec.layers.items))) is not None:
+        items = list(splice(spec.layers.items))
+        index = classifier_index(items)
+    if index is None:
+        if num_classes:
+            items.append(FC(num_classes))
+    elif num_classes == 0:
+        items = items[:index]  # a SOFTMAX after a removed classifier has nothing to normalise
+    else:
+        items[index] = replace(items[index], out=num_classes)
+    return NetSpec(Seq(tuple(items), label=spec.layers.label), spec.input)
+
+
+def num_classes_of(spec: NetSpec) -> int:
+    items = list(splice(spec.layers.items))
+    index = classifier_index(items)
+    return 0 if index is None else items[index].out  # type: ignore[attr-defined]
+
+
+def with_input(spec: NetSpec, *, in_chans: int | None = None, size: tuple[int, int] | None = None) -> NetSpec:
+    """The same network on another input: channel count and/or H x W."""
+    base = spec.input or Volume(3, 224, 224)
+    c = base.c if in_chans is None else in_chans
+    h, w = (base.h, base.w) if size is None else size
+    if not isinstance(c, int) or isinstance(c, bool) or c < 1:
+        raise ConfigError(f"in_chans must be a positive integer, got {in_chans!r}")
+    return NetSpec(spec.layers, Volume.of((c, h, w)))

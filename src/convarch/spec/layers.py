@@ -1,0 +1,506 @@
+"""The primitives: the only nodes that carry formulas.
+
+Each primitive knows four things for a given input volume: its output volume, its parameter count (and
+weights, i.e. parameters without biases), its multiply-adds, and how to build its torch module. It also
+prints itself in pattern notation (``CONV3-64``, ``POOL3(s=2)``). Field names are the pattern's argument
+names, which are the seed's letters: ``f`` filter size F, ``s`` stride S, ``p`` padding P.
+
+MACs follow torchvision's ``_ops`` convention: only the weighted layers (CONV, FC, and LeNet-5's
+trainable subsampling and RBF output) count; BN, pooling and activations report 0.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from torch import nn
+
+from convarch.errors import ConfigError, SizingError
+from convarch.nn import layers as L
+from convarch.spec.nodes import Node
+from convarch.spec.volume import Volume, WindowSize, check_positive, window_output
+
+Pair = tuple[int, int]
+
+# LeNet-5 C3 (LeCun et al. 1998, Table I): the S2 maps (0-5) each C3 map (0-15) is connected to.
+LENET5_C3 = (
+    (0, 1, 2), (1, 2, 3), (2, 3, 4), (3, 4, 5), (0, 4, 5), (0, 1, 5),
+    (0, 1, 2, 3), (1, 2, 3, 4), (2, 3, 4, 5), (0, 3, 4, 5), (0, 1, 4, 5), (0, 1, 2, 5),
+    (0, 1, 3, 4), (1, 2, 4, 5), (0, 2, 3, 5),
+    (0, 1, 2, 3, 4, 5),
+)  # fmt: skip
+CONNECTION_TABLES: dict[str, tuple[tuple[int, ...], ...]] = {"lenet5_c3": LENET5_C3}
+
+
+def pair(value: Any, what: str, minimum: int = 1) -> Pair:
+    """Normalise ``3`` or ``(1, 7)`` to a pair of ints, refusing anything else with a clear message."""
+    items = value if isinstance(value, tuple | list) else (value, value)
+    if len(items) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+        raise ConfigError(f"{what} must be an integer or HxW pair, got {value!r}")
+    if min(items) < minimum:
+        raise ConfigError(f"{what} must be at least {minimum}, got {value!r}")
+    return (int(items[0]), int(items[1]))
+
+
+def format_value(value: Any) -> str:
+    """Pattern text for an argument value: ``3``, ``1x7``, ``true``, ``0.5``, ``avg``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return str(value[0]) if value[0] == value[1] else f"{value[0]}x{value[1]}"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def need_spatial(layer: Layer, v: Volume) -> None:
+    if v.flat:
+        raise SizingError(
+            f"needs a spatial input, but receives the flat vector {v} (an FC, FLATTEN or GAP came "
+            "before it). Move it before the first FC or GAP.",
+            layer=layer.text(),
+        )
+
+
+@dataclass(frozen=True)
+class Layer(Node):
+    """Base of the primitives. Defaults describe an elementwise layer: same volume, no weights."""
+
+    kind: ClassVar[str]
+    shorthand: ClassVar[tuple[str, ...]] = ()  # fields written inline: CONV{f}-{out}, FC{out}
+    positional: ClassVar[tuple[str, ...]] = ()  # fields accepted without a name: DROPOUT(0.5)
+
+    def output(self, v: Volume) -> Volume:
+        return v
+
+    def params(self, v: Volume) -> int:
+        return 0
+
+    def weights(self, v: Volume) -> int:
+        return 0
+
+    def macs(self, v: Volume) -> int:
+        return 0
+
+    def windows(self, v: Volume) -> tuple[WindowSize, ...]:
+        """The sliding-window arithmetic along H and W (empty for layers without a window)."""
+        return ()
+
+    def exact(self, v: Volume) -> bool:
+        """True when every window fits exactly: nothing is floored or rounded away."""
+        return all(w.exact for w in self.windows(v))
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        raise NotImplementedError(f"{type(self).__name__}.module")
+
+    # ---- pattern text -------------------------------------------------------------------------
+    def defaults(self) -> dict[str, Any]:
+        """Each field's default for this instance (some depend on others, e.g. padding on F)."""
+        return {f.name: f.default for f in fields(self) if f.name != "label"}
+
+    def text(self) -> str:
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "label"}
+        defaults = self.defaults()
+        head = self.kind
+        for i, name in enumerate(self.shorthand):
+            if values[name] is None:
+                break
+            head += ("-" if i else "") + format_value(values[name])
+        extra = [f"{k}={format_value(v)}" for k, v in values.items() if k not in self.shorthand and v != defaults[k]]
+        return f"{head}({', '.join(extra)})" if extra else head
+
+
+# ---- weighted layers --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Conv(Layer):
+    """CONV: ``out`` filters of size ``f`` (F), stride ``s`` (S), zero padding ``p`` (P, default (F-1)/2)."""
+
+    kind: ClassVar[str] = "CONV"
+    shorthand: ClassVar[tuple[str, ...]] = ("f", "out")
+    positional: ClassVar[tuple[str, ...]] = ("out",)
+    out: int | None = None  # None: a template width, filled in by ``bind``
+    f: Pair = (3, 3)
+    s: Pair = (1, 1)
+    p: Pair | None = None
+    groups: int = 1
+    bias: bool = True
+    table: str | None = None  # a named connection table (LeNet-5 C3) instead of full connection
+
+    def __post_init__(self) -> None:
+        f = pair(self.f, "CONV filter size F")
+        object.__setattr__(self, "f", f)
+        object.__setattr__(self, "s", pair(self.s, "CONV stride S"))
+        p = ((f[0] - 1) // 2, (f[1] - 1) // 2) if self.p is None else pair(self.p, "CONV padding P", 0)
+        object.__setattr__(self, "p", p)
+        if self.out is not None and (not isinstance(self.out, int) or self.out < 1):
+            raise ConfigError(f"CONV needs a positive number of filters, got {self.out!r}")
+        if not isinstance(self.groups, int) or self.groups < 1:
+            raise ConfigError(f"CONV groups must be a positive integer, got {self.groups!r}")
+        if self.table is not None:
+            if self.table not in CONNECTION_TABLES:
+                known = ", ".join(sorted(CONNECTION_TABLES))
+                raise ConfigError(f"unknown connection table {self.table!r}; known tables: {known}")
+            if self.out not in (None, len(CONNECTION_TABLES[self.table])):
+                raise ConfigError(
+                    f"table {self.table} has {len(CONNECTION_TABLES[self.table])} output maps, "
+                    f"but CONV asks for {self.out}"
+                )
+
+    def defaults(self) -> dict[str, Any]:
+        return {**super().defaults(), "p": ((self.f[0] - 1) // 2, (self.f[1] - 1) // 2)}
+
+    @property
+    def connections(self) -> tuple[tuple[int, ...], ...] | None:
+        return CONNECTION_TABLES[self.table] if self.table else None
+
+    def _fan_in_sum(self, v: Volume) -> int:
+        """Sum over output maps of the input maps each one sees."""
+        if self.connections:
+            return sum(len(inputs) for inputs in self.connections)
+        return self.out * (v.c // self.groups)
+
+    def output(self, v: Volume) -> Volume:
+        need_spatial(self, v)
+        if self.out is None:
+            raise SizingError("the filter count is a template width; bind the pattern first", layer="CONV")
+        if self.connections and v.c != 1 + max(max(t) for t in self.connections):
+            raise SizingError(
+                f"connection table {self.table} expects {1 + max(max(t) for t in self.connections)} "
+                f"input maps, but the input {v} has {v.c}",
+                layer=self.text(),
+            )
+        if v.c % self.groups or self.out % self.groups:
+            raise SizingError(
+                f"groups={self.groups} must divide both the input channels ({v.c}) and the filters "
+                f"({self.out}); change groups or the channel counts",
+                layer=self.text(),
+            )
+        h, w = (check_positive(calc, self.text(), axis) for calc, axis in zip(self.windows(v), "HW", strict=False))
+        return Volume(self.out, h, w)
+
+    def windows(self, v: Volume) -> tuple[WindowSize, ...]:
+        return tuple(window_output(n, self.f[i], self.s[i], self.p[i]) for i, n in enumerate((v.h, v.w)))
+
+    def params(self, v: Volume) -> int:
+        return self.weights(v) + (self.out if self.bias else 0)
+
+    def weights(self, v: Volume) -> int:
+        return self._fan_in_sum(v) * self.f[0] * self.f[1]
+
+    def macs(self, v: Volume) -> int:
+        o = self.output(v)
+        return o.h * o.w * self.weights(v)
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        if self.connections:
+            return L.TableConv2d(v.c, self.connections, self.f, bias=self.bias)
+        return nn.Conv2d(v.c, self.out, self.f, self.s, self.p, groups=self.groups, bias=self.bias)
+
+
+@dataclass(frozen=True)
+class FC(Layer):
+    """FC: fully connected to the whole input volume, ``out`` units. FC4096 or FC-4096."""
+
+    kind: ClassVar[str] = "FC"
+    shorthand: ClassVar[tuple[str, ...]] = ("out",)
+    positional: ClassVar[tuple[str, ...]] = ("out",)
+    out: int | None = None  # None: a template width (hidden width, or the classes for the last FC)
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        if self.out is not None and (not isinstance(self.out, int) or self.out < 1):
+            raise ConfigError(f"FC needs a positive number of units, got {self.out!r}")
+
+    def output(self, v: Volume) -> Volume:
+        if self.out is None:
+            raise SizingError("the unit count is a template width; bind the pattern first", layer="FC")
+        return Volume(self.out, 1, 1, flat=True)
+
+    def params(self, v: Volume) -> int:
+        return self.weights(v) + (self.out if self.bias else 0)
+
+    def weights(self, v: Volume) -> int:
+        return v.numel * self.out
+
+    def macs(self, v: Volume) -> int:
+        return self.weights(v)
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        return L.FlattenLinear(v.numel, self.out, bias=self.bias)
+
+
+@dataclass(frozen=True)
+class Subsample(Layer):
+    """LeNet-5's trainable subsampling (S2, S4): window sum x coefficient + bias, 2 parameters per map."""
+
+    kind: ClassVar[str] = "SUBSAMPLE"
+    shorthand: ClassVar[tuple[str, ...]] = ("f",)
+    f: int = 2
+
+    def output(self, v: Volume) -> Volume:
+        need_spatial(self, v)
+        h, w = (check_positive(calc, self.text(), axis) for calc, axis in zip(self.windows(v), "HW", strict=False))
+        return Volume(v.c, h, w)
+
+    def windows(self, v: Volume) -> tuple[WindowSize, ...]:
+        return (window_output(v.h, self.f, self.f), window_output(v.w, self.f, self.f))
+
+    def params(self, v: Volume) -> int:
+        return 2 * v.c
+
+    def weights(self, v: Volume) -> int:
+        return v.c
+
+    def macs(self, v: Volume) -> int:
+        return self.output(v).numel  # one multiply by the coefficient per output unit
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        return L.TrainableSubsample(v.c, self.f)
+
+
+@dataclass(frozen=True)
+class RBF(Layer):
+    """LeNet-5's output layer: ``out`` Euclidean RBF units with fixed (non-trainable) prototypes."""
+
+    kind: ClassVar[str] = "RBF"
+    shorthand: ClassVar[tuple[str, ...]] = ("out",)
+    positional: ClassVar[tuple[str, ...]] = ("out",)
+    out: int | None = None
+
+    def output(self, v: Volume) -> Volume:
+        if self.out is None:
+            raise SizingError("the unit count is a template width; bind the pattern first", layer="RBF")
+        return Volume(self.out, 1, 1, flat=True)
+
+    def macs(self, v: Volume) -> int:
+        return v.numel * self.out  # one squared difference accumulated per input, per unit
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        return L.RBFOutput(v.numel, self.out)
+
+
+# ---- pooling ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pool(Layer):
+    """POOL: max (default) or avg over ``f`` x ``f`` windows with stride ``s`` (default F).
+
+    ``ceil=true`` rounds the output size up, as Caffe did (torchvision's GoogLeNet keeps it).
+    ``out=HxW`` makes it adaptive: a fixed output size whatever the input (torchvision's AlexNet/VGG).
+    """
+
+    kind: ClassVar[str] = "POOL"
+    shorthand: ClassVar[tuple[str, ...]] = ("f",)
+    f: Pair = (2, 2)
+    s: Pair | None = None
+    p: Pair = (0, 0)
+    type: str = "max"
+    ceil: bool = False
+    count_pad: bool = True  # avg only: whether zero padding counts in the average
+    out: Pair | None = None
+
+    def __post_init__(self) -> None:
+        f = pair(self.f, "POOL window F")
+        object.__setattr__(self, "f", f)
+        object.__setattr__(self, "s", f if self.s is None else pair(self.s, "POOL stride S"))
+        object.__setattr__(self, "p", pair(self.p, "POOL padding P", 0))
+        if self.out is not None:
+            object.__setattr__(self, "out", pair(self.out, "POOL output size"))
+        if self.type not in ("max", "avg"):
+            raise ConfigError(f"POOL type must be max or avg, got {self.type!r}")
+
+    @property
+    def adaptive(self) -> bool:
+        return self.out is not None
+
+    def defaults(self) -> dict[str, Any]:
+        return {**super().defaults(), "s": self.f}
+
+    def text(self) -> str:
+        if not self.adaptive:
+            return super().text()
+        extra = [f"out={format_value(self.out)}"] + (["type=avg"] if self.type == "avg" else [])
+        return f"POOL({', '.join(extra)})"
+
+    def output(self, v: Volume) -> Volume:
+        need_spatial(self, v)
+        if self.adaptive:
+            return Volume(v.c, *self.out)
+        if 2 * self.p[0] > self.f[0] or 2 * self.p[1] > self.f[1]:
+            raise SizingError(
+                f"padding {format_value(self.p)} is more than half the window {format_value(self.f)}; "
+                "PyTorch refuses that. Use p <= F/2.",
+                layer=self.text(),
+            )
+        h, w = (check_positive(calc, self.text(), axis) for calc, axis in zip(self.windows(v), "HW", strict=False))
+        return Volume(v.c, h, w)
+
+    def exact(self, v: Volume) -> bool:
+        # ceil=true is an explicit choice (Caffe's rounding), not a floor that silently drops pixels.
+        return self.ceil or super().exact(v)
+
+    def windows(self, v: Volume) -> tuple[WindowSize, ...]:
+        if self.adaptive:
+            return ()
+        return tuple(
+            window_output(n, self.f[i], self.s[i], self.p[i], ceil=self.ceil) for i, n in enumerate((v.h, v.w))
+        )
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        if self.adaptive:
+            return nn.AdaptiveAvgPool2d(self.out) if self.type == "avg" else nn.AdaptiveMaxPool2d(self.out)
+        if self.type == "max":
+            return nn.MaxPool2d(self.f, self.s, self.p, ceil_mode=self.ceil)
+        return nn.AvgPool2d(self.f, self.s, self.p, ceil_mode=self.ceil, count_include_pad=self.count_pad)
+
+
+@dataclass(frozen=True)
+class GAP(Layer):
+    """Global average pooling to a vector of C (Lin et al. 2013; GoogLeNet §5; ResNet §3.4)."""
+
+    kind: ClassVar[str] = "GAP"
+
+    def output(self, v: Volume) -> Volume:
+        need_spatial(self, v)
+        return Volume(v.c, 1, 1, flat=True)
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        return L.GlobalAvgPool()
+
+
+# ---- elementwise and shape layers -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Relu(Layer):
+    kind: ClassVar[str] = "RELU"
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        return nn.ReLU(inplace=inplace)
+
+
+@dataclass(frozen=True)
+class Tanh(Layer):
+    """``a * tanh(s * x)``; the defaults are LeNet-5's A = 1.7159, S = 2/3 (LeCun et al. 1998, App. A)."""
+
+    kind: ClassVar[str] = "TANH"
+    a: float = 1.7159
+    s: float = 2 / 3
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        return L.ScaledTanh(self.a, self.s)
+
+
+@dataclass(frozen=True)
+class BN(Layer):
+    """Batch normalisation (Ioffe & Szegedy 2015): a scale and a shift per channel."""
+
+    kind: ClassVar[str] = "BN"
+    eps: float = 1e-5
+    momentum: float = 0.1
+
+    def params(self, v: Volume) -> int:
+        return 2 * v.c
+
+    def weights(self, v: Volume) -> int:
+        return v.c  # the scale gamma; the shift beta is a bias
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        norm = nn.BatchNorm1d if v.flat else nn.BatchNorm2d
+        return norm(v.c, eps=self.eps, momentum=self.momentum)
+
+
+@dataclass(frozen=True)
+class LRN(Layer):
+    """Local response normalisation across ``size`` neighbouring channels.
+
+    Arguments follow PyTorch and Caffe, where ``alpha`` is divided by ``size``. Krizhevsky et al. 2012
+    §3.3 write the sum without that division (alpha = 1e-4), which is ``alpha=5e-4`` here.
+    """
+
+    kind: ClassVar[str] = "LRN"
+    size: int = 5
+    alpha: float = 1e-4
+    beta: float = 0.75
+    k: float = 2.0
+
+    def output(self, v: Volume) -> Volume:
+        need_spatial(self, v)
+        return v
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        return nn.LocalResponseNorm(self.size, self.alpha, self.beta, self.k)
+
+
+@dataclass(frozen=True)
+class Dropout(Layer):
+    kind: ClassVar[str] = "DROPOUT"
+    positional: ClassVar[tuple[str, ...]] = ("p",)
+    p: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= float(self.p) < 1.0:
+            raise ConfigError(f"DROPOUT probability must be in [0, 1), got {self.p!r}")
+        object.__setattr__(self, "p", float(self.p))
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        return nn.Dropout(self.p)
+
+
+@dataclass(frozen=True)
+class Flatten(Layer):
+    kind: ClassVar[str] = "FLATTEN"
+
+    def output(self, v: Volume) -> Volume:
+        return Volume(v.numel, 1, 1, flat=True)
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        return nn.Flatten(1)
+
+
+@dataclass(frozen=True)
+class Softmax(Layer):
+    kind: ClassVar[str] = "SOFTMAX"
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        return nn.Softmax(dim=1)
+
+
+@dataclass(frozen=True)
+class ZeroPad(Layer):
+    """Option-A shortcut (He et al. 2015 §4.2): subsample by ``s``, zero-pad channels up to ``out``."""
+
+    kind: ClassVar[str] = "ZEROPAD"
+    shorthand: ClassVar[tuple[str, ...]] = ("out",)
+    positional: ClassVar[tuple[str, ...]] = ("out",)
+    out: int = 1
+    s: int = 1
+
+    def output(self, v: Volume) -> Volume:
+        need_spatial(self, v)
+        if self.out < v.c:
+            raise SizingError(
+                f"cannot zero-pad {v.c} channels down to {self.out}; a zero-padded identity only adds "
+                "channels. Use a projection shortcut instead.",
+                layer=self.text(),
+            )
+        return Volume(self.out, -(-v.h // self.s), -(-v.w // self.s))
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        return L.ZeroPadShortcut(v.c, self.out, self.s)
+
+
+PRIMITIVES: dict[str, type[Layer]] = {
+    cls.kind: cls
+    for cls in (Conv, FC, Subsample, RBF, Pool, GAP, Relu, Tanh, BN, LRN, Dropout, Flatten, Softmax, ZeroPad)
+}
+"""Every primitive by its pattern token. A new primitive is added here and nowhere else."""
+
+# Layers that end the feature extractor: the head starts at the first of these (see ``spec.walk``).
+HEAD_KINDS = frozenset({"FC", "GAP", "FLATTEN", "RBF"})
+# Layers that can be the classifier at the end of the head.
+CLASSIFIER_KINDS = frozenset({"FC", "RBF"})

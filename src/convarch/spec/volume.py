@@ -1,0 +1,105 @@
+"""Volumes and the window arithmetic of CS231n: ``(W - F + 2P)/S + 1``, checked exactly in integers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from convarch.errors import SizingError
+
+
+@dataclass(frozen=True)
+class Volume:
+    """An activation volume. Text uses the seed's ``H x W x C`` order; tuples use PyTorch's ``(C, H, W)``.
+
+    ``flat`` marks a vector (the output of FC, FLATTEN or GAP). It prints as ``1x1xC`` as in the CS231n
+    tables, but a CONV or POOL cannot follow it.
+    """
+
+    c: int
+    h: int
+    w: int
+    flat: bool = False
+
+    @classmethod
+    def of(cls, size: tuple[int, int, int] | Volume) -> Volume:
+        """Build from a PyTorch ``(C, H, W)`` tuple."""
+        if isinstance(size, Volume):
+            return size
+        try:
+            c, h, w = (int(v) for v in size)
+        except (TypeError, ValueError):
+            raise SizingError(f"input size must be (C, H, W), got {size!r}") from None
+        if min(c, h, w) < 1:
+            raise SizingError(f"input size must be positive, got (C, H, W) = ({c}, {h}, {w})")
+        return cls(c, h, w)
+
+    @property
+    def numel(self) -> int:
+        return self.c * self.h * self.w
+
+    @property
+    def chw(self) -> tuple[int, int, int]:
+        return (self.c, self.h, self.w)
+
+    def __str__(self) -> str:
+        return f"{self.h}x{self.w}x{self.c}"
+
+
+@dataclass(frozen=True)
+class WindowSize:
+    """The output size of one spatial axis of a sliding window, with the arithmetic behind it."""
+
+    size: int
+    kernel: int
+    stride: int
+    padding: int
+    dilation: int
+    ceil: bool
+    out: int
+    exact: bool  # True when (W - F + 2P) is divisible by S: nothing is floored away
+
+    @property
+    def span(self) -> int:
+        """The effective filter size F, which dilation widens."""
+        return self.dilation * (self.kernel - 1) + 1
+
+    def formula(self, axis: str = "W") -> str:
+        """The CS231n formula with the numbers filled in, e.g. ``(15 − 3 + 0)/2 + 1 = 7``."""
+        top = self.size - self.span + 2 * self.padding
+        value = f"{top / self.stride + 1:g}" if not self.exact else str(self.out)
+        rounding = ""
+        if not self.exact:
+            rounding = f" -> {'ceil' if self.ceil else 'floor'} {self.out}"
+        return (
+            f"({axis} − F + 2P)/S + 1 = ({self.size} − {self.span} + {2 * self.padding})/{self.stride} + 1 "
+            f"= {value}{rounding}"
+        )
+
+
+def window_output(
+    size: int, kernel: int, stride: int, padding: int = 0, *, dilation: int = 1, ceil: bool = False
+) -> WindowSize:
+    """Output length of a conv/pool window along one axis, exactly as PyTorch computes it.
+
+    ``out`` may be zero or negative; callers decide whether that is an error (see ``check_positive``).
+    With ``ceil`` PyTorch drops a last window that would start inside the right padding.
+    """
+    span = dilation * (kernel - 1) + 1
+    top = size + 2 * padding - span
+    exact = top % stride == 0
+    out = (-(-top // stride) if ceil else top // stride) + 1
+    if ceil and out > 0 and (out - 1) * stride >= size + padding:
+        out -= 1
+    return WindowSize(size, kernel, stride, padding, dilation, ceil, out, exact)
+
+
+def check_positive(calc: WindowSize, layer: str, axis: str = "W") -> int:
+    """Return the output size, or raise a SizingError that shows the arithmetic and a fix."""
+    if calc.out >= 1:
+        return calc.out
+    raise SizingError(
+        f"the volume collapses: {calc.formula(axis)}. The input is too small for this layer; "
+        f"use a larger input (at least {calc.span - 2 * calc.padding}), more padding, or fewer "
+        "downsampling layers before it.",
+        layer=layer,
+    )

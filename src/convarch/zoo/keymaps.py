@@ -1,0 +1,43 @@
+"""Helpers for weight-key maps: another library's state-dict names -> ours.
+
+A family describes the correspondence as a table of module prefixes (``"features.0"`` ->
+``"features.conv1"``), built from its spec so that it follows the configuration. ``rename`` applies it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from convarch.spec.layers import FC
+from convarch.spec.nodes import NetSpec
+from convarch.spec.walk import split
+
+
+def rename(state: Mapping[str, Any], prefixes: Mapping[str, str]) -> dict[str, Any]:
+    """Rename each key by its longest matching module prefix; keys that match none are kept as they are."""
+    ordered = sorted(prefixes, key=len, reverse=True)
+    out: dict[str, Any] = {}
+    for key, value in state.items():
+        for src in ordered:
+            if key.startswith(src + "."):
+                key = prefixes[src] + key[len(src) :]
+                break
+        out[key] = value
+    return out
+
+
+def sequential(src: str, ours: str, names: Iterable[str]) -> dict[str, str]:
+    """``src.0``, ``src.1``, ... -> ``ours.<name0>``, ``ours.<name1>``, ...: two aligned Sequentials."""
+    return {f"{src}.{i}": f"{ours}.{name}" for i, name in enumerate(names)}
+
+
+def fc_chain(spec: NetSpec) -> list[str]:
+    """Our module paths of the head's FC layers in order, the classifier last."""
+    parts = split(spec)
+    hidden = [f"pre_logits.{name}" for name, node in parts.pre_logits if isinstance(node, FC)]
+    return [*hidden, "classifier"] if parts.classifier is not None else hidden
+
+
+def feature_names(spec: NetSpec) -> list[str]:
+    return [name for name, _ in split(spec).features]
