@@ -8,7 +8,6 @@ from __future__ import annotations
 import sys
 
 import click
-import typer
 
 from convarch.cli.app import app, console, err_console
 from convarch.errors import ConvarchError
