@@ -26,7 +26,7 @@ from convarch.spec.layers import FC, Conv
 from convarch.spec.limits import MAX_LAYERS, MAX_REPEAT, expanded_size
 from convarch.spec.nodes import Block, Dense, NetSpec, Node, Opt, Parallel, Repeat, Residual, Seq, children
 from convarch.spec.volume import Volume
-from convarch.spec.walk import output_volume
+from convarch.spec.walk import output_volume, trace
 
 DEFAULT_INPUT = (3, 32, 32)
 DEFAULT_NUM_CLASSES = 10
@@ -99,12 +99,22 @@ def bind(
     state = _State(dict(variables), base_width, hidden_width, max_width, optional)
     items = list(spec.layers.items)
     last = classifier_index(items)
+    if last is not None:
+        items[last] = _size_classifier(items[last], num_classes)
+    if not any(is_template(item) for item in items):
+        concrete = NetSpec(Seq(tuple(items), label=spec.layers.label), volume)
+        trace(concrete)  # raises a SizingError that names the layer where the volume fails
+        return concrete
     bound: list[Node] = []
     v = volume
-    for i, item in enumerate(items):
-        if i == last:
-            item = _size_classifier(item, num_classes)
-        node, v = _bind(item, v, state)
+    for item in items:
+        try:
+            node, v = _bind(item, v, state)
+        except SizingError:
+            # Re-walk what is bound so far plus this item, to name the layer by its place in the network.
+            if not is_template(item):
+                trace(NetSpec(Seq((*bound, item)), volume))
+            raise
         _append(bound, node)
     return NetSpec(Seq(tuple(bound), label=spec.layers.label), volume)
 
@@ -183,8 +193,6 @@ def _bind_optional(node: Opt, v: Volume, state: _State) -> tuple[Node | None, Vo
 
 
 def _fits(node: Node, v: Volume) -> bool:
-    from convarch.spec.walk import trace  # local: trace needs a whole network
-
     return all(step.layer.exact(step.input) for step in trace(NetSpec(Seq((node,)), v)))
 
 

@@ -255,7 +255,8 @@ class Subsample(Layer):
         return v.c
 
     def macs(self, v: Volume) -> int:
-        return self.output(v).numel  # one multiply by the coefficient per output unit
+        # Costed like the f x f depthwise conv it is, with one tied weight: f*f multiply-adds per unit.
+        return self.output(v).numel * self.f * self.f
 
     def module(self, v: Volume, inplace: bool = False) -> nn.Module:
         return L.TrainableSubsample(v.c, self.f)

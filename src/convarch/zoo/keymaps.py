@@ -41,3 +41,15 @@ def fc_chain(spec: NetSpec) -> list[str]:
 
 def feature_names(spec: NetSpec) -> list[str]:
     return [name for name, _ in split(spec).features]
+
+
+def from_layout(name: str, state: Mapping[str, Any], layout: str, spec: NetSpec | None = None) -> dict[str, Any]:
+    """A state dict in another library's layout (``"torchvision"``, ``"timm"``) renamed to ours."""
+    from convarch.errors import WeightsError
+    from convarch.zoo.registry import get_entry
+
+    entry = get_entry(name)
+    if layout not in entry.key_maps:
+        known = ", ".join(sorted(entry.key_maps)) or "none"
+        raise WeightsError(f"{name} has no key map from the {layout!r} layout; known layouts: {known}")
+    return rename(state, entry.key_maps[layout](spec or entry.spec()))

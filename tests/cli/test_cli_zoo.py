@@ -1,0 +1,60 @@
+"""The CLI prints tables and clear errors; a user's mistake never shows a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from convarch.cli import main
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_list_prints_name_family_year_params_input(capsys) -> None:
+    code, out, _ = run(capsys, "list", "vgg16*")
+    assert code == 0
+    assert "vgg16_bn" in out and "vgg16_c" in out and "2014" in out and "138.4M" in out and "224x224x3" in out
+
+
+def test_list_accepts_a_pattern(capsys) -> None:
+    code, out, _ = run(capsys, "list", "INPUT(32x32x3) -> CONV3-8 -> POOL2 -> FC10")
+    assert code == 0 and "CONV3-8" in out
+
+
+def test_show_prints_info_deviations_and_layers(capsys) -> None:
+    code, out, _ = run(capsys, "show", "alexnet")
+    assert code == 0
+    assert "Krizhevsky" in out and "deviations" in out and "CONV11-64(s=4, p=2)" in out and "55x55x64" in out
+
+
+def test_show_accepts_a_pattern(capsys) -> None:
+    code, out, _ = run(capsys, "show", "INPUT(32x32x3) -> CONV3-16 -> RELU -> POOL2 -> FC10")
+    assert code == 0 and "16x16x16" in out and "FC10" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message", "expected_code"),
+    [
+        (("show", "vgg17"), "Did you mean vgg19, vgg16", 1),
+        (("show", "CONV3-64 -> RLEU"), "Did you mean RELU", 2),
+        (("list", "nothing*"), "no model matches", 1),
+    ],
+)
+def test_user_mistakes_give_one_clear_message(capsys, argv, message, expected_code) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == expected_code
+    assert message in out + err and "Traceback" not in out + err
+
+
+def test_the_installed_command_has_no_traceback_on_error() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "convarch", "show", "resnet9000"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 1
+    assert "unknown model" in result.stderr and "Traceback" not in result.stderr

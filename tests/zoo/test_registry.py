@@ -1,0 +1,64 @@
+"""Registry behaviour and bad input: duplicates, unknown names, bad arguments, inputs too small."""
+
+from __future__ import annotations
+
+import pytest
+
+import convarch as ca
+from convarch.zoo.info import ModelInfo, Paper
+from convarch.zoo.lenet import lenet5
+from convarch.zoo.registry import ModelEntry, register
+
+
+def test_list_models_is_sorted_and_filters() -> None:
+    names = ca.list_models()
+    assert names == sorted(names) and len(names) == len(set(names))
+    assert ca.list_models("vgg1?") == ["vgg11", "vgg13", "vgg16", "vgg19"]
+    assert ca.list_models("VGG16*") == ["vgg16", "vgg16_bn", "vgg16_c"]
+
+
+def test_registering_a_duplicate_name_raises() -> None:
+    entry = ModelEntry("lenet5", lenet5, ModelInfo("lenet5", "lenet", Paper("x", 1998, "x")))
+    with pytest.raises(ca.ConfigError, match="already registered"):
+        register(entry)
+
+
+def test_unknown_model_suggests_the_closest_names() -> None:
+    with pytest.raises(ca.UnknownModelError, match=r"unknown model 'vgg17'\. Did you mean vgg19, vgg16"):
+        ca.create_model("vgg17")
+    with pytest.raises(ca.UnknownModelError, match="alexnet"):
+        ca.model_info("alexnett")
+    assert isinstance(ca.UnknownModelError("x"), ca.ConvarchError)
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, "10", True])
+def test_num_classes_must_be_a_non_negative_integer(bad) -> None:
+    with pytest.raises(ca.ConfigError, match="num_classes must be a non-negative integer"):
+        ca.create_model("lenet5", num_classes=bad)
+
+
+def test_in_chans_must_be_positive() -> None:
+    with pytest.raises(ca.ConfigError, match="in_chans"):
+        ca.create_model("lenet5", in_chans=0)
+
+
+def test_unknown_option_lists_the_accepted_ones() -> None:
+    with pytest.raises(ca.ConfigError, match=r"does not take option drop_rate; it accepts: dropout"):
+        ca.create_model("alexnet", drop_rate=0.2)
+    assert ca.create_model("alexnet", dropout=0.2).spec != ca.create_model("alexnet").spec
+
+
+def test_an_input_too_small_is_a_sizing_error_naming_the_layer() -> None:
+    with pytest.raises(ca.SizingError, match=r"features\.pool3 POOL3\(s=2\).*collapses.*\(H − F \+ 2P\)/S \+ 1"):
+        ca.build("alexnet", input_size=(3, 32, 32))
+    with pytest.raises(ca.SizingError, match=r"features\.conv2 CONV5-16\(p=0\)"):
+        ca.analyze("lenet5", input_size=(1, 12, 12))
+
+
+def test_model_info_carries_the_paper_and_deviations() -> None:
+    info = ca.model_info("alexnet")
+    assert info.paper.year == 2012 and "Krizhevsky" in info.paper.authors
+    assert info.ilsvrc and "2012" in info.ilsvrc
+    assert any("One weird trick" in d for d in info.deviations)
+    assert ca.model_info("zfnet").paper.arxiv == "1311.2901"
+    assert ca.model_info("vgg16").to_dict()["params"]["source"].startswith("torchvision")
