@@ -19,7 +19,8 @@ CONVENTIONS = (
     "Volumes are H x W x C. MACs count the multiply-adds of CONV and FC layers (torchvision's _ops "
     "convention); FLOPs = 2 x MACs. params include biases, weights exclude them. activations are output "
     "elements; in-place and view layers (RELU, DROPOUT, FLATTEN) allocate none. Forward memory is 4 bytes "
-    "per activation (float32), for one image; training roughly doubles it."
+    "per activation (float32), for one image; training roughly doubles it. Auxiliary classifiers (training only) "
+    "are listed but left out of the totals."
 )
 
 # Layers whose output shares its input's memory in a built model (in-place ReLU, eval-mode dropout, views).
@@ -40,6 +41,7 @@ class Row:
     weights: int
     macs: int
     allocates: bool = True
+    aux: bool = False  # an auxiliary classifier's layer: training only, left out of the totals
 
     @property
     def flops(self) -> int:
@@ -56,15 +58,15 @@ class Report:
 
     @property
     def params(self) -> int:
-        return sum(r.params for r in self.rows)
+        return sum(r.params for r in self.rows if not r.aux)
 
     @property
     def weights(self) -> int:
-        return sum(r.weights for r in self.rows)
+        return sum(r.weights for r in self.rows if not r.aux)
 
     @property
     def macs(self) -> int:
-        return sum(r.macs for r in self.rows)
+        return sum(r.macs for r in self.rows if not r.aux)
 
     @property
     def flops(self) -> int:
@@ -73,7 +75,12 @@ class Report:
     @property
     def activations(self) -> int:
         """The input plus every allocated layer output."""
-        return self.input.numel + sum(r.activations for r in self.rows if r.allocates)
+        return self.input.numel + sum(r.activations for r in self.rows if r.allocates and not r.aux)
+
+    @property
+    def aux_params(self) -> int:
+        """Parameters of the auxiliary classifiers (GoogLeNet), which exist only for training."""
+        return sum(r.params for r in self.rows if r.aux)
 
     @property
     def forward_bytes(self) -> int:
@@ -123,6 +130,7 @@ def _row(index: int, step: Step) -> Row:
         weights=layer.weights(vin),
         macs=layer.macs(vin),
         allocates=layer.kind not in NO_NEW_MEMORY,
+        aux=step.aux,
     )
 
 

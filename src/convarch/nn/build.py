@@ -6,9 +6,9 @@ from collections import OrderedDict
 
 from torch import nn
 
-from convarch.nn.layers import Concat, DenseBlock, ResidualUnit
+from convarch.nn.layers import AuxTap, Concat, DenseBlock, ResidualUnit
 from convarch.spec.layers import Layer
-from convarch.spec.nodes import Dense, Node, Parallel, Residual
+from convarch.spec.nodes import Aux, Dense, Node, Parallel, Residual
 from convarch.spec.volume import Volume
 from convarch.spec.walk import Context, Interpreter, last_item
 
@@ -39,6 +39,9 @@ class ModuleBuilder(Interpreter[nn.Module]):
 
     def dense(self, layers: list[nn.Module], path: str) -> nn.Module:
         return DenseBlock(layers)
+
+    def aux(self, head: nn.Module, node: Aux, path: str) -> nn.Module:
+        return AuxTap(head, node.weight)
 
 
 def _ends_safely(body: Node) -> bool:

@@ -200,3 +200,17 @@ class DenseBlock(nn.Module):
         for layer in self.children():
             features.append(layer(torch.cat(features, 1)))
         return torch.cat(features, 1)
+
+
+class AuxTap(nn.Module):
+    """An auxiliary classifier on the main path: the identity there; ``ConvNet`` runs ``head`` in training."""
+
+    def __init__(self, head: nn.Module, weight: float) -> None:
+        super().__init__()
+        self.head, self.weight = head, weight
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+    def extra_repr(self) -> str:
+        return f"weight={self.weight}"

@@ -9,17 +9,36 @@ stage) and ``spec`` (the network as data, always in step with the modules).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
 
+from convarch.errors import ConfigError
 from convarch.nn.build import ModuleBuilder
-from convarch.nn.layers import HeadFlatten
+from convarch.nn.layers import AuxTap, HeadFlatten
 from convarch.spec.edit import num_classes_of, with_classifier
 from convarch.spec.nodes import NetSpec
 from convarch.spec.volume import Volume
 from convarch.spec.walk import Context, _Tracer, input_volume, split, walk, walk_network
+
+
+class AuxOutputs(NamedTuple):
+    """What a model with auxiliary classifiers returns in training mode (at inference: the logits only)."""
+
+    logits: torch.Tensor
+    aux: tuple[torch.Tensor, ...]
+    weights: tuple[float, ...]
+
+
+def classification_loss(output: torch.Tensor | AuxOutputs, target: torch.Tensor, criterion: nn.Module) -> torch.Tensor:
+    """The loss of a model's output: with auxiliary heads, ``main + sum(weight * aux)`` (GoogLeNet §6)."""
+    if isinstance(output, AuxOutputs):
+        loss = criterion(output.logits, target)
+        for logits, weight in zip(output.aux, output.weights, strict=True):
+            loss = loss + weight * criterion(logits, target)
+        return loss
+    return criterion(output, target)
 
 
 class ConvNet(nn.Module):
@@ -44,6 +63,13 @@ class ConvNet(nn.Module):
         self.num_features = head_out.c
         self.feature_info = stage_info(spec)
         self.pretrained_cfg: dict[str, Any] = dict(pretrained_cfg or {})
+        self._check_aux_taps()
+
+    def _check_aux_taps(self) -> None:
+        top = set(self.features.children())
+        for name, module in self.named_modules():
+            if isinstance(module, AuxTap) and module not in top:
+                raise ConfigError(f"{name}: an auxiliary classifier must sit at the top level of the features")
 
     # ---- the contract ----------------------------------------------------------------------------
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -53,8 +79,20 @@ class ConvNet(nn.Module):
         x = self.pre_logits(x)
         return x if pre_logits else self.post(self.classifier(x))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | AuxOutputs:
+        if self.training and self.has_aux:
+            aux, weights = [], []
+            for module in self.features.children():
+                x = module(x)
+                if isinstance(module, AuxTap):
+                    aux.append(module.head(x))
+                    weights.append(module.weight)
+            return AuxOutputs(self.forward_head(x), tuple(aux), tuple(weights))
         return self.forward_head(self.forward_features(x))
+
+    @property
+    def has_aux(self) -> bool:
+        return any(isinstance(m, AuxTap) for m in self.features.children())
 
     def get_classifier(self) -> nn.Module:
         return self.classifier
@@ -64,6 +102,7 @@ class ConvNet(nn.Module):
         spec = with_classifier(self.spec, num_classes)
         parts = split(spec)
         device = next((p.device for p in self.parameters()), torch.device("cpu"))
+        self._reset_aux(spec, device)
         if parts.classifier is None:
             self.classifier = nn.Identity()
             self.post = nn.Sequential()
@@ -71,6 +110,23 @@ class ConvNet(nn.Module):
             builder, ctx = ModuleBuilder(), Context(owned=True)
             self.classifier = walk(parts.classifier, self._head_volume, "classifier", builder, ctx)[0].to(device)
         self.spec, self.num_classes = spec, num_classes
+
+    def _reset_aux(self, spec: NetSpec, device: torch.device) -> None:
+        """Rebuild the auxiliary heads for the new classes (removed for 0)."""
+        if not self.has_aux:
+            return
+        named = dict(split(spec).features)
+        v = input_volume(spec)
+        for name, node in split(self.spec).features:
+            out = walk(node, v, f"features.{name}", _Tracer(), Context())[1]
+            module = getattr(self.features, name)
+            if isinstance(module, AuxTap):
+                if name in named:
+                    head = walk(named[name], v, f"features.{name}", ModuleBuilder(), Context())[0]
+                    setattr(self.features, name, head.to(device))
+                else:
+                    delattr(self.features, name)
+            v = out
 
     @property
     def default_cfg(self) -> dict[str, Any]:  # timm's older name

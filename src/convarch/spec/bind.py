@@ -24,7 +24,7 @@ from convarch.errors import ConfigError, PatternError, SizingError
 from convarch.spec.edit import check_num_classes, classifier_index
 from convarch.spec.layers import FC, Conv
 from convarch.spec.limits import MAX_LAYERS, MAX_REPEAT, expanded_size
-from convarch.spec.nodes import Block, Dense, NetSpec, Node, Opt, Parallel, Repeat, Residual, Seq, children
+from convarch.spec.nodes import Aux, Block, Dense, NetSpec, Node, Opt, Parallel, Repeat, Residual, Seq, children
 from convarch.spec.volume import Volume
 from convarch.spec.walk import output_volume, trace
 
@@ -207,6 +207,6 @@ def _bind_children(node: Node, v: Volume, state: _State) -> Node:
         return replace(node, branches=tuple(sub(b) for b in node.branches))
     if isinstance(node, Residual):
         return replace(node, body=sub(node.body), shortcut=sub(node.shortcut), pre=sub(node.pre), post=sub(node.post))
-    if isinstance(node, Dense | Block):
+    if isinstance(node, Dense | Block | Aux):
         return replace(node, body=sub(node.body))
     raise ConfigError(f"cannot bind {node!r}")

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from convarch.errors import ConfigError
 from convarch.spec.layers import CLASSIFIER_KINDS, FC, Layer, Softmax
-from convarch.spec.nodes import NetSpec, Node, Seq
+from convarch.spec.nodes import Aux, Block, NetSpec, Node, Seq, as_seq
 from convarch.spec.volume import Volume
 from convarch.spec.walk import splice
 
@@ -28,12 +28,16 @@ def check_num_classes(num_classes: object) -> int:
 
 
 def with_classifier(spec: NetSpec, num_classes: int) -> NetSpec:
-    """The same network with a ``num_classes``-way classifier; 0 removes it (pooled features)."""
+    """The same network with a ``num_classes``-way classifier; 0 removes it (pooled features).
+
+    Auxiliary classifiers follow: resized with the main one, removed with it.
+    """
     check_num_classes(num_classes)
-    items = list(spec.layers.items)
+    items = [_resize_aux(item, num_classes) for item in spec.layers.items]
+    items = [item for item in items if item is not None]
     index = classifier_index(items)
-    if index is None and classifier_index(list(splice(spec.layers.items))) is not None:
-        items = list(splice(spec.layers.items))
+    if index is None and classifier_index(list(splice(tuple(items)))) is not None:
+        items = list(splice(tuple(items)))
         index = classifier_index(items)
     if index is None:
         if num_classes:
@@ -59,3 +63,23 @@ def with_input(spec: NetSpec, *, in_chans: int | None = None, size: tuple[int, i
     if not isinstance(c, int) or isinstance(c, bool) or c < 1:
         raise ConfigError(f"in_chans must be a positive integer, got {in_chans!r}")
     return NetSpec(spec.layers, Volume.of((c, h, w)))
+
+
+def _resize_aux(node: Node, num_classes: int) -> Node | None:
+    """Resize (or, for 0 classes, drop) the classifier of an auxiliary head at the top level."""
+    target = node.body if isinstance(node, Block) else node
+    if not isinstance(target, Aux):
+        return node
+    if num_classes == 0:
+        return None
+    head = list(splice(as_seq(target.body).items))
+    index = classifier_index(head)
+    if index is None:
+        return node
+    head[index] = replace(head[index], out=num_classes)
+    resized = replace(target, body=Seq(tuple(head)))
+    return replace(node, body=resized) if isinstance(node, Block) else resized
+
+
+def has_aux(spec: NetSpec) -> bool:
+    return any(isinstance(n.body if isinstance(n, Block) else n, Aux) for n in spec.layers.items)

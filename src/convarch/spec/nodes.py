@@ -13,6 +13,7 @@ Combinators (CS231n's vocabulary for putting layers together):
 * ``Residual``  ``post(body(pre(x)) * scale + shortcut(x))`` (He et al. 2015 §3.2; pre-activation: He et
   al. 2016 §3; scaling: Szegedy et al. 2016 §3.3);
 * ``Dense``     dense growth: each layer sees the concatenation of all earlier outputs (Huang et al. 2017);
+* ``Aux``       an auxiliary classifier tapped off the main path, used only in training (GoogLeNet);
 * ``Block``     a named composite (``BOTTLENECK(128, s=2)``) that prints as its name but carries its body.
 """
 
@@ -83,6 +84,18 @@ class Dense(Node):
 
 
 @dataclass(frozen=True)
+class Aux(Node):
+    """An auxiliary classifier tapped off the main path (GoogLeNet §5, Szegedy et al. 2014).
+
+    The main path passes through unchanged. In training the model also returns ``body(x)``, whose loss is
+    added with ``weight``; at inference the head is skipped. It must sit at the top level of the features.
+    """
+
+    body: Node
+    weight: float = 0.3
+
+
+@dataclass(frozen=True)
 class Block(Node):
     """A named composite block: prints as ``NAME(args)``; its cost is the cost of ``body``."""
 
@@ -123,6 +136,6 @@ def children(node: Node) -> tuple[Node, ...]:
         return node.branches
     if isinstance(node, Residual):
         return tuple(n for n in (node.pre, node.body, node.shortcut, node.post) if n is not None)
-    if isinstance(node, Repeat | Opt | Dense | Block):
+    if isinstance(node, Repeat | Opt | Dense | Block | Aux):
         return (node.body,)
     return ()

@@ -11,17 +11,18 @@ from typing import Any
 
 from convarch.errors import ConfigError
 from convarch.spec.layers import PRIMITIVES
-from convarch.spec.nodes import Block, Dense, NetSpec, Node, Opt, Parallel, Repeat, Residual, Seq
+from convarch.spec.nodes import Aux, Block, Dense, NetSpec, Node, Opt, Parallel, Repeat, Residual, Seq
 from convarch.spec.volume import Volume
 
+KIND = "node"  # the key naming a node's class ("type" is a POOL argument)
 NODE_TYPES: dict[str, type[Node]] = {
-    cls.__name__: cls for cls in (Seq, Repeat, Opt, Parallel, Residual, Dense, Block, *PRIMITIVES.values())
+    cls.__name__: cls for cls in (Seq, Repeat, Opt, Parallel, Residual, Dense, Aux, Block, *PRIMITIVES.values())
 }
 
 
 def _encode(value: Any) -> Any:
     if isinstance(value, Node):
-        out = {"type": type(value).__name__}
+        out = {KIND: type(value).__name__}
         for f in fields(value):
             item = getattr(value, f.name)
             if not (f.name == "label" and item is None):
@@ -34,12 +35,12 @@ def _encode(value: Any) -> Any:
 
 def _decode(value: Any) -> Any:
     if isinstance(value, dict):
-        kind = value.get("type")
+        kind = value.get(KIND)
         if kind not in NODE_TYPES:
             raise ConfigError(f"unknown spec node type {kind!r} in the saved spec; is it from a newer convarch?")
         cls = NODE_TYPES[kind]
         known = {f.name for f in fields(cls)}
-        args = {k: _decode(v) for k, v in value.items() if k != "type"}
+        args = {k: _decode(v) for k, v in value.items() if k != KIND}
         unknown = set(args) - known
         if unknown:
             raise ConfigError(f"saved {kind} has unknown fields {sorted(unknown)}")

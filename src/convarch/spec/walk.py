@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 
 from convarch.errors import ConfigError, SizingError
 from convarch.spec.layers import CLASSIFIER_KINDS, HEAD_KINDS, Layer, Pool, Softmax
-from convarch.spec.nodes import Block, Dense, NetSpec, Node, Opt, Parallel, Repeat, Residual, Seq, as_seq
+from convarch.spec.nodes import Aux, Block, Dense, NetSpec, Node, Opt, Parallel, Repeat, Residual, Seq, as_seq
 from convarch.spec.volume import Volume
 
 T = TypeVar("T")
@@ -34,6 +34,10 @@ class Context:
     """
 
     owned: bool = False
+    aux: bool = False  # inside an auxiliary classifier (training-only side output)
+
+    def fresh(self, owned: bool = False) -> Context:
+        return Context(owned=owned, aux=self.aux)
 
 
 class Interpreter(Generic[T]):
@@ -52,6 +56,9 @@ class Interpreter(Generic[T]):
         raise NotImplementedError
 
     def dense(self, layers: list[T], path: str) -> T:
+        raise NotImplementedError
+
+    def aux(self, head: T, node: Aux, path: str) -> T:
         raise NotImplementedError
 
 
@@ -183,7 +190,7 @@ def walk(node: Node, v: Volume, path: str, interp: Interpreter[T], ctx: Context)
     if isinstance(node, Parallel):
         results, outs = [], []
         for i, branch in enumerate(node.branches, 1):
-            result, out = walk_container(branch, v, f"{path}.branch{i}", interp, Context(owned=False))
+            result, out = walk_container(branch, v, f"{path}.branch{i}", interp, ctx.fresh())
             results.append(result)
             outs.append(out)
         if any(o.flat for o in outs) or len({(o.h, o.w) for o in outs}) > 1:
@@ -196,10 +203,15 @@ def walk(node: Node, v: Volume, path: str, interp: Interpreter[T], ctx: Context)
         return interp.parallel(results, path), Volume(sum(o.c for o in outs), outs[0].h, outs[0].w)
     if isinstance(node, Residual):
         return _walk_residual(node, v, path, interp, ctx)
+    if isinstance(node, Aux):
+        head, out = walk_container(node.body, v, f"{path}.head", interp, Context(aux=True))
+        if not out.flat:
+            raise SizingError(f"an auxiliary classifier must end in an FC, but its head gives {out}", layer=path)
+        return interp.aux(head, node, path), v
     if isinstance(node, Dense):
         results, c = [], v.c
         for i in range(node.count):
-            result, out = walk_container(node.body, Volume(c, v.h, v.w), f"{path}.layer{i + 1}", interp, Context())
+            result, out = walk_container(node.body, Volume(c, v.h, v.w), f"{path}.layer{i + 1}", interp, ctx.fresh())
             if (out.h, out.w) != (v.h, v.w) or out.flat:
                 raise SizingError(
                     f"a dense layer must keep H x W ({v.h}x{v.w}) so its output can be concatenated, "
@@ -230,16 +242,16 @@ def walk_named(
         results.append((name, result))
         # Dropout (in eval) and Flatten (a view) hand on their input; anything else makes a new tensor.
         if not (isinstance(item, Layer) and item.kind in PASS_THROUGH):
-            ctx = Context(owned=True)
+            ctx = ctx.fresh(owned=True)
     return interp.sequence(results, path), v
 
 
 def _walk_residual(node: Residual, v: Volume, path: str, interp: Interpreter[T], ctx: Context) -> tuple[T, Volume]:
     pre, inner = None, v
     if node.pre is not None:
-        pre, inner = walk_container(node.pre, v, f"{path}.pre", interp, Context())
+        pre, inner = walk_container(node.pre, v, f"{path}.pre", interp, ctx.fresh())
     # The body's input may also feed the projection, so the body must not modify it in place.
-    body, out = walk_container(node.body, inner, f"{path}.body", interp, Context(owned=False))
+    body, out = walk_container(node.body, inner, f"{path}.body", interp, ctx.fresh())
     shortcut = None
     if out != v:
         if node.shortcut is None:
@@ -249,7 +261,7 @@ def _walk_residual(node: Residual, v: Volume, path: str, interp: Interpreter[T],
                 "the channels and stride unchanged.",
                 layer=path,
             )
-        shortcut, skip = walk_container(node.shortcut, inner, f"{path}.shortcut", interp, Context())
+        shortcut, skip = walk_container(node.shortcut, inner, f"{path}.shortcut", interp, ctx.fresh())
         if skip != out:
             raise SizingError(
                 f"the shortcut gives {skip} but the body gives {out}; they must match to be added. "
@@ -258,7 +270,7 @@ def _walk_residual(node: Residual, v: Volume, path: str, interp: Interpreter[T],
             )
     post = None
     if node.post is not None:
-        post, out = walk_container(node.post, out, f"{path}.post", interp, Context(owned=True))
+        post, out = walk_container(node.post, out, f"{path}.post", interp, ctx.fresh(owned=True))
     return interp.residual(body, shortcut, pre, post, node, path), out
 
 
@@ -279,6 +291,7 @@ class Step:
     layer: Layer
     input: Volume
     output: Volume
+    aux: bool = False  # part of an auxiliary classifier, which runs only in training
 
 
 class _Tracer(Interpreter[None]):
@@ -286,7 +299,7 @@ class _Tracer(Interpreter[None]):
         self.steps: list[Step] = []
 
     def layer(self, layer: Layer, vin: Volume, vout: Volume, path: str, ctx: Context) -> None:
-        self.steps.append(Step(path, layer, vin, vout))
+        self.steps.append(Step(path, layer, vin, vout, ctx.aux))
 
     def sequence(self, named: list, path: str) -> None:
         return None
@@ -298,6 +311,9 @@ class _Tracer(Interpreter[None]):
         return None
 
     def dense(self, layers: list, path: str) -> None:
+        return None
+
+    def aux(self, head, node, path) -> None:
         return None
 
 
