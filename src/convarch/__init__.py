@@ -24,6 +24,7 @@ from convarch.nn.model import ConvNet
 from convarch.spec.bind import bind
 from convarch.spec.nodes import NetSpec
 from convarch.spec.volume import Volume
+from convarch.weights.checkpoint import load, save
 from convarch.zoo import ModelInfo, list_models, model_info, spec_of
 
 __version__ = "0.1.0"
@@ -48,9 +49,11 @@ __all__ = [
     "build",
     "create_model",
     "list_models",
+    "load",
     "model_info",
     "parse",
     "resolve",
+    "save",
     "spec_of",
     "to_pattern",
 ]

@@ -59,7 +59,7 @@ def create_model(
     ``in_chans`` sets the input channels; ``options`` are the family's own arguments (``dropout``, ...).
     """
     spec = model_spec(name, num_classes=num_classes, in_chans=in_chans, **options)
-    model = ConvNet(spec)
+    model = ConvNet(spec, pretrained_cfg={"architecture": get_entry(name).name})
     if weights is not None:
         raise WeightsError(
             f"no pretrained weights can be loaded for {name} in this version: the weights sources are not "

@@ -63,6 +63,7 @@ class ConvNet(nn.Module):
         self.num_features = head_out.c
         self.feature_info = stage_info(spec)
         self.pretrained_cfg: dict[str, Any] = dict(pretrained_cfg or {})
+        self.class_names: list[str] | None = None
         self._check_aux_taps()
 
     def _check_aux_taps(self) -> None:
@@ -110,6 +111,7 @@ class ConvNet(nn.Module):
             builder, ctx = ModuleBuilder(), Context(owned=True)
             self.classifier = walk(parts.classifier, self._head_volume, "classifier", builder, ctx)[0].to(device)
         self.spec, self.num_classes = spec, num_classes
+        self.class_names = None
 
     def _reset_aux(self, spec: NetSpec, device: torch.device) -> None:
         """Rebuild the auxiliary heads for the new classes (removed for 0)."""
