@@ -26,7 +26,7 @@ from typing import Any
 
 from convarch.blocks import BLOCKS, make_block
 from convarch.errors import ConvarchError, PatternError
-from convarch.pattern.lexer import Token, error_at, tokenize
+from convarch.pattern.lexer import Token, error_at, shown, tokenize
 from convarch.spec.layers import PRIMITIVES, Layer
 from convarch.spec.limits import MAX_DEPTH, MAX_DIM, MAX_LAYERS, MAX_REPEAT, expanded_size
 from convarch.spec.nodes import NetSpec, Node, Opt, Parallel, Repeat, Seq
@@ -66,8 +66,7 @@ class _Parser:
 
     def expect(self, kind: str, what: str) -> Token:
         if self.tok.kind != kind:
-            found = "the end of the pattern" if self.tok.kind == "EOF" else repr(self.tok.text)
-            raise self.error(f"expected {what}, found {found}")
+            raise self.error(f"expected {what}, found {self.found()}")
         return self.take()
 
     def enter(self) -> None:
@@ -78,7 +77,7 @@ class _Parser:
     # ---- grammar -----------------------------------------------------------------------------------
     def network(self) -> NetSpec:
         volume = None
-        if self.tok.kind == "WORD" and self.tok.text.upper() == "INPUT":
+        if self.tok.kind == "WORD" and self.tok.text.upper() == "INPUT" and self.peek().kind != ":":
             volume = self.input()
             if self.tok.kind == "EOF":
                 return NetSpec(Seq(()), volume)
@@ -106,7 +105,7 @@ class _Parser:
         self.expect(")", "')' after the INPUT volume")
         return Volume(c, h, w)
 
-    def chain(self, stop: tuple[str, ...]) -> Seq:
+    def chain(self, stop: tuple[str, ...], opener: Token | None = None) -> Seq:
         items = [self.element()]
         while self.tok.kind == "ARROW":
             self.take()
@@ -114,9 +113,18 @@ class _Parser:
         if self.tok.kind not in stop:
             if self.tok.kind in ("WORD", "[", "{"):
                 raise self.error("expected '->' between two layers")
-            expected = " or ".join(f"'{s}'" if s != "EOF" else "the end" for s in stop)
-            raise self.error(f"expected '->' or {expected}, found {self.tok.text or 'the end'!r}")
+            if self.tok.kind == "EOF" and opener is not None:
+                close = "]" if opener.kind == "[" else "}"
+                raise self.error(
+                    f"the '{opener.kind}' opened at line {opener.line}, column {opener.column} is never closed: "
+                    f"add '{close}'"
+                )
+            expected = " or ".join(f"'{s}'" if s != "EOF" else "the end of the pattern" for s in stop)
+            raise self.error(f"expected '->' or {expected}, found {self.found()}")
         return Seq(tuple(items))
+
+    def found(self) -> str:
+        return "the end of the pattern" if self.tok.kind == "EOF" else repr(shown(self.tok.text))
 
     def element(self) -> Node:
         label = None
@@ -157,17 +165,17 @@ class _Parser:
             self.enter()
             if self.tok.kind == "]":
                 raise self.error("an empty group '[]'; put at least one layer inside")
-            chain = self.chain(stop=("]",))
+            chain = self.chain(stop=("]",), opener=token)
             self.take()
             self.depth -= 1
             return chain, True
         if token.kind == "{":
             self.take()
             self.enter()
-            branches = [self.chain(stop=("|", "}"))]
+            branches = [self.chain(stop=("|", "}"), opener=token)]
             while self.tok.kind == "|":
                 self.take()
-                branches.append(self.chain(stop=("|", "}")))
+                branches.append(self.chain(stop=("|", "}"), opener=token))
             self.expect("}", "'}' to close the branches")
             self.depth -= 1
             if len(branches) < 2:
@@ -175,19 +183,20 @@ class _Parser:
             return Parallel(tuple(_single(b) for b in branches)), False
         if token.kind == "WORD":
             return self.layer(), False
-        found = "the end of the pattern" if token.kind == "EOF" else repr(token.text)
-        raise self.error(f"expected a layer (such as CONV3-64, POOL2, FC10) or a '[' group, found {found}")
+        raise self.error(f"expected a layer (such as CONV3-64, POOL2, FC10) or a '[' group, found {self.found()}")
 
     def layer(self) -> Node:
         token = self.take()
         word = token.text.upper()
         name, inline = word, None
+        if name == "INPUT":
+            raise self.error("INPUT can only start the pattern: INPUT(HxWxC) -> ...", token)
         if name not in PRIMITIVES and name not in BLOCKS:
             match = _SHORTHAND.match(word)
             if match and (match.group(1) in PRIMITIVES):
                 name, inline = match.group(1), match.group(2)
             else:
-                raise self.error(_unknown(word, known_names()), token)
+                raise self.error(_unknown(word), token)
         numbers: list[Any] = []
         if inline is not None:
             numbers.append(_value(inline))
@@ -261,6 +270,9 @@ class _Parser:
         shorthand = list(cls.shorthand)
         if not shorthand and numbers:
             raise self.error(f"{name} takes no inline numbers; write its arguments in parentheses", token)
+        if len(numbers) > len(shorthand):
+            form = name + "-".join(f"{{{field}}}" for field in shorthand)
+            raise self.error(f"{name} takes at most {len(shorthand)} inline number(s): {form}", token)
         values: dict[str, Any] = {}
         if dashed and len(numbers) == 1:  # CONV-64 / FC-4096: the dash always gives the width
             values[shorthand[-1]] = numbers[0]
@@ -280,6 +292,13 @@ class _Parser:
             if key in values:
                 raise self.error(f"{name}: {key} is given twice", key_token)
             values[key] = value
+        if name == "POOL" and "out" in values and set(values) - {"out", "type"}:
+            extra = ", ".join(sorted(set(values) - {"out", "type"}))
+            raise self.error(
+                f"an adaptive POOL(out=HxW) takes only type=max|avg, not {extra}: its windows follow from the "
+                "input size",
+                token,
+            )
         types = {f.name: str(f.type) for f in fields(cls)}
         try:
             converted = {k: _convert(v, types[k], k) for k, v in values.items()}
@@ -303,6 +322,9 @@ class _Parser:
             return make_block(name, *numbers, *args, **plain)
         except (ConvarchError, TypeError, ValueError) as error:
             raise self.error(f"{error}", token) from None
+        except Exception as error:  # a bug in a block function must still come out as a PatternError
+            reason = f"{type(error).__name__}: {error}"
+            raise self.error(f"{name} could not be made from these arguments ({reason})", token) from None
 
 
 # ---- helpers ---------------------------------------------------------------------------------------
@@ -338,6 +360,8 @@ def _convert(value: Any, annotation: str, name: str) -> Any:
     if annotation.startswith("int"):
         if not isinstance(value, int) or isinstance(value, bool):
             raise ValueError(f"{name} must be a whole number, got {value}")
+        if value < 1:  # every whole-number field is a count or a size (filters, units, groups, window, stride)
+            raise ValueError(f"{name} must be at least 1, got {value}")
         return value
     if annotation.startswith("str"):
         if not isinstance(value, str):
@@ -365,16 +389,27 @@ def _relabel(node: Node, label: str, token: Token, parser: _Parser) -> Node:
     return replace(node, label=label)
 
 
-def _unknown(word: str, names: list[str]) -> str:
-    close = difflib.get_close_matches(word, names, n=3, cutoff=0.6)
-    hint = f" Did you mean {' or '.join(close)}?" if close else ""
-    return f"unknown layer {word!r}.{hint} Known layers and blocks: {', '.join(names)}"
+def _unknown(word: str) -> str:
+    """'unknown layer' with the closest names; a misspelt shorthand keeps its numbers (CONVV3 -> CONV3)."""
+    names = known_names()
+    match = _SHORTHAND.match(word)
+    stem, digits = (match.group(1), match.group(2)) if match else (word, "")
+    close = difflib.get_close_matches(stem, names, n=3, cutoff=0.6)
+    if not close and digits:
+        close, digits = difflib.get_close_matches(word, names, n=3, cutoff=0.6), ""
+    suggestions = [c + digits if c in PRIMITIVES and PRIMITIVES[c].shorthand else c for c in close]
+    hint = f" Did you mean {' or '.join(suggestions)}?" if suggestions else ""
+    return f"unknown layer {shown(word)!r}.{hint} Known layers and blocks: {', '.join(names)}"
 
 
 def _unknown_arg(layer: str, key: str, names: list[str]) -> str:
-    close = difflib.get_close_matches(key, names, n=1, cutoff=0.5)
-    hint = f" Did you mean {close[0]}?" if close else ""
-    return f"{layer} has no argument {key!r}.{hint} Its arguments: {', '.join(names)}"
+    """'no argument' with the closest argument name, looking at the long aliases too (strid -> s)."""
+    aliases = {alias: target for alias, target in ALIASES.items() if target in names}
+    close = difflib.get_close_matches(key, [*names, *aliases], n=1, cutoff=0.5)
+    hint = ""
+    if close:
+        hint = f" Did you mean {f'{aliases[close[0]]} ({close[0]})' if close[0] in aliases else close[0]}?"
+    return f"{layer} has no argument {shown(key)!r}.{hint} Its arguments: {', '.join(names)}"
 
 
 def _check_size(chain: Seq, parser: _Parser) -> None:
