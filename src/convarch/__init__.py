@@ -9,8 +9,9 @@ An architecture is data: one spec, several interpreters (build, analyze, check, 
     ca.analyze("vgg16").to_table()
 """
 
+from convarch.analysis.findings import Finding
 from convarch.analysis.report import Report, Row
-from convarch.api import analyze, build, create_model, parse, resolve, to_pattern
+from convarch.api import analyze, build, check, create_model, parse, resolve, to_pattern
 from convarch.errors import (
     ConfigError,
     ConvarchError,
@@ -34,6 +35,7 @@ __all__ = [
     "ConvNet",
     "ConvarchError",
     "DataError",
+    "Finding",
     "ModelInfo",
     "NetSpec",
     "PatternError",
@@ -47,6 +49,7 @@ __all__ = [
     "analyze",
     "bind",
     "build",
+    "check",
     "create_model",
     "list_models",
     "load",

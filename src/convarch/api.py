@@ -7,11 +7,14 @@ from typing import Any
 
 from torch import nn
 
+from convarch.analysis.findings import Finding
 from convarch.analysis.report import Report, analyze_spec
+from convarch.analysis.rules import check_network
 from convarch.errors import ConfigError, PatternError, SizingError, WeightsError
 from convarch.nn.model import ConvNet
 from convarch.pattern.parser import parse
 from convarch.pattern.printer import to_pattern_text
+from convarch.pattern.template import check_keywords
 from convarch.spec.bind import bind
 from convarch.spec.edit import with_classifier
 from convarch.spec.limits import MAX_BUILD_PARAMS
@@ -110,6 +113,24 @@ def analyze(source: Source, input_size: tuple[int, int, int] | None = None, **ke
     return analyze_spec(bind(spec, input_size=input_size, **keywords), title=title)
 
 
+def check(
+    source: Source,
+    *,
+    input_size: tuple[int, int, int] | None = None,
+    num_classes: int | None = None,
+    **keywords: Any,
+) -> list[Finding]:
+    """Sizing findings for a zoo name, pattern text or spec, bound with the same keywords as ``build``.
+
+    Each ``Finding(severity, rule, layer, message)`` shows the arithmetic and a fix; the rules are listed in
+    ``convarch.analysis.findings.RULES`` and docs/pattern-language.md. A volume that does not work out is an
+    ``error`` finding, not an exception; a syntax error is still a ``PatternError``.
+    """
+    spec = resolve(source)
+    check_keywords(spec, keywords)
+    return check_network(spec, input_size=input_size, num_classes=num_classes, **keywords)
+
+
 def to_pattern(source: Source | nn.Module) -> str:
     """Canonical pattern text of a zoo name, a spec, a built model, or pattern text (normalised)."""
     if isinstance(source, nn.Module):
@@ -122,4 +143,14 @@ def to_pattern(source: Source | nn.Module) -> str:
     return to_pattern_text(resolve(source))
 
 
-__all__ = ["analyze", "build", "check_buildable", "create_model", "is_model_name", "parse", "resolve", "to_pattern"]
+__all__ = [
+    "analyze",
+    "build",
+    "check",
+    "check_buildable",
+    "create_model",
+    "is_model_name",
+    "parse",
+    "resolve",
+    "to_pattern",
+]
