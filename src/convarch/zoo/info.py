@@ -41,7 +41,9 @@ class Figure:
         return abs(actual - self.value) <= self.precision / 2 + 1e-9 * max(1.0, abs(self.value))
 
     def __str__(self) -> str:
-        return f"{self.value:g}{(' ' + self.unit) if self.unit else ''} ({self.source})"
+        whole = float(self.value).is_integer() and abs(self.value) >= 1000
+        value = f"{int(self.value):,}" if whole else f"{self.value:g}"
+        return f"{value}{(' ' + self.unit) if self.unit else ''} ({self.source})"
 
 
 # Sources quoted by many entries.
