@@ -8,6 +8,7 @@ from typing import Any
 from torch import nn
 
 from convarch.analysis.findings import Finding
+from convarch.analysis.modules import analyze_module
 from convarch.analysis.report import Report, analyze_spec
 from convarch.analysis.rules import check_network
 from convarch.errors import ConfigError, PatternError, SizingError, WeightsError
@@ -15,10 +16,11 @@ from convarch.nn.model import ConvNet
 from convarch.pattern.parser import parse
 from convarch.pattern.printer import to_pattern_text
 from convarch.pattern.template import check_keywords
-from convarch.spec.bind import bind
+from convarch.spec.bind import bind, is_template
 from convarch.spec.edit import with_classifier
 from convarch.spec.limits import MAX_BUILD_PARAMS
 from convarch.spec.nodes import NetSpec
+from convarch.spec.volume import Volume
 from convarch.spec.walk import trace
 from convarch.zoo.registry import _REGISTRY, _ensure_loaded, get_entry, model_spec
 
@@ -102,15 +104,27 @@ def check_buildable(spec: NetSpec) -> None:
         )
 
 
-def analyze(source: Source, input_size: tuple[int, int, int] | None = None, **keywords: Any) -> Report:
-    """Per-layer volumes, params, MACs and memory of a zoo name, pattern text or spec.
+def analyze(
+    source: Source | nn.Module, input_size: tuple[int, int, int] | None = None, **keywords: Any
+) -> Report:
+    """Per-layer volumes, params, MACs and memory of a zoo name, pattern text, spec or module.
 
-    Walks the spec with integer arithmetic: no modules, no tensors, the same cost at any resolution.
-    Template patterns take the same keywords as ``build``.
+    A name, text, spec or convarch-built model is walked with integer arithmetic: no modules, no tensors,
+    the same cost at any resolution. Template patterns take the same keywords as ``build``. Any other
+    ``nn.Module`` runs once on the meta device with hooks (``input_size`` defaults to 3x224x224).
     """
+    if isinstance(source, nn.Module) and not isinstance(source, ConvNet):
+        if keywords:
+            raise ConfigError(f"a module takes only input_size, not {', '.join(sorted(keywords))}")
+        return analyze_module(source, input_size or (3, 224, 224))
     spec = resolve(source)
     title = source if isinstance(source, str) and is_model_name(source) else ""
-    return analyze_spec(bind(spec, input_size=input_size, **keywords), title=title)
+    if isinstance(source, ConvNet):
+        title = source.pretrained_cfg.get("architecture", "")
+    if keywords or spec.input is None or is_template(spec.layers):
+        return analyze_spec(bind(spec, input_size=input_size, **keywords), title=title)
+    # A concrete spec needs no binding: one walk, which also reports a volume that does not work out.
+    return analyze_spec(spec, Volume.of(input_size) if input_size is not None else None, title=title)
 
 
 def check(

@@ -1,7 +1,7 @@
 """Static complexity analysis: per-layer volumes, parameters, multiply-adds and memory, from the spec.
 
-It walks the spec with integer arithmetic and never builds a module or a tensor, so its cost does not
-depend on the input resolution.
+It walks the spec once with integer arithmetic and never builds a module or a tensor, so its cost does not
+depend on the input resolution: ResNet-152 costs the same at 224x224 as at 4096x4096.
 """
 
 from __future__ import annotations
@@ -9,25 +9,33 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from convarch.spec.layers import Layer
 from convarch.spec.nodes import NetSpec
 from convarch.spec.volume import Volume
-from convarch.spec.walk import Step, input_volume, trace
+from convarch.spec.walk import Context, Interpreter, input_volume, walk_network
 
 BYTES_PER_VALUE = 4  # float32
+# Training keeps every activation for the backward pass and makes a gradient of the same size for each;
+# the parameters come with their gradients and Adam's two moment estimates.
+TRAINING_ACTIVATION_FACTOR = 2
+TRAINING_PARAM_FACTOR = 4
 
 CONVENTIONS = (
-    "Volumes are H x W x C. MACs count the multiply-adds of CONV and FC layers (torchvision's _ops "
-    "convention); FLOPs = 2 x MACs. params include biases, weights exclude them. activations are output "
-    "elements; in-place and view layers (RELU, DROPOUT, FLATTEN) allocate none. Forward memory is 4 bytes "
-    "per activation (float32), for one image; training roughly doubles it. Auxiliary classifiers (training only) "
-    "are listed but left out of the totals."
+    "Volumes are H x W x C, for one image. MACs count the multiply-adds of CONV and FC layers (torchvision's "
+    "_ops convention; LeNet-5's SUBSAMPLE and RBF too); FLOPs = 2 x MACs. params include biases, weights "
+    "exclude them. activations are the input plus each layer's output elements; in-place and view layers "
+    "(RELU, DROPOUT, FLATTEN) allocate none, and concatenation and residual-add outputs are not counted "
+    "(combinators have no rows). Forward memory = 4 bytes per activation (float32). Parameter memory = "
+    "4 bytes per param. Training memory (estimate) = 2 x forward memory x batch (activations kept for "
+    "backward, and their gradients) + 4 x parameter memory (weights, gradients, Adam's two moments). "
+    "Auxiliary classifiers (training only) are listed but left out of the totals."
 )
 
 # Layers whose output shares its input's memory in a built model (in-place ReLU, eval-mode dropout, views).
 NO_NEW_MEMORY = frozenset({"RELU", "DROPOUT", "FLATTEN"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     """One vocabulary layer. ``name`` is seed notation (``CONV3-64``); ``path`` the built module."""
 
@@ -47,14 +55,24 @@ class Row:
     def flops(self) -> int:
         return 2 * self.macs
 
+    @property
+    def activation_bytes(self) -> int:
+        """Memory this layer's output adds in the forward pass (0 for in-place and view layers)."""
+        return self.activations * BYTES_PER_VALUE if self.allocates else 0
+
 
 @dataclass
 class Report:
-    """Per-layer rows and whole-network totals, for one input volume (batch size 1)."""
+    """Per-layer rows and whole-network totals, for one input volume (batch size 1).
+
+    ``source`` says how the rows were found: ``"spec"`` (the integer walk) or ``"module"`` (hooks on a
+    forward pass on the meta device).
+    """
 
     input: Volume
     rows: list[Row] = field(default_factory=list)
     title: str = ""
+    source: str = "spec"
 
     @property
     def params(self) -> int:
@@ -83,12 +101,34 @@ class Report:
         return sum(r.params for r in self.rows if r.aux)
 
     @property
+    def fc_params(self) -> int:
+        """Parameters in fully connected layers: VGG's 124M of 138M sit there (CS231n)."""
+        return sum(r.params for r in self.rows if r.kind == "FC" and not r.aux)
+
+    @property
+    def fc_share(self) -> float:
+        return self.fc_params / self.params if self.params else 0.0
+
+    @property
     def forward_bytes(self) -> int:
         return self.activations * BYTES_PER_VALUE
 
     @property
     def param_bytes(self) -> int:
         return self.params * BYTES_PER_VALUE
+
+    def training_bytes(self, batch: int = 1) -> int:
+        """Training memory estimate for a batch: see ``CONVENTIONS`` for the formula."""
+        return TRAINING_ACTIVATION_FACTOR * self.forward_bytes * batch + TRAINING_PARAM_FACTOR * self.param_bytes
+
+    def compact_rows(self) -> list[Row]:
+        """Rows with weights or a new volume: the listing of the CS231n VGG-16 walk-through."""
+        kept, previous = [], str(self.input)
+        for row in self.rows:
+            if row.params or row.output != previous:
+                kept.append(row)
+            previous = row.output
+        return kept
 
     def totals(self) -> dict[str, int]:
         return {
@@ -98,13 +138,17 @@ class Report:
             "flops": self.flops,
             "activations": self.activations,
             "forward_bytes": self.forward_bytes,
+            "training_bytes": self.training_bytes(),
             "param_bytes": self.param_bytes,
+            "aux_params": self.aux_params,
+            "fc_params": self.fc_params,
         }
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "title": self.title,
             "input": str(self.input),
+            "source": self.source,
             "conventions": CONVENTIONS,
             "rows": [asdict(r) for r in self.rows],
             "totals": self.totals(),
@@ -116,25 +160,73 @@ class Report:
 
         return report_table(self, compact=compact)
 
+    def to_json(self, *, indent: int | None = 2) -> str:
+        from convarch.analysis.render import report_json
 
-def _row(index: int, step: Step) -> Row:
-    layer, vin, vout = step.layer, step.input, step.output
-    return Row(
-        index=index,
-        name=layer.text(),
-        kind=layer.kind,
-        path=step.path,
-        output=str(vout),
-        activations=vout.numel,
-        params=layer.params(vin),
-        weights=layer.weights(vin),
-        macs=layer.macs(vin),
-        allocates=layer.kind not in NO_NEW_MEMORY,
-        aux=step.aux,
-    )
+        return report_json(self, indent=indent)
+
+    def to_csv(self) -> str:
+        """One line per layer, after a ``#`` comment line with the conventions and a header."""
+        from convarch.analysis.render import report_csv
+
+        return report_csv(self)
+
+    def _repr_html_(self) -> str:  # Jupyter
+        from convarch.analysis.render import report_html
+
+        return report_html(self)
+
+    def __rich__(self) -> Any:  # ``rich.print(report)``
+        return self.to_table()
+
+
+class _RowMaker(Interpreter[None]):
+    """Collects one Row per primitive as the walk passes it; combinators add nothing."""
+
+    def __init__(self) -> None:
+        self.rows: list[Row] = []
+        # One layer object often repeats (``[CONV3-64]*2``, blocks); it lives for the whole walk, so its id is a key.
+        self._names: dict[int, str] = {}
+
+    def layer(self, layer: Layer, vin: Volume, vout: Volume, path: str, ctx: Context) -> None:
+        name = self._names.get(id(layer))
+        if name is None:
+            name = self._names[id(layer)] = layer.text()
+        self.rows.append(
+            Row(
+                index=len(self.rows) + 1,
+                name=name,
+                kind=layer.kind,
+                path=path,
+                output=str(vout),
+                activations=vout.numel,
+                params=layer.params(vin),
+                weights=layer.weights(vin),
+                macs=layer.macs(vin),
+                allocates=layer.kind not in NO_NEW_MEMORY,
+                aux=ctx.aux,
+            )
+        )
+
+    def sequence(self, named: list, path: str) -> None:
+        return None
+
+    def parallel(self, branches: list, path: str) -> None:
+        return None
+
+    def residual(self, body, shortcut, pre, post, node, path) -> None:  # type: ignore[no-untyped-def]
+        return None
+
+    def dense(self, layers: list, path: str) -> None:
+        return None
+
+    def aux(self, head, node, path) -> None:  # type: ignore[no-untyped-def]
+        return None
 
 
 def analyze_spec(spec: NetSpec, input_size: Volume | None = None, title: str = "") -> Report:
+    """The report of a concrete (bound) spec, in one walk. A volume that does not work out raises SizingError."""
     volume = input_size or input_volume(spec)
-    steps = trace(spec, volume)
-    return Report(volume, [_row(i, step) for i, step in enumerate(steps, 1)], title)
+    maker = _RowMaker()
+    walk_network(spec, maker, volume)
+    return Report(volume, maker.rows, title)

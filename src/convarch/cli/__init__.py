@@ -15,6 +15,7 @@ from convarch.errors import ConvarchError
 # Each module registers its commands on ``app`` when imported.
 from convarch.cli import zoo_commands  # noqa: F401  isort: skip
 from convarch.cli import demo_command  # noqa: F401  isort: skip
+from convarch.cli import analysis_commands  # noqa: F401  isort: skip
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,6 +63,16 @@ def need_spatial(layer: Layer, v: Volume) -> None:
         )
 
 
+def window_sizes(layer: Layer, v: Volume) -> tuple[int, int]:
+    """Output H and W of a windowed layer, or a SizingError that shows the arithmetic.
+
+    The layer's text is made only for the error: making it for every call dominated the cost of a walk.
+    """
+    h, w = (calc.out if calc.out >= 1 else check_positive(calc, layer.text(), axis)
+            for calc, axis in zip(layer.windows(v), "HW", strict=True))  # fmt: skip
+    return h, w
+
+
 @dataclass(frozen=True)
 class Layer(Node):
     """Base of the primitives. Defaults describe an elementwise layer: same volume, no weights."""
@@ -178,7 +188,7 @@ class Conv(Layer):
                 f"({self.out}); change groups or the channel counts",
                 layer=self.text(),
             )
-        h, w = (check_positive(calc, self.text(), axis) for calc, axis in zip(self.windows(v), "HW", strict=False))
+        h, w = window_sizes(self, v)
         return Volume(self.out, h, w)
 
     def windows(self, v: Volume) -> tuple[WindowSize, ...]:
@@ -242,7 +252,7 @@ class Subsample(Layer):
 
     def output(self, v: Volume) -> Volume:
         need_spatial(self, v)
-        h, w = (check_positive(calc, self.text(), axis) for calc, axis in zip(self.windows(v), "HW", strict=False))
+        h, w = window_sizes(self, v)
         return Volume(v.c, h, w)
 
     def windows(self, v: Volume) -> tuple[WindowSize, ...]:
@@ -337,7 +347,7 @@ class Pool(Layer):
                 "PyTorch refuses that. Use p <= F/2.",
                 layer=self.text(),
             )
-        h, w = (check_positive(calc, self.text(), axis) for calc, axis in zip(self.windows(v), "HW", strict=False))
+        h, w = window_sizes(self, v)
         return Volume(v.c, h, w)
 
     def exact(self, v: Volume) -> bool:

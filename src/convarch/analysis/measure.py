@@ -1,0 +1,295 @@
+"""Measured speed and memory on the user's machine: latency, throughput, achieved FLOP/s, peak memory.
+
+Canziani, Paszke & Culurciello 2016 (arXiv 1605.07678, Fig. 3) measure inference time against batch
+size; this does the same on real tensors. Each batch size gets warm-up runs, then repeats timed one by
+one, and reports the median. Achieved GFLOP/s comes from the static MACs (FLOPs = 2 x MACs), and the
+machine's own matmul peak, measured the same way, says what fraction of it the network reaches.
+
+Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` above what was allocated before the pass; on the
+CPU, the growth of the process's resident set during the first pass at that batch size, sampled every
+half millisecond (the allocator's caching is included, so it is an upper bound on activation memory).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from convarch.errors import ConfigError
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+
+
+@dataclass
+class BatchTiming:
+    batch: int
+    seconds: list[float]  # each timed repeat
+    flops_per_image: int
+    peak_bytes: int | None = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+    @property
+    def images_per_second(self) -> float:
+        return self.batch / self.median
+
+    @property
+    def gflops(self) -> float:
+        """Achieved GFLOP/s: the static FLOPs of the batch over the median latency."""
+        return self.flops_per_image * self.batch / self.median / 1e9
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batch": self.batch,
+            "median_s": self.median,
+            "seconds": self.seconds,
+            "images_per_s": self.images_per_second,
+            "gflops": self.gflops,
+            "peak_bytes": self.peak_bytes,
+        }
+
+
+@dataclass
+class BenchResult:
+    model: str
+    input: tuple[int, int, int]
+    device: str
+    dtype: str
+    threads: int
+    channels_last: bool
+    macs_per_image: int
+    timings: list[BatchTiming] = field(default_factory=list)
+    matmul_gflops: float | None = None  # the machine's measured matmul peak, same device and dtype
+
+    def fraction(self, timing: BatchTiming) -> float | None:
+        return timing.gflops / self.matmul_gflops if self.matmul_gflops else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "input_chw": list(self.input),
+            "device": self.device,
+            "dtype": self.dtype,
+            "threads": self.threads,
+            "channels_last": self.channels_last,
+            "macs_per_image": self.macs_per_image,
+            "matmul_peak_gflops": self.matmul_gflops,
+            "timings": [{**t.to_dict(), "fraction_of_peak": self.fraction(t)} for t in self.timings],
+        }
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda: no CUDA device is available here; use --device cpu")
+    if name not in ("cpu", "cuda"):
+        raise ConfigError(f"unknown device {name!r}; use cpu or cuda")
+    return torch.device(name)
+
+
+def resolve_dtype(name: str) -> torch.dtype:
+    if name not in DTYPES:
+        raise ConfigError(f"unknown dtype {name!r}; use one of {', '.join(DTYPES)}")
+    return DTYPES[name]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+@contextmanager
+def _peak_rss() -> Iterator[list[int]]:
+    """Yields a one-item list that holds, on exit, the resident-set growth peak during the block."""
+    result = [0]
+    if not os.path.exists("/proc/self/statm"):
+        yield result
+        return
+    base, peak, done = _rss_bytes(), [0], threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_bytes())
+            done.wait(0.0005)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield result
+    finally:
+        done.set()
+        thread.join()
+        result[0] = max(0, max(peak[0], _rss_bytes()) - base)
+
+
+@contextmanager
+def _threads(count: int | None) -> Iterator[int]:
+    previous = torch.get_num_threads()
+    if count is not None:
+        if count < 1:
+            raise ConfigError(f"--threads must be at least 1, got {count}")
+        torch.set_num_threads(count)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
+
+
+def matmul_peak(device: torch.device, dtype: torch.dtype, *, size: int | None = None, repeats: int = 8) -> float:
+    """The best GFLOP/s of a square matmul: the practical peak the network is measured against."""
+    n = size or (4096 if device.type == "cuda" else 1024)
+    a = torch.randn(n, n, device=device, dtype=dtype)
+    b = torch.randn(n, n, device=device, dtype=dtype)
+    best = float("inf")
+    with torch.inference_mode():
+        torch.mm(a, b)
+        _sync(device)
+        for _ in range(repeats):
+            start = time.perf_counter()
+            torch.mm(a, b)
+            _sync(device)
+            best = min(best, time.perf_counter() - start)
+    return 2 * n**3 / best / 1e9
+
+
+def time_batch(
+    model: nn.Module,
+    x: torch.Tensor,
+    *,
+    warmup: int,
+    repeats: int,
+    max_seconds: float,
+    on_run: Callable[[], None] | None = None,
+) -> tuple[list[float], int | None]:
+    """Median-ready latencies of ``model(x)`` and the peak memory of its first pass."""
+    device = x.device
+    with torch.inference_mode():
+        if device.type == "cuda":
+            _sync(device)
+            torch.cuda.reset_peak_memory_stats(device)
+            before = torch.cuda.memory_allocated(device)
+            model(x)
+            _sync(device)
+            peak: int | None = torch.cuda.max_memory_allocated(device) - before
+        else:
+            with _peak_rss() as grown:
+                model(x)
+            peak = grown[0] if os.path.exists("/proc/self/statm") else None
+        if on_run:
+            on_run()
+        for _ in range(max(0, warmup - 1)):
+            model(x)
+            _sync(device)
+            if on_run:
+                on_run()
+        seconds: list[float] = []
+        started = time.perf_counter()
+        while len(seconds) < repeats:
+            start = time.perf_counter()
+            model(x)
+            _sync(device)
+            seconds.append(time.perf_counter() - start)
+            if on_run:
+                on_run()
+            # A slow network at a big batch stops early, but always after three repeats for a median.
+            if len(seconds) >= 3 and time.perf_counter() - started > max_seconds:
+                break
+    return seconds, peak
+
+
+def bench_model(
+    model: nn.Module,
+    input_size: tuple[int, int, int],
+    macs_per_image: int,
+    *,
+    name: str = "",
+    batches: tuple[int, ...] = (1,),
+    threads: int | None = None,
+    channels_last: bool = False,
+    dtype: str = "fp32",
+    device: str = "cpu",
+    warmup: int = 2,
+    repeats: int = 10,
+    max_seconds: float = 10.0,
+    measure_peak: bool = True,
+    on_run: Callable[[], None] | None = None,
+) -> BenchResult:
+    """Latency, throughput, achieved GFLOP/s and peak memory of ``model`` at each batch size."""
+    if not batches or any(b < 1 for b in batches):
+        raise ConfigError(f"batch sizes must be positive integers, got {list(batches)}")
+    torch_device, torch_dtype = resolve_device(device), resolve_dtype(dtype)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    model = model.eval().to(device=torch_device, dtype=torch_dtype, memory_format=memory_format)
+    with _threads(threads) as used:
+        result = BenchResult(name, input_size, str(torch_device), dtype, used, channels_last, macs_per_image)
+        for batch in batches:
+            x = torch.randn(batch, *input_size, device=torch_device, dtype=torch_dtype)
+            x = x.contiguous(memory_format=memory_format)
+            seconds, peak = time_batch(model, x, warmup=warmup, repeats=repeats, max_seconds=max_seconds,
+                                       on_run=on_run)  # fmt: skip
+            result.timings.append(BatchTiming(batch, seconds, 2 * macs_per_image, peak))
+        if measure_peak:
+            result.matmul_gflops = matmul_peak(torch_device, torch_dtype)
+    return result
+
+
+def available_memory(device: torch.device) -> int | None:
+    """Bytes the device can still allocate (Linux MemAvailable on the CPU), or None when unknown."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def bench(
+    source: Any,
+    *,
+    input_size: tuple[int, int, int] | None = None,
+    batches: tuple[int, ...] = (1,),
+    device: str = "cpu",
+    dtype: str = "fp32",
+    **options: Any,
+) -> BenchResult:
+    """Build a zoo name or pattern (random weights) and measure it; see ``bench_model`` for the options.
+
+    Refuses, before building anything, a batch whose activations would not fit in the device's memory.
+    """
+    from convarch.api import analyze, build, is_model_name
+
+    report = analyze(source, input_size=input_size)
+    torch_device = resolve_device(device)
+    resolve_dtype(dtype)
+    free = available_memory(torch_device)
+    bytes_per_value = 2 if dtype == "bf16" else 4
+    need = (report.activations * max(batches) + report.params) * bytes_per_value
+    if free is not None and need > 0.8 * free:
+        raise ConfigError(
+            f"batch {max(batches)} at {report.input} needs about {need / 2**30:.1f} GiB for weights and "
+            f"activations, but the {torch_device.type} has {free / 2**30:.1f} GiB available. Use a smaller "
+            "batch (--batch) or a smaller input (--input)."
+        )
+    name = source.strip() if isinstance(source, str) and is_model_name(source) else (report.title or "pattern")
+    model = build(source, input_size=report.input.chw)
+    return bench_model(model, report.input.chw, report.macs, name=name, batches=batches, device=device,
+                       dtype=dtype, **options)  # fmt: skip

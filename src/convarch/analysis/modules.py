@@ -1,0 +1,269 @@
+"""Analysis of any ``nn.Module``: one forward pass on the meta device, with hooks on the leaf modules.
+
+A module without a spec (torchvision's, timm's, the user's own) is analysed by running it once on a
+``meta`` tensor: shapes flow, no memory is allocated and no arithmetic is done. The parameters and
+buffers are swapped for meta tensors for the duration (``torch.func.functional_call``), so the user's
+weights are neither copied nor touched.
+
+Each call of a leaf module becomes a row in the spec's vocabulary (Conv2d -> CONV, Linear -> FC, pools,
+BN, ReLU, dropout, LRN, convarch's own layers). Combinators (``ResidualUnit``, ``Concat``, ``DenseBlock``)
+and functional code (``x + y``, ``torch.cat``, ``F.relu``) have no rows, as in the spec walk. An
+``AuxTap`` head, which runs only in training, is run at its tap and its rows are marked ``aux``. For a
+model convarch built, every row equals the spec walk's (tests check that for every zoo model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+from torch.func import functional_call
+
+from convarch.analysis.report import NO_NEW_MEMORY, Report, Row
+from convarch.errors import ConfigError, ConvarchError, SizingError
+from convarch.nn import layers as L
+from convarch.spec import layers as S
+from convarch.spec.volume import Volume
+
+# Leaf modules that are plumbing, not layers: the spec has no rows for them.
+SKIPPED = (nn.Identity, L.HeadFlatten, nn.Sequential, nn.ModuleList, nn.ModuleDict)
+
+
+def _pool(module: nn.Module, v: Volume) -> S.Layer:
+    kind = "avg" if isinstance(module, nn.AvgPool2d | nn.AdaptiveAvgPool2d) else "max"
+    if isinstance(module, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d):
+        return S.Pool(out=module.output_size, type=kind)
+    if kind == "max" and module.dilation not in (1, (1, 1)):
+        raise ConfigError("dilated pooling has no pattern notation")
+    extra = {"count_pad": module.count_include_pad} if kind == "avg" else {}
+    stride = module.stride if module.stride else module.kernel_size
+    return S.Pool(module.kernel_size, s=stride, p=module.padding, type=kind, ceil=module.ceil_mode, **extra)
+
+
+def _conv(module: nn.Conv2d, v: Volume) -> S.Layer:
+    if module.dilation != (1, 1) or isinstance(module.padding, str) or module.padding_mode != "zeros":
+        raise ConfigError("dilated, 'same'-padded or non-zero-padded convolutions have no pattern notation")
+    return S.Conv(module.out_channels, module.kernel_size, s=module.stride, p=module.padding,
+                  groups=module.groups, bias=module.bias is not None)  # fmt: skip
+
+
+def _table_conv(module: L.TableConv2d, v: Volume) -> S.Layer:
+    # The connection table is found by its shape: the index buffer holds no values on the meta device.
+    kh, kw = module.kernel_size
+    for name, table in S.CONNECTION_TABLES.items():
+        if len(table) == module.out_channels and sum(map(len, table)) * kh * kw == module.weight.numel():
+            return S.Conv(module.out_channels, module.kernel_size, p=0, bias=module.bias is not None, table=name)
+    raise ConfigError("a connection table convarch does not know")
+
+
+def _batch_norm(module: nn.Module, v: Volume) -> S.Layer:
+    return S.BN(eps=module.eps, momentum=module.momentum)
+
+
+def _zero_pad(module: L.ZeroPadShortcut, v: Volume) -> S.Layer:
+    return S.ZeroPad(v.c + module.extra, s=module.stride)
+
+
+# Module type -> the spec primitive it is. Checked in order; the first isinstance match wins.
+VOCABULARY: tuple[tuple[type | tuple[type, ...], Callable[[Any, Volume], S.Layer]], ...] = (
+    (L.TableConv2d, _table_conv),
+    (nn.Conv2d, _conv),
+    (nn.Linear, lambda m, v: S.FC(m.out_features, bias=m.bias is not None)),  # FlattenLinear too
+    (L.TrainableSubsample, lambda m, v: S.Subsample(m.f)),
+    (L.RBFOutput, lambda m, v: S.RBF(m.out_features)),
+    ((nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d), _pool),
+    (L.GlobalAvgPool, lambda m, v: S.GAP()),
+    ((nn.BatchNorm1d, nn.BatchNorm2d), _batch_norm),
+    (nn.LocalResponseNorm, lambda m, v: S.LRN(m.size, m.alpha, m.beta, m.k)),
+    (nn.ReLU, lambda m, v: S.Relu()),
+    (L.ScaledTanh, lambda m, v: S.Tanh(m.a, m.s)),
+    (nn.Tanh, lambda m, v: S.Tanh(1.0, 1.0)),
+    (nn.modules.dropout._DropoutNd, lambda m, v: S.Dropout(m.p)),
+    (nn.Flatten, lambda m, v: S.Flatten()),
+    (nn.Softmax, lambda m, v: S.Softmax()),
+    (L.ZeroPadShortcut, _zero_pad),
+)
+KINDS: dict[type, str] = {
+    L.TableConv2d: "CONV", nn.Conv2d: "CONV", nn.Linear: "FC", L.TrainableSubsample: "SUBSAMPLE",
+    L.RBFOutput: "RBF", nn.MaxPool2d: "POOL", nn.AvgPool2d: "POOL", nn.AdaptiveAvgPool2d: "POOL",
+    nn.AdaptiveMaxPool2d: "POOL", L.GlobalAvgPool: "GAP", nn.BatchNorm1d: "BN", nn.BatchNorm2d: "BN",
+    nn.LocalResponseNorm: "LRN", nn.ReLU: "RELU", L.ScaledTanh: "TANH", nn.Tanh: "TANH",
+    nn.modules.dropout._DropoutNd: "DROPOUT", nn.Flatten: "FLATTEN", nn.Softmax: "SOFTMAX",
+    L.ZeroPadShortcut: "ZEROPAD",
+}  # fmt: skip
+
+
+def kind_of(module: nn.Module) -> str:
+    """The vocabulary kind of a leaf module; ``CONV`` for any convolution, ``OTHER`` for the rest."""
+    for cls in type(module).__mro__:
+        if cls in KINDS:
+            return KINDS[cls]
+    return "CONV" if isinstance(module, nn.modules.conv._ConvNd) else "OTHER"
+
+
+def name_of(module: nn.Module, v: Volume) -> str:
+    """Seed notation (``CONV3-64``) where the module has one; its class name otherwise."""
+    for types, to_layer in VOCABULARY:
+        if isinstance(module, types):
+            try:
+                return to_layer(module, v).text()
+            except (ConvarchError, TypeError, ValueError):
+                break
+    return type(module).__name__
+
+
+def _volume_text(shape: torch.Size) -> str:
+    if len(shape) == 4:
+        return str(Volume(shape[1], shape[2], shape[3]))
+    if len(shape) == 2:
+        return str(Volume(shape[1], 1, 1, flat=True))
+    return "x".join(str(n) for n in shape[1:])
+
+
+def _macs(module: nn.Module, kind: str, x: torch.Tensor, out: torch.Tensor) -> int:
+    """Multiply-adds for one sample, from the shapes alone (torchvision's ``_ops`` convention)."""
+    if kind == "CONV":
+        if isinstance(module, nn.modules.conv._ConvTransposeNd):
+            return x.numel() // module.in_channels * module.weight.numel()
+        return out.numel() // module.out_channels * module.weight.numel()
+    if kind == "FC":
+        return out.numel() * module.in_features
+    if kind == "SUBSAMPLE":
+        return out.numel() * module.f * module.f
+    if kind == "RBF":
+        return module.in_features * module.out_features
+    return 0
+
+
+class _Recorder:
+    """Forward hooks that turn each leaf-module call into a Row."""
+
+    def __init__(self, model: nn.Module) -> None:
+        self.paths = {module: name for name, module in model.named_modules()}
+        self.rows: list[Row] = []
+        self.ran: set[nn.Module] = set()
+        self.counted: set[nn.Module] = set()  # a module called twice has its parameters once
+        self.in_aux = False
+
+    def leaf(self, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+        self.ran.add(module)
+        if isinstance(module, SKIPPED):
+            return
+        x = next((t for t in inputs if isinstance(t, torch.Tensor)), None)
+        out = output if isinstance(output, torch.Tensor) else next(iter(_tensors(output)), None)
+        if x is None or out is None:
+            return
+        kind = kind_of(module)
+        vin = Volume(x.shape[1], x.shape[2], x.shape[3]) if x.dim() == 4 else Volume(x[0].numel(), 1, 1, flat=True)
+        params = weights = 0
+        if module not in self.counted:
+            self.counted.add(module)
+            for name, p in module.named_parameters(recurse=False):
+                params += p.numel()
+                weights += p.numel() if name != "bias" else 0
+        allocates = kind not in NO_NEW_MEMORY and not (kind == "OTHER" and getattr(module, "inplace", False))
+        self.rows.append(
+            Row(
+                index=len(self.rows) + 1,
+                name=name_of(module, vin),
+                kind=kind,
+                path=self.paths[module],
+                output=_volume_text(out.shape),
+                activations=sum(t.numel() for t in _tensors(output)),
+                params=params,
+                weights=weights,
+                macs=_macs(module, kind, x, out),
+                allocates=allocates,
+                aux=self.in_aux,
+            )
+        )
+
+    def composite(self, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+        self.ran.add(module)
+
+    def aux_tap(self, module: L.AuxTap, inputs: tuple[Any, ...], output: Any) -> None:
+        """Run the auxiliary head where it taps the main path, as training would."""
+        self.ran.add(module)
+        self.in_aux = True
+        try:
+            module.head(output)
+        finally:
+            self.in_aux = False
+
+    def leftover_rows(self, model: nn.Module) -> Iterator[Row]:
+        """Parameters no leaf row holds: on a composite that ran, or on modules that never ran."""
+        held_by_composites = never_ran = 0
+        for module in model.modules():
+            own = sum(p.numel() for p in module.parameters(recurse=False))
+            if module in self.counted or not own:
+                continue
+            if module in self.ran:
+                held_by_composites += own
+            else:
+                never_ran += own
+        extra = [("parameters of composite modules", held_by_composites, False),
+                 ("parameters of modules that did not run in eval mode", never_ran, True)]  # fmt: skip
+        for label, count, aux in extra:
+            if count:
+                yield Row(len(self.rows) + 1, f"({label})", "PARAMS", "", "", 0, count, count, 0, False, aux)
+
+
+def _tensors(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, tuple | list):
+        return [t for item in value for t in _tensors(item)]
+    if isinstance(value, dict):
+        return [t for item in value.values() for t in _tensors(item)]
+    return []
+
+
+@contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """Eval mode for the pass, then every submodule's own mode back (a frozen BN stays frozen)."""
+    modes = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for module, training in modes:
+            module.training = training
+
+
+def analyze_module(
+    model: nn.Module, input_size: tuple[int, int, int] | Volume = (3, 224, 224), title: str = ""
+) -> Report:
+    """The report of any module, from one forward pass on the meta device (batch size 1)."""
+    if not isinstance(model, nn.Module):
+        raise ConfigError(f"expected an nn.Module, got {type(model).__name__}")
+    volume = Volume.of(input_size)
+    recorder = _Recorder(model)
+    handles = []
+    for module in model.modules():
+        if isinstance(module, L.AuxTap):
+            handles.append(module.register_forward_hook(recorder.aux_tap))
+        elif next(module.children(), None) is None:
+            handles.append(module.register_forward_hook(recorder.leaf))
+        else:
+            handles.append(module.register_forward_hook(recorder.composite))
+    state = {name: torch.empty_like(t, device="meta") for name, t in model.named_parameters()}
+    state.update({name: torch.empty_like(t, device="meta") for name, t in model.named_buffers()})
+    x = torch.empty(1, *volume.chw, device="meta")
+    try:
+        with _eval_mode(model), torch.no_grad():
+            functional_call(model, state, (x,))
+    except ConvarchError:
+        raise
+    except (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError) as error:
+        raise SizingError(
+            f"{type(model).__name__} does not run on a {volume} input (C, H, W = {volume.chw}): "
+            f"{str(error).splitlines()[0]}. Give the input size it expects with input_size=(C, H, W)."
+        ) from None
+    finally:
+        for handle in handles:
+            handle.remove()
+    rows = recorder.rows + list(recorder.leftover_rows(model))
+    return Report(volume, rows, title or type(model).__name__, source="module")
