@@ -8,6 +8,7 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.markup import escape
 
 from convarch.cli.app import app, console, err_console
 from convarch.errors import ConvarchError
@@ -15,6 +16,7 @@ from convarch.errors import ConvarchError
 # Each module registers its commands on ``app`` when imported.
 from convarch.cli import zoo_commands  # noqa: F401  isort: skip
 from convarch.cli import demo_command  # noqa: F401  isort: skip
+from convarch.cli import pattern_commands  # noqa: F401  isort: skip
 from convarch.cli import analysis_commands  # noqa: F401  isort: skip
 
 
@@ -22,7 +24,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, prog_name="convarch", standalone_mode=False)
     except ConvarchError as error:
-        err_console.print(f"[bold red]error:[/] {error}", highlight=False, markup=True, soft_wrap=True)
+        # escape: a pattern excerpt such as "[a: CONV3-64]" would otherwise be read as rich markup and vanish
+        err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, markup=True, soft_wrap=True)
         return error.exit_code
     except click.exceptions.Exit as done:
         return done.exit_code

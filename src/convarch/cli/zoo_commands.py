@@ -6,10 +6,14 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from convarch.analysis.render import human
 from convarch.api import analyze, is_model_name, resolve, to_pattern
 from convarch.cli.app import app, console
+from convarch.cli.options import InputOption, NumClassesOption, SetOption, keywords
+from convarch.errors import ConfigError
+from convarch.spec.bind import bind
 from convarch.zoo.registry import list_models, model_info
 
 
@@ -29,16 +33,23 @@ def zoo_table(pattern: str = "*") -> Table:
 @app.command("list")
 def list_command(
     pattern: Annotated[str, typer.Argument(help="Shell-style filter such as 'resnet*', or pattern text.")] = "*",
+    input_text: InputOption = None,
+    sets: SetOption = None,
+    num_classes: NumClassesOption = None,
 ) -> None:
     """List the zoo models (name, family, year, params, GMACs, input size)."""
+    options = keywords(input_text, sets, num_classes)
     if any(token in pattern for token in ("->", "(", "[")) or (pattern.isupper() and not is_model_name(pattern)):
-        report = analyze(pattern)  # a pattern: one row describing it
+        report = analyze(pattern, **options)  # a pattern: one row describing it
         table = Table(title="pattern", title_justify="left")
         for header in ("pattern", "params", "GMACs", "input"):
             table.add_column(header)
-        table.add_row(to_pattern(resolve(pattern)), human(report.params), f"{report.macs / 1e9:.3f}", str(report.input))
+        text = to_pattern(bind(resolve(pattern), **options) if options else resolve(pattern))
+        table.add_row(Text(text), human(report.params), f"{report.macs / 1e9:.3f}", str(report.input))
         console.print(table)
         return
+    if options:
+        raise ConfigError("--input, --set and --num-classes apply to pattern text; `convarch show NAME` takes them")
     names = list_models(pattern)
     if not names:
         console.print(f"no model matches {pattern!r}; `convarch list` shows them all")
@@ -50,6 +61,9 @@ def list_command(
 def show_command(
     name: Annotated[str, typer.Argument(help="A zoo model name, or pattern text in quotes.")],
     compact: Annotated[bool, typer.Option(help="Only layers with weights or a new volume.")] = False,
+    input_text: InputOption = None,
+    sets: SetOption = None,
+    num_classes: NumClassesOption = None,
 ) -> None:
     """Show a model's paper, figures and deviations, and its layers' volumes and params."""
     if is_model_name(name):
@@ -67,5 +81,7 @@ def show_command(
                 console.print(f"{title}:")
                 for line in lines:
                     console.print(f"  - {line}")
-    console.print(f"pattern: {to_pattern(name)}", soft_wrap=True)
-    console.print(analyze(name).to_table(compact=compact))
+    options = keywords(input_text, sets, num_classes)
+    text = to_pattern(bind(resolve(name), **options) if options else name)
+    console.print(Text(f"pattern: {text}"), soft_wrap=True)  # Text: a label such as [a: ...] is not markup
+    console.print(analyze(name, **options).to_table(compact=compact))
