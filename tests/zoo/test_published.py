@@ -37,6 +37,21 @@ def test_torchvision_models_have_the_same_parameter_count(name: str) -> None:
     assert ca.analyze(name).params == sum(p.numel() for p in reference.parameters())
 
 
+@pytest.mark.parametrize("name", TORCHVISION_NAMES)
+def test_torchvision_totals_equal_its_num_params_and_ops(name: str) -> None:
+    """Every model torchvision also has carries torchvision's num_params and _ops, and both counts hold:
+    our spec walk gives them, and so do hooks on torchvision's own module (run on the meta device)."""
+    info = ca.model_info(name)
+    assert info.params is not None and info.gmacs is not None, f"{name}: torchvision publishes both figures"
+    assert "torchvision" in info.params.source and "torchvision" in info.gmacs.source
+    with torch.device("meta"):
+        reference = torchvision.models.get_model(name)
+    theirs = ca.analyze(reference, input_size=info.input_size)
+    ours = ca.analyze(name, input_size=info.input_size)
+    assert (ours.params, ours.macs) == (theirs.params, theirs.macs)
+    assert info.params.matches(ours.params) and info.gmacs.matches(ours.macs / 1e9)
+
+
 @pytest.mark.parametrize("name", [n for n in MODELS if n.startswith("vgg")])
 def test_vgg_matches_table_2_of_the_paper(name: str) -> None:
     figure = ca.model_info(name).figures["table2_params"]
