@@ -88,7 +88,7 @@ def test_bench_json(capsys) -> None:
 
 
 def test_bench_table(capsys) -> None:
-    code, out, _ = run(capsys, "bench", TINY, "--repeats", "3", "--channels-last", "--input", "24x24")
+    code, out, _ = run(capsys, "bench", TINY, "--repeats", "3", "--channels-last", "--input", "24x24x3")
     assert code == 0 and "24x24x3" in out and "channels_last" in out and "GFLOP/s" in out
 
 
@@ -97,10 +97,11 @@ def test_bench_table(capsys) -> None:
     [
         (["compare", "vgg61"], "unknown model 'vgg61'"),
         (["profile", "resnet9000"], "unknown model"),
-        (["profile", "alexnet", "--input", "8x8"], "collapses"),
-        (["compare", "alexnet", "--input", "0x0"], "at least 1"),
-        (["bench", "alexnet", "--input", "a picture"], "not an image size"),
-        (["bench", "alexnet", "--input", "224x224x3x2"], "not an image size"),
+        (["profile", "alexnet", "--input", "8x8x3"], "collapses"),
+        (["compare", "alexnet", "--input", "0x0x3"], "from 1 to"),
+        (["bench", "alexnet", "--input", "a picture"], "must be a volume H x W x C"),
+        (["bench", "alexnet", "--input", "224x224x3x2"], "must be a volume H x W x C"),
+        (["bench", "alexnet", "--input", "224x224"], "must be a volume H x W x C"),
         (["bench", "alexnet", "--batch", "one"], "--batch"),
         (["bench", "alexnet", "--dtype", "fp16"], "dtype"),
         (["compare", "alexnet", "--chart", "/no/such/dir/zoo.png"], "does not exist"),

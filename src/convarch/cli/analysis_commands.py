@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,29 +21,11 @@ from convarch.analysis.report import CONVENTIONS
 from convarch.analysis.sweep import parse_setting, sizing_checker, sweep, to_csv, to_json
 from convarch.api import analyze, resolve
 from convarch.cli.app import app, console, err_console
-from convarch.errors import ConfigError, SizingError
+from convarch.cli.options import InputOption
+from convarch.cli.options import input_size as parse_input
+from convarch.errors import ConfigError
 
-_SIZE = re.compile(r"^\s*(\d+)(?:\s*[xX]\s*(\d+))?(?:\s*[xX]\s*(\d+))?\s*$")
-
-InputOption = Annotated[
-    str | None, typer.Option("--input", help="Image size: S, HxW or HxWxC (seed order, e.g. 224x224x3).")
-]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
-
-
-def parse_input(text: str | None, default_channels: int = 3) -> tuple[int, int, int] | None:
-    """``224`` / ``224x224`` / ``224x224x3`` -> (C, H, W); anything that is not an image size is refused."""
-    if text is None:
-        return None
-    match = _SIZE.match(text)
-    if not match:
-        raise SizingError(f"--input {text!r} is not an image size; write S, HxW or HxWxC, e.g. 224x224x3")
-    h = int(match[1])
-    w = int(match[2]) if match[2] else h
-    c = int(match[3]) if match[3] else default_channels
-    if min(h, w, c) < 1:
-        raise SizingError(f"--input {text!r}: height, width and channels must all be at least 1")
-    return (c, h, w)
 
 
 def parse_batches(text: str) -> tuple[int, ...]:
@@ -55,11 +36,6 @@ def parse_batches(text: str) -> tuple[int, ...]:
     if not batches or min(batches) < 1:
         raise ConfigError(f"--batch {text!r}: batch sizes must be at least 1")
     return batches
-
-
-def _channels(source: str) -> int:
-    spec = resolve(source)
-    return spec.input.c if spec.input is not None else 3
 
 
 @contextmanager
@@ -158,7 +134,7 @@ def profile_command(
 
     chart_file = chart_path(chart) if chart else None
     out_file = output_path(out, REPORT_FORMATS, what="report") if out else None
-    report = analyze(model, input_size=parse_input(input_size, _channels(model)))
+    report = analyze(model, input_size=parse_input(input_size))
     profile = layer_profile(report)
     console.print(report.to_table(compact=not full))
     memory_third = profile.share_before(1 / 3, profile.memory_bytes)
@@ -266,7 +242,7 @@ def bench_command(
     batches = parse_batches(batch)
     if warmup < 0 or repeats < 1:
         raise ConfigError("--warmup must be at least 0 and --repeats at least 1")
-    size = parse_input(input_size, _channels(model))
+    size = parse_input(input_size)
     with progress_bar(f"benchmarking {model}", len(batches) * (max(warmup, 1) + repeats)) as advance:
         result = bench(model, input_size=size, batches=batches, threads=threads, channels_last=channels_last,
                        dtype=dtype, device=device, warmup=warmup, repeats=repeats, max_seconds=max_time,
