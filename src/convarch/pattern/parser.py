@@ -72,7 +72,7 @@ class _Parser:
     def enter(self) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self.error(f"groups are nested more than {MAX_DEPTH} deep; flatten the pattern")
+            raise self.error(f"groups, repeats and optionals are nested more than {MAX_DEPTH} deep; flatten the pattern")
 
     # ---- grammar -----------------------------------------------------------------------------------
     def network(self) -> NetSpec:

@@ -44,7 +44,10 @@ def _atom(node: Node) -> str:
     if isinstance(node, Repeat):
         return f"{_group(node.body)}*{node.times}"
     if isinstance(node, Opt):
-        return f"{_group(node.body) if not isinstance(node.body, Layer | Block) else _atom(node.body)}?"
+        # A bare layer or block takes its '?' directly; a labelled one keeps brackets, or the label would be
+        # read as the label of the optional element itself.
+        bare = isinstance(node.body, Layer | Block) and node.body.label is None
+        return f"{_atom(node.body) if bare else _group(node.body)}?"
     if isinstance(node, Parallel):
         return "{" + " | ".join(_branch(b) for b in node.branches) + "}"
     raise ConfigError(
@@ -65,4 +68,6 @@ def _group(node: Node) -> str:
 
 
 def _branch(node: Node) -> str:
-    return _chain(node) if isinstance(node, Seq) and node.label is None else _element(node)
+    """A branch prints as its chain; a one-element group keeps its brackets (``{[A] | B}``), since the
+    parser reads a one-element branch as the element itself."""
+    return _chain(node) if isinstance(node, Seq) and node.label is None and len(node.items) > 1 else _element(node)
