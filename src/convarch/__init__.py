@@ -26,6 +26,8 @@ from convarch.spec.bind import bind
 from convarch.spec.nodes import NetSpec
 from convarch.spec.volume import Volume
 from convarch.weights.checkpoint import load, save
+from convarch.weights.preprocess import transforms_for
+from convarch.weights.pretrained import load_weights
 from convarch.zoo import ModelInfo, list_models, model_info, spec_of
 
 __version__ = "0.1.0"
@@ -53,10 +55,12 @@ __all__ = [
     "create_model",
     "list_models",
     "load",
+    "load_weights",
     "model_info",
     "parse",
     "resolve",
     "save",
     "spec_of",
     "to_pattern",
+    "transforms_for",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
@@ -11,7 +12,7 @@ from convarch.analysis.findings import Finding
 from convarch.analysis.modules import analyze_module
 from convarch.analysis.report import Report, analyze_spec
 from convarch.analysis.rules import check_network
-from convarch.errors import ConfigError, PatternError, SizingError, WeightsError
+from convarch.errors import ConfigError, PatternError, SizingError
 from convarch.nn.model import ConvNet
 from convarch.pattern.parser import parse
 from convarch.pattern.printer import to_pattern_text
@@ -55,22 +56,24 @@ def create_model(
     *,
     num_classes: int | None = None,
     in_chans: int | None = None,
-    weights: str | None = None,
+    weights: str | os.PathLike | None = None,
     **options: Any,
 ) -> ConvNet:
     """Build a zoo model, like ``timm.create_model``.
 
     ``num_classes`` replaces the classifier (0 removes it: the model returns pooled features);
     ``in_chans`` sets the input channels; ``options`` are the family's own arguments (``dropout``, ...).
+    ``weights`` loads pretrained weights: a source tag (``"imagenet"``, ``"torchvision"``, ``"timm"``; see
+    ``convarch weights list``), a ``.safetensors``/``.pth`` file, or an ``http(s)://`` or ``file://`` URL,
+    in our layout, torchvision's or timm's. The first conv and the heads adapt to ``in_chans`` and
+    ``num_classes``; ``model.pretrained_cfg`` and ``transforms_for(model)`` give the matching preprocessing.
     """
-    spec = model_spec(name, num_classes=num_classes, in_chans=in_chans, **options)
-    model = ConvNet(spec, pretrained_cfg={"architecture": get_entry(name).name})
     if weights is not None:
-        raise WeightsError(
-            f"no pretrained weights can be loaded for {name} in this version: the weights sources are not "
-            "installed yet. Build without weights=, or load a state dict yourself with load_state_dict."
-        )
-    return model
+        from convarch.weights.pretrained import create_with_weights
+
+        return create_with_weights(name, weights, num_classes=num_classes, in_chans=in_chans, **options)
+    spec = model_spec(name, num_classes=num_classes, in_chans=in_chans, **options)
+    return ConvNet(spec, pretrained_cfg={"architecture": get_entry(name).name})
 
 
 def build(

@@ -17,6 +17,7 @@ from convarch.errors import ConvarchError
 from convarch.cli import zoo_commands  # noqa: F401  isort: skip
 from convarch.cli import demo_command  # noqa: F401  isort: skip
 from convarch.cli import pattern_commands  # noqa: F401  isort: skip
+from convarch.cli import weights_commands  # noqa: F401  isort: skip
 from convarch.cli import analysis_commands  # noqa: F401  isort: skip
 
 

@@ -1,0 +1,101 @@
+"""``convarch weights list|fetch`` and ``convarch export``: pretrained sources, the cache, checkpoints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from convarch.api import create_model
+from convarch.cli.app import app, console
+from convarch.errors import WeightsError
+from convarch.weights.checkpoint import save
+from convarch.weights.download import cache_path, fetch, verify
+from convarch.weights.sources import DEFAULT_TAG, WeightSource, find_source, sources_for
+from convarch.zoo.registry import get_entry, list_models
+
+weights_app = typer.Typer(
+    help="Pretrained weights: the registered sources, and fetching them into the cache.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+app.add_typer(weights_app, name="weights")
+
+
+def sources_table(models: list[str]) -> Table:
+    table = Table(title="pretrained weights", title_justify="left")
+    for header in ("model", "source", "top-1/top-5", "preprocessing", "SHA-256", "cached", "URL"):
+        table.add_column(header, overflow="fold")
+    for model in models:
+        for i, source in enumerate(sources_for(model)):
+            aliases = (*source.aliases, DEFAULT_TAG) if i == 0 else source.aliases
+            tags = source.tag + (f" ({', '.join(aliases)})" if aliases else "")
+            table.add_row(model, tags, source.accuracy(), source.preprocess.describe(short=True), _hash_text(source),
+                          "yes" if cache_path(source.url).is_file() else "no", source.url)  # fmt: skip
+    return table
+
+
+def _hash_text(source: WeightSource) -> str:
+    if source.sha256 is None:
+        return "not published"
+    return source.sha256 if len(source.sha256) == 64 else f"{source.sha256}..."
+
+
+@weights_app.command("list")
+def list_command(
+    model: Annotated[str | None, typer.Argument(help="A zoo model; all models with weights if omitted.")] = None,
+) -> None:
+    """List the pretrained sources: tag, URL, hash, accuracy, preprocessing, and whether it is cached."""
+    if model is None:
+        models = [name for name in list_models() if sources_for(name)]
+    else:
+        name = get_entry(model).name
+        find_source(name)  # a clear error when the model has no registered weights
+        models = [name]
+    console.print(sources_table(models))
+
+
+@weights_app.command("fetch")
+def fetch_command(
+    model: Annotated[str, typer.Argument(help="A zoo model with registered weights.")],
+    source: Annotated[str, typer.Option("--source", "-s", help="A source tag (see `weights list`).")] = DEFAULT_TAG,
+) -> None:
+    """Download a model's weights into the cache (verified against the published hash where there is one)."""
+    name = get_entry(model).name
+    chosen = find_source(name, source)
+    path = cache_path(chosen.url)
+    if path.is_file():
+        if chosen.sha256 is not None:
+            try:
+                verify(path, chosen.sha256)
+            except WeightsError:
+                path.unlink()
+                raise WeightsError(
+                    f"the cached copy of {chosen.url} did not match its published SHA-256 and has been removed; "
+                    f"run `convarch weights fetch {name} --source {chosen.tag}` again to download it afresh"
+                ) from None
+        console.print(f"{name} ({chosen.tag}) is already cached: {path}")
+        return
+    path = fetch(chosen.url, sha256=chosen.sha256)
+    console.print(f"{name} ({chosen.tag}): {path}")
+
+
+@app.command("export")
+def export_command(
+    model: Annotated[str, typer.Argument(help="A zoo model name.")],
+    weights: Annotated[str, typer.Option("--weights", "-w", help="A source tag, a weights file or a URL.")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="The checkpoint to write (.safetensors).")],
+    num_classes: Annotated[int | None, typer.Option(help="Classes of the exported model.")] = None,
+    in_chans: Annotated[int | None, typer.Option(help="Input channels of the exported model.")] = None,
+) -> None:
+    """Write a self-describing checkpoint (safetensors + spec header) that `ca.load` rebuilds alone."""
+    if out.suffix != ".safetensors":
+        raise WeightsError(f"{out}: export writes safetensors; give the file a .safetensors suffix")
+    built = create_model(model, weights=weights, num_classes=num_classes, in_chans=in_chans)
+    path = save(built, out)
+    size_mb = path.stat().st_size / 1e6
+    console.print(
+        f"wrote {path} ({size_mb:,.1f} MB): {model} with weights {weights}; load it with ca.load({str(path)!r})"
+    )

@@ -1,0 +1,107 @@
+"""The weights catalog against the libraries that publish the files: URLs, hashes, accuracy, preprocessing."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torchvision
+from torchvision.models import get_model_weights
+
+import convarch as ca
+from convarch.weights.catalog import published_hash_prefix
+from convarch.weights.sources import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    INCEPTION_MEAN,
+    WeightSource,
+    models_with_sources,
+    register_source,
+    sources_for,
+)
+from convarch.zoo.registry import get_entry
+
+ALL_SOURCES = [source for model in models_with_sources() for source in sources_for(model)]
+TORCHVISION_SOURCES = [s for s in ALL_SOURCES if s.layout == "torchvision"]
+TIMM_SOURCES = [s for s in ALL_SOURCES if s.layout == "timm"]
+
+
+def torchvision_weights(source: WeightSource) -> tuple:
+    enum = get_model_weights(source.upstream)
+    return enum, enum[f"IMAGENET1K_{source.tag.split('.')[-1].upper()}"]
+
+
+@pytest.mark.parametrize("source", TORCHVISION_SOURCES, ids=lambda s: f"{s.model}-{s.tag}")
+def test_torchvision_facts_match_the_installed_torchvision(source: WeightSource) -> None:
+    enum, weights = torchvision_weights(source)
+    metrics = weights.meta["_metrics"]["ImageNet-1K"]
+    assert source.url == weights.url
+    assert source.top1.matches(metrics["acc@1"]) and source.top5.matches(metrics["acc@5"])
+    assert source.sha256 == published_hash_prefix(weights.url.rsplit("/", 1)[-1])
+    preset = weights.transforms()
+    assert source.preprocess.crop == preset.crop_size[0] and source.preprocess.resize == preset.resize_size[0]
+    assert source.preprocess.interpolation == preset.interpolation.value
+    if source.model == "googlenet":  # transform_input=True: recorded as its equivalent normalisation
+        assert source.preprocess.mean == INCEPTION_MEAN
+    else:
+        assert (source.preprocess.mean, source.preprocess.std) == (tuple(preset.mean), tuple(preset.std))
+    is_default = sources_for(source.model)[0] is source
+    assert is_default == (enum.DEFAULT is weights) == ("torchvision" in source.aliases)
+
+
+@pytest.mark.parametrize("source", TIMM_SOURCES, ids=lambda s: s.model)
+def test_timm_facts_match_the_installed_timm(source: WeightSource) -> None:
+    from timm.models import get_pretrained_cfg
+
+    repo = source.url.split("/")[4]
+    cfg = get_pretrained_cfg(repo)
+    assert cfg is not None, f"timm has no pretrained config {repo}"
+    assert cfg.hf_hub_id == f"timm/{repo}" and source.url.endswith("/resolve/main/model.safetensors")
+    assert cfg.input_size[1] == source.preprocess.crop and cfg.num_classes == source.num_classes
+    assert source.preprocess.resize == int(cfg.input_size[1] / cfg.crop_pct)
+    assert cfg.interpolation == source.preprocess.interpolation
+    assert (tuple(cfg.mean), tuple(cfg.std)) == (source.preprocess.mean, source.preprocess.std)
+    assert source.sha256 is None  # nothing published to check against
+
+
+def test_every_zoo_model_torchvision_publishes_weights_for_has_a_source() -> None:
+    published = set(torchvision.models.list_models(module=torchvision.models))
+    for name in ca.list_models():
+        if "torchvision" in get_entry(name).key_maps and name in published and get_model_weights(name):
+            assert sources_for(name), f"{name} has torchvision weights but no registered source"
+
+
+def test_each_source_layout_has_a_key_map_for_registered_models() -> None:
+    for source in ALL_SOURCES:
+        if source.model in ca.list_models():
+            assert source.layout in get_entry(source.model).key_maps, f"{source.model}: no {source.layout} key map"
+
+
+def test_zoo_metadata_and_catalog_agree_on_accuracy() -> None:
+    for source in ALL_SOURCES:
+        if source.model not in ca.list_models():
+            continue
+        info = ca.model_info(source.model)
+        version = f"IMAGENET1K_{source.tag.split('.')[-1].upper()}"
+        if info.top1 is not None and version in info.top1.source:
+            assert info.top1.value == source.top1.value and info.top5.value == source.top5.value
+
+
+def test_tags_aliases_and_errors() -> None:
+    default = sources_for("alexnet")[0]
+    assert ca.weights.find_source("alexnet") is default
+    assert ca.weights.find_source("alexnet", "torchvision") is default
+    assert ca.weights.find_source("alexnet", "torchvision.v1") is default
+    with pytest.raises(ca.WeightsError, match="its tags are: imagenet, torchvision.v1, torchvision"):
+        ca.weights.find_source("alexnet", "v3")
+    with pytest.raises(ca.ConfigError, match="already taken"):
+        register_source(dataclasses.replace(default, tag="torchvision.v9"))  # alias "torchvision" clashes
+    with pytest.raises(ca.ConfigError, match="sha256 must be"):
+        dataclasses.replace(default, sha256="XYZ")
+
+
+def test_preprocess_describes_itself() -> None:
+    default = sources_for("alexnet")[0].preprocess
+    assert (default.mean, default.std) == (IMAGENET_MEAN, IMAGENET_STD)
+    assert default.describe() == "resize 256 bilinear, crop 224, mean/std ImageNet"
+    assert default.crop_pct == pytest.approx(0.875)
