@@ -134,10 +134,8 @@ def _window_rule(index: int, step: Step, net: _Net) -> Finding | None:
     if isinstance(step.layer, Pool) and step.layer.ceil:
         return _finding("ceil-rounding", "info", index, step, f"{arithmetic}. ceil=true rounds up as Caffe did "
                         "(torchvision's GoogLeNet keeps it): intended, not an error.")  # fmt: skip
-    lost = max(_lost_pixels(w) for w in windows)
-    if lost <= 0:
-        return _finding("floor-in-padding", "info", index, step, f"{arithmetic}. The floor drops only zero "
-                        "padding or pixels the stride skips anyway, so nothing is lost.")  # fmt: skip
+    if max(_lost_pixels(w) for w in windows) <= 0:
+        return _finding("floor-in-padding", "info", index, step, f"{arithmetic}. {_harmless(windows)}")
     bad = next(w for w in windows if _lost_pixels(w) > 0)
     fixes = [*_padding_fix(step, bad), _size_fix(step, bad, net)]
     if isinstance(step.layer, Pool):
@@ -147,6 +145,16 @@ def _window_rule(index: int, step: Step, net: _Net) -> Finding | None:
         f"{arithmetic}: not a whole number. PyTorch floors it and silently drops {_dropped(windows)} of the "
         f"input. Fix: {'; or '.join(fixes)}.",
     )  # fmt: skip
+
+
+def _harmless(windows: tuple[WindowSize, ...]) -> str:
+    """Why a floor loses nothing: what it drops is padding, or pixels the stride skips between windows."""
+    w = max(windows, key=lambda w: (w.size + 2 * w.padding - w.span) % w.stride)
+    left_over = (w.size + 2 * w.padding - w.span) % w.stride
+    if left_over <= w.padding:
+        return f"The floor drops {left_over} of the {w.padding} zero-padding rows/columns at the end: no input is lost."
+    return (f"The floor drops {left_over} pixel(s) at the end, no more than the {w.stride - w.span} that stride "
+            f"{w.stride} skips between its {w.span}-wide windows anyway: no extra input is lost.")  # fmt: skip
 
 
 def _dropped(windows: tuple[WindowSize, ...]) -> str:
@@ -268,7 +276,7 @@ def _fc_rule(index: int, step: Step, net: _Net) -> Finding | None:
     if params <= FC_SHARE * net.params:
         return None
     bias = f" + {layer.out:,}" if layer.bias else ""
-    arithmetic = f"{vin.numel:,} × {layer.out:,}{bias} = {params:,} params, {params / net.params:.0%} of {net.params:,}"
+    arithmetic = f"{vin.numel:,} × {layer.out:,}{bias} = {params:,} params, {params / net.params:.1%} of {net.params:,}"
     if vin.h * vin.w > 1:
         pooled = layer.params(Volume(vin.c, 1, 1, flat=True))
         fix = (f"average-pool first, as GoogLeNet (§5) and ResNet (§3.4) do: GAP -> {layer.text()} needs "
