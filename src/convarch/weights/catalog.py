@@ -8,8 +8,9 @@ name ends in the first hex digits of the file's SHA-256, which ``torch.hub`` che
 bilinear interpolation and the ImageNet mean/std.
 
 timm: Inception-v4 and Inception-ResNet-v2 are the TF-slim ports that timm publishes on the Hugging Face hub
-(``timm/<model>.tf_in1k``, file ``model.safetensors``). Preprocessing from timm 1.0.31's ``default_cfgs``
-(input 299, crop_pct, bicubic, mean = std = 0.5); accuracy from timm's ``results/results-imagenet.csv``.
+(``timm/<model>.tf_in1k``, file ``model.safetensors``); the pre-activation ResNets are timm's ``resnetv2_*``
+weights, published the same way. Preprocessing from timm 1.0.31's ``default_cfgs`` (input size, crop_pct,
+interpolation, mean/std); accuracy from timm's ``results/results-imagenet.csv`` where it lists the weights.
 No SHA-256 is recorded for them: timm's registry carries none, and we record only published hashes.
 
 Entries for models that are not (yet) in the zoo are kept: they apply as soon as the model is registered.
@@ -76,11 +77,22 @@ GOOGLENET_NOTE = (
     "(x - 0.5) / 0.5; we record that as the preprocessing instead of adding the layer."
 )
 
-# model: (Hugging Face repo, crop_pct, top-1, top-5); input 299, bicubic, mean = std = 0.5 for both.
-TIMM: dict[str, tuple[str, float, float, float]] = {
-    "inception_v4": ("inception_v4.tf_in1k", 0.875, 80.156, 94.968),
-    "inception_resnet_v2": ("inception_resnet_v2.tf_in1k", 0.8975, 80.462, 95.308),
-}
+# model: (timm repo "<architecture>.<tag>", input, crop_pct, interpolation, (top-1, top-5) or None, note).
+# mean = std = 0.5 for all of them: timm's cfgs for inception_v4, inception_resnet_v2 and resnetv2 use
+# IMAGENET_INCEPTION_MEAN/STD. Accuracies are timm's, measured at the "img_size" of results-imagenet.csv.
+TF_PORT = "Ported by timm from the TF-slim checkpoint."
+TIMM: dict[str, tuple[str, int, float, str, tuple[float, float] | None, str]] = {
+    "inception_v4": ("inception_v4.tf_in1k", 299, 0.875, "bicubic", (80.156, 94.968), TF_PORT),
+    "inception_resnet_v2": ("inception_resnet_v2.tf_in1k", 299, 0.8975, "bicubic", (80.462, 95.308), TF_PORT),
+    # timm's own pre-activation ResNets (resnetv2, "a1h" and "ra4" recipes). results-imagenet.csv reports the
+    # 50/101 at 288x288 (their test size, crop_pct 1.0); the 18/34 weights are newer than that table.
+    "preact_resnet18": ("resnetv2_18.ra4_e3600_r224_in1k", 224, 0.9, "bicubic", None, "timm ra4 recipe."),
+    "preact_resnet34": ("resnetv2_34.ra4_e3600_r224_in1k", 224, 0.9, "bicubic", None, "timm ra4 recipe."),
+    "preact_resnet50": ("resnetv2_50.a1h_in1k", 224, 0.95, "bicubic", (81.398, 95.726),
+                        "timm a1h recipe; accuracy at 288x288, crop_pct 1.0."),
+    "preact_resnet101": ("resnetv2_101.a1h_in1k", 224, 0.95, "bicubic", (83.002, 96.454),
+                         "timm a1h recipe; accuracy at 288x288, crop_pct 1.0."),
+}  # fmt: skip
 
 
 def published_hash_prefix(file_name: str) -> str:
@@ -119,33 +131,37 @@ def _register_torchvision(model: str, file: str, enum: str, versions: list[tuple
         )
 
 
-def _register_timm(model: str, repo: str, crop_pct: float, top1: float, top5: float) -> None:
+def _register_timm(
+    model: str, repo: str, size: int, crop_pct: float, interpolation: str, accuracy: tuple | None, note: str
+) -> None:
     cfg = f"timm 1.0.31 default_cfgs['{repo}']"
+    architecture, _, tag = repo.partition(".")
+    results = f"{TIMM_RESULTS}, {repo}"
     register_source(
         WeightSource(
             model=model,
-            tag="timm.tf_in1k",
+            tag=f"timm.{tag}",
             url=TIMM_URL.format(repo=repo),
             layout="timm",
-            upstream=model,
+            upstream=architecture,
             preprocess=Preprocess.from_crop_pct(
-                299,
+                size,
                 crop_pct,
                 mean=INCEPTION_MEAN,
                 std=INCEPTION_STD,
-                interpolation="bicubic",
-                source=f"{cfg}: input 299, crop_pct {crop_pct}",
+                interpolation=interpolation,
+                source=f"{cfg}: input {size}, crop_pct {crop_pct}",
             ),
-            top1=Figure(top1, f"{TIMM_RESULTS}, {repo}", 0.001, "%"),
-            top5=Figure(top5, f"{TIMM_RESULTS}, {repo}", 0.001, "%"),
+            top1=Figure(accuracy[0], results, 0.001, "%") if accuracy else None,
+            top5=Figure(accuracy[1], results, 0.001, "%") if accuracy else None,
             origin=f"{cfg}, hf_hub_id timm/{repo}",
             aliases=("timm",),
-            notes=("Ported by timm from the TF-slim checkpoint; no SHA-256 is published in timm's registry.",),
+            notes=(note, "No SHA-256 is published in timm's registry."),
         )
     )
 
 
 for _model, (_file, _enum, _versions) in TORCHVISION.items():
     _register_torchvision(_model, _file, _enum, _versions)
-for _model, (_repo, _crop_pct, _top1, _top5) in TIMM.items():
-    _register_timm(_model, _repo, _crop_pct, _top1, _top5)
+for _model, _facts in TIMM.items():
+    _register_timm(_model, *_facts)

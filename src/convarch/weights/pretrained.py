@@ -24,7 +24,7 @@ import torch
 from convarch.errors import ConfigError, WeightsError
 from convarch.nn.model import ConvNet
 from convarch.spec.nodes import NetSpec
-from convarch.weights.adapt import Heads, adapt_in_chans, drop_heads, first_conv
+from convarch.weights.adapt import Heads, adapt_in_chans, drop_heads, first_conv, linear_from_pointwise
 from convarch.weights.download import fetch, is_url
 from convarch.weights.layout import OUR_LAYOUT, detect_layout, unwrap_keys
 from convarch.weights.preprocess import PREPROCESS_KEYS, default_cfg
@@ -93,6 +93,8 @@ def load_weights(
     if adapted:
         report.adapted.append(f"{conv}.weight")
         report.messages.append(adapted)
+    state, pointwise = linear_from_pointwise(state, expected)
+    report.adapted += pointwise
     heads = Heads.of(key_spec)
     state, report.dropped, dropped = drop_heads(state, heads, model.num_classes, set(expected))
     if dropped:
