@@ -81,7 +81,7 @@ def tokenize(text: str) -> list[Token]:
             )
         kind = match.lastgroup
         value = match.group()
-        if kind == "NUMBER" and re.search(rf"\d{{{MAX_DIGITS + 1}}}", value):
+        if kind in ("NUMBER", "WORD") and re.search(rf"\d{{{MAX_DIGITS + 1}}}", value):  # FC999... is a WORD
             column = pos - line_start + 1
             raise error_at(
                 text, None, f"a number with more than {MAX_DIGITS} digits; sizes are at most 65,536",

@@ -72,7 +72,9 @@ class _Parser:
     def enter(self) -> None:
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise self.error(f"groups, repeats and optionals are nested more than {MAX_DEPTH} deep; flatten the pattern")
+            raise self.error(
+                f"groups, repeats and optionals are nested more than {MAX_DEPTH} deep; flatten the pattern"
+            )
 
     # ---- grammar -----------------------------------------------------------------------------------
     def network(self) -> NetSpec:
@@ -314,7 +316,7 @@ class _Parser:
         params = list(definition.signature.parameters)
         plain = {}
         for key, (value, key_token) in kwargs.items():
-            key = ALIASES.get(key, key)
+            key = key if key in params else ALIASES.get(key, key)  # a block's own 'width' is not the alias
             if key not in params:
                 raise self.error(_unknown_arg(name, key, params), key_token)
             plain[key] = value
