@@ -152,6 +152,24 @@ def test_no_classes_returns_the_pretrained_pooled_features(alexnet_reference) ->
     assert max_diff(model, penultimate, x) <= 1e-5
 
 
+def test_load_weights_into_an_existing_headless_model(alexnet_reference) -> None:
+    reference, pth = alexnet_reference
+    model = ca.create_model("alexnet", num_classes=0).eval()
+    report = ca.load_weights(model, pth)
+    assert report.layout == "torchvision" and report.dropped == ["classifier.bias", "classifier.weight"]
+    assert torch.equal(model.features.conv1.weight, reference.features[0].weight)
+
+
+def test_a_pointwise_conv_classifier_loads_into_a_linear_one(tmp_path: Path) -> None:
+    model = ca.build("INPUT(8x8x3) -> CONV3-4 -> RELU -> GAP -> FC5")
+    state = {key: value.clone() for key, value in model.state_dict().items()}
+    state["classifier.weight"] = torch.randn(5, 4, 1, 1)  # timm's resnetv2 head is a 1x1 conv
+    save_file(state, str(tmp_path / "pointwise.safetensors"))
+    report = ca.load_weights(model, tmp_path / "pointwise.safetensors")
+    assert report.adapted == ["classifier.weight"]
+    assert torch.equal(model.classifier.weight, state["classifier.weight"].flatten(1))
+
+
 def test_auxiliary_heads_follow_the_classes(tmp_path: Path) -> None:
     def net(classes: int) -> ConvNet:
         aux = Aux(Seq((GAP(), FC(16), Relu(), FC(classes))))

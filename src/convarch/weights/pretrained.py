@@ -23,6 +23,7 @@ import torch
 
 from convarch.errors import ConfigError, WeightsError
 from convarch.nn.model import ConvNet
+from convarch.spec.edit import with_classifier
 from convarch.spec.nodes import NetSpec
 from convarch.weights.adapt import Heads, adapt_in_chans, drop_heads, first_conv, linear_from_pointwise
 from convarch.weights.download import fetch, is_url
@@ -80,7 +81,12 @@ def load_weights(
     if not isinstance(model, ConvNet):
         raise ConfigError(f"load_weights takes a convarch model, got {type(model).__name__}")
     name = _architecture(model)
-    key_spec = key_spec or model.spec
+    if key_spec is None:  # the key maps expect a classifier: give a headless model its default one back
+        key_spec = (
+            model.spec
+            if model.num_classes or not name
+            else with_classifier(model.spec, get_entry(name).info.num_classes)
+        )
     path, source, label = resolve_weights(name, weights, progress=progress)
     raw, header = read_state_dict(path)
     expected = {key: tensor for key, tensor in model.state_dict().items()}
