@@ -97,3 +97,10 @@ def test_export_errors_are_clear(capsys, tmp_path: Path, lenet_file) -> None:
     code, out, err = run(capsys, "export", "lenet5", "--weights", "imagenet", "--out", str(tmp_path / "m.safetensors"))
     assert code == 1 and "no registered pretrained weights" in err and "Traceback" not in out + err
     assert not (tmp_path / "m.safetensors").exists()
+
+
+def test_usage_mistakes_print_help_or_an_error_not_a_traceback(capsys) -> None:
+    code, out, err = run(capsys, "weights")
+    assert code == 0 and "list" in out and "fetch" in out
+    code, out, err = run(capsys, "weights", "list", "--bogus")
+    assert code == 2 and "No such option: --bogus" in err and "Traceback" not in out + err

@@ -9,6 +9,7 @@ import sys
 
 import click
 from rich.markup import escape
+from typer import TyperException
 
 from convarch.cli.app import app, console, err_console
 from convarch.errors import ConvarchError
@@ -33,6 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as error:
         error.show()
         return 2
+    except TyperException as error:  # typer's bundled click: an unknown option, a missing argument, ...
+        if hasattr(error, "show"):
+            error.show()
+        else:
+            err_console.print(f"error: {escape(str(error))}")
+        return getattr(error, "exit_code", 2)
     except click.exceptions.Abort:
         err_console.print("aborted")
         return 130

@@ -17,11 +17,16 @@ from convarch.weights.sources import DEFAULT_TAG, WeightSource, find_source, sou
 from convarch.zoo.registry import get_entry, list_models
 
 weights_app = typer.Typer(
-    help="Pretrained weights: the registered sources, and fetching them into the cache.",
-    no_args_is_help=True,
-    rich_markup_mode=None,
+    help="Pretrained weights: the registered sources, and fetching them into the cache.", rich_markup_mode=None
 )
 app.add_typer(weights_app, name="weights")
+
+
+@weights_app.callback(invoke_without_command=True)
+def weights_group(ctx: typer.Context) -> None:
+    """Pretrained weights: the registered sources, and fetching them into the cache."""
+    if ctx.invoked_subcommand is None:
+        console.print(ctx.get_help(), highlight=False)
 
 
 def sources_table(models: list[str]) -> Table:
