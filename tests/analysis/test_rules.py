@@ -48,7 +48,7 @@ CASES = [
     ("INPUT(227x227x3) -> CONV11-96(s=4, p=0) -> GAP -> FC10", "large-filter", "info", "features.conv1",
      ["a 11x11 filter on the first layer", "AlexNet"]),
     ("INPUT(32x32x3) -> CONV3-8 -> CONV7-16 -> GAP -> FC10", "large-filter", "warning", "features.conv2",
-     ["7×7×8×16 = 6,272 weights", "3×3×3×8×16 = 3,456", "[CONV3-16 -> RELU]*3"]),
+     ["7×7×8×16 = 6,272 weights", "3×3×8×16 + 2×3×3×16×16 = 5,760", "[CONV3-16 -> RELU]*3"]),
     ("INPUT(32x32x1) -> CONV5-6(p=0) -> GAP -> FC10", "padding-not-same", "warning", "features.conv1",
      ["(32 − 5 + 0)/1 + 1 = 28", "shrinks 32x32 to 28x28", "p=2 = (F − 1)/2 keeps 32x32"]),
     ("INPUT(32x32x1) -> CONV2-6 -> GAP -> FC10", "padding-not-same", "warning", "features.conv1",

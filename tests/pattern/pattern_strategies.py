@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import fields
 
 from hypothesis import strategies as st
 
@@ -74,10 +75,16 @@ labels = st.from_regex(r"[a-z_][a-z0-9_]{0,7}", fullmatch=True)
 variables = st.sampled_from(["N", "M", "K", "DEPTH", "X1"])
 
 
+# A width relative to the input channels (DenseNet's transitions), where the CONV has one.
+RATIO = "ratio" in {f.name for f in fields(Conv)}
+
+
 @st.composite
 def convs(draw: st.DrawFn) -> Conv:
     if draw(st.booleans()) and draw(st.booleans()):
         return Conv(draw(st.sampled_from([None, 16])), 5, p=0, table="lenet5_c3")
+    if RATIO and draw(st.integers(0, 5)) == 0:
+        return Conv(None, draw(pairs), ratio=draw(st.floats(min_value=0.01, max_value=4.0)))
     return Conv(
         draw(st.none() | widths),
         draw(pairs),

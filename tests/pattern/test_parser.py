@@ -97,7 +97,8 @@ def test_only_input_is_an_empty_network() -> None:
 
 ERRORS = [
     # (text, line, column, fragments of the message)
-    ("CONV3-64 -> RLEU", 1, 13, ["unknown layer 'RLEU'", "Did you mean RELU?", "Known layers and blocks"]),
+    ("CONV3-64 -> RLEU", 1, 13, ["unknown layer 'RLEU'. Did you mean RELU?"]),
+    ("CONV3-64 -> XYZZY", 1, 13, ["unknown layer 'XYZZY'. Known layers: BN, CONV, DROPOUT,"]),
     ("CONVV3-64", 1, 1, ["unknown layer 'CONVV3'", "Did you mean CONV3?"]),
     ("CONV3-64(strid=2)", 1, 10, ["CONV has no argument 'strid'", "Did you mean s (stride)?"]),
     ("POOL3(sride=2)", 1, 7, ["Did you mean s (stride)?", "Its arguments: f, s, p, type, ceil"]),

@@ -221,13 +221,15 @@ def _filter_rule(index: int, step: Step, net: _Net) -> Finding | None:
                         "and ResNet uses 7x7/2 with padding 3.")  # fmt: skip
     if size <= MAX_SMALL_FILTER:
         return None
-    c, k = step.input.c // layer.groups, layer.out
-    stack = math.ceil((size - 1) / 2)
+    c, k = step.input.c // layer.groups, step.output.c
+    stack = math.ceil((size - 1) / 2)  # n stacked 3x3 convs see (2n + 1) x (2n + 1)
+    rest = f" + {stack - 1}×3×3×{k}×{k}" if stack > 1 else ""
     return _finding(
         "large-filter", "warning", index, step,
         f"a {size}x{size} filter after the first layer has {size}×{size}×{c}×{k} = {size * size * c * k:,} "
-        f"weights. A stack of {stack} CONV3 layers sees the same {size}x{size} with {stack}×3×3×{c}×{k} = "
-        f"{stack * 9 * c * k:,} and adds non-linearities (VGG §2.3). Use [CONV3-{k} -> RELU]*{stack}.",
+        f"weights. A stack of {stack} CONV3 layers sees the same {size}x{size} with 3×3×{c}×{k}{rest} = "
+        f"{9 * c * k + (stack - 1) * 9 * k * k:,} and adds non-linearities (VGG §2.3). "
+        f"Use [CONV3-{k} -> RELU]*{stack}.",
     )  # fmt: skip
 
 

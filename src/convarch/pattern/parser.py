@@ -400,8 +400,10 @@ def _unknown(word: str) -> str:
     if not close and digits:
         close, digits = difflib.get_close_matches(word, names, n=3, cutoff=0.6), ""
     suggestions = [c + digits if c in PRIMITIVES and PRIMITIVES[c].shorthand else c for c in close]
-    hint = f" Did you mean {' or '.join(suggestions)}?" if suggestions else ""
-    return f"unknown layer {shown(word)!r}.{hint} Known layers and blocks: {', '.join(names)}"
+    if suggestions:
+        return f"unknown layer {shown(word)!r}. Did you mean {' or '.join(suggestions)}?"
+    blocks = f"; blocks: {', '.join(sorted(BLOCKS))}" if BLOCKS else ""
+    return f"unknown layer {shown(word)!r}. Known layers: {', '.join(sorted(PRIMITIVES))}{blocks}"
 
 
 def _unknown_arg(layer: str, key: str, names: list[str]) -> str:
