@@ -110,7 +110,7 @@ def sweep(
         instance = Instance(values)
         try:
             bound = bind(spec, input_size=input_size, **keywords, **values)
-            report = analyze_spec(bound)
+            report = analyze_spec(bound, names=False)
             instance.params, instance.macs, instance.activations = report.params, report.macs, report.activations
             instance.forward_bytes, instance.training_bytes = report.forward_bytes, report.training_bytes()
             instance.layers = len(report.rows)

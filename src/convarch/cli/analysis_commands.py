@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -179,7 +180,8 @@ def sweep_command(
     spec = resolve(pattern)
     checker = sizing_checker()
     started = time.perf_counter()
-    results = sweep(spec, values, input_size=parse_input(input_size), checker=checker)
+    with progress_bar("analysing instances", math.prod(len(v) for v in values.values())) as advance:
+        results = sweep(spec, values, input_size=parse_input(input_size), checker=checker, on_instance=advance)
     elapsed = time.perf_counter() - started
     if as_json:
         print(to_json(results, pattern))
