@@ -27,7 +27,7 @@ from typing import Any
 from convarch.blocks import BLOCKS, make_block
 from convarch.errors import ConvarchError, PatternError
 from convarch.pattern.lexer import Token, error_at, shown, tokenize
-from convarch.spec.layers import PRIMITIVES, Layer
+from convarch.spec.layers import PRIMITIVES, Layer, format_value
 from convarch.spec.limits import MAX_DEPTH, MAX_DIM, MAX_LAYERS, MAX_REPEAT, expanded_size
 from convarch.spec.nodes import NetSpec, Node, Opt, Parallel, Repeat, Seq
 from convarch.spec.volume import Volume
@@ -430,9 +430,9 @@ def parse(text: str) -> NetSpec:
 
 
 def signature_text(name: str) -> str:
-    """``BOTTLENECK(width, s=1, stride_in='3x3')``-style text for docs and errors."""
+    """``BOTTLENECK(width, s=1, stride_in=conv2)``: a block's arguments and defaults as a pattern writes them."""
     definition = BLOCKS[name]
     params = []
     for p in definition.signature.parameters.values():
-        params.append(p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!r}")
+        params.append(p.name if p.default is inspect.Parameter.empty else f"{p.name}={format_value(p.default)}")
     return f"{name}({', '.join(params)})"
