@@ -48,7 +48,7 @@ class _State:
 
 def is_template(node: Node) -> bool:
     """Whether anything in the node still needs binding."""
-    if isinstance(node, Conv | FC) and node.out is None:
+    if isinstance(node, Conv | FC) and node.out is None and getattr(node, "ratio", None) is None:
         return True
     if isinstance(node, Opt) or (isinstance(node, Repeat) and isinstance(node.times, str)):
         return True

@@ -138,6 +138,9 @@ class Conv(Layer):
     groups: int = 1
     bias: bool = True
     table: str | None = None  # a named connection table (LeNet-5 C3) instead of full connection
+    # A width relative to the input: floor(ratio x input channels) filters instead of ``out``. DenseNet's
+    # transition layers compress the m maps of a dense block to floor(theta m) (Huang et al. 2017 §3).
+    ratio: float | None = None
 
     def __post_init__(self) -> None:
         f = pair(self.f, "CONV filter size F")
@@ -149,6 +152,11 @@ class Conv(Layer):
             raise ConfigError(f"CONV needs a positive number of filters, got {self.out!r}")
         if not isinstance(self.groups, int) or self.groups < 1:
             raise ConfigError(f"CONV groups must be a positive integer, got {self.groups!r}")
+        if self.ratio is not None:
+            if isinstance(self.ratio, bool) or not isinstance(self.ratio, int | float) or not self.ratio > 0:
+                raise ConfigError(f"CONV ratio must be a positive number, got {self.ratio!r}")
+            if self.out is not None or self.table is not None:
+                raise ConfigError("CONV takes a filter count or a ratio of the input channels, not both")
         if self.table is not None:
             if self.table not in CONNECTION_TABLES:
                 known = ", ".join(sorted(CONNECTION_TABLES))
@@ -166,36 +174,41 @@ class Conv(Layer):
     def connections(self) -> tuple[tuple[int, ...], ...] | None:
         return CONNECTION_TABLES[self.table] if self.table else None
 
+    def width(self, v: Volume) -> int:
+        """The number of filters on input ``v``: ``out``, or ``floor(ratio x C)`` (at least 1)."""
+        return self.out if self.ratio is None else max(1, int(self.ratio * v.c))  # type: ignore[return-value]
+
     def _fan_in_sum(self, v: Volume) -> int:
         """Sum over output maps of the input maps each one sees."""
         if self.connections:
             return sum(len(inputs) for inputs in self.connections)
-        return self.out * (v.c // self.groups)
+        return self.width(v) * (v.c // self.groups)
 
     def output(self, v: Volume) -> Volume:
         need_spatial(self, v)
-        if self.out is None:
+        if self.out is None and self.ratio is None:
             raise SizingError("the filter count is a template width; bind the pattern first", layer="CONV")
+        out = self.width(v)
         if self.connections and v.c != 1 + max(max(t) for t in self.connections):
             raise SizingError(
                 f"connection table {self.table} expects {1 + max(max(t) for t in self.connections)} "
                 f"input maps, but the input {v} has {v.c}",
                 layer=self.text(),
             )
-        if v.c % self.groups or self.out % self.groups:
+        if v.c % self.groups or out % self.groups:
             raise SizingError(
                 f"groups={self.groups} must divide both the input channels ({v.c}) and the filters "
-                f"({self.out}); change groups or the channel counts",
+                f"({out}); change groups or the channel counts",
                 layer=self.text(),
             )
         h, w = window_sizes(self, v)
-        return Volume(self.out, h, w)
+        return Volume(out, h, w)
 
     def windows(self, v: Volume) -> tuple[WindowSize, ...]:
         return tuple(window_output(n, self.f[i], self.s[i], self.p[i]) for i, n in enumerate((v.h, v.w)))
 
     def params(self, v: Volume) -> int:
-        return self.weights(v) + (self.out if self.bias else 0)
+        return self.weights(v) + (self.width(v) if self.bias else 0)
 
     def weights(self, v: Volume) -> int:
         return self._fan_in_sum(v) * self.f[0] * self.f[1]
@@ -207,7 +220,7 @@ class Conv(Layer):
     def module(self, v: Volume, inplace: bool = False) -> nn.Module:
         if self.connections:
             return L.TableConv2d(v.c, self.connections, self.f, bias=self.bias)
-        return nn.Conv2d(v.c, self.out, self.f, self.s, self.p, groups=self.groups, bias=self.bias)
+        return nn.Conv2d(v.c, self.width(v), self.f, self.s, self.p, groups=self.groups, bias=self.bias)
 
 
 @dataclass(frozen=True)
