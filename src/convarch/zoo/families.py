@@ -1,3 +1,14 @@
 """Importing this module registers every family. Add a family by importing its file here."""
 
-from convarch.zoo import alexnet, lenet, vgg, zfnet  # noqa: F401
+from convarch.zoo import (  # noqa: F401
+    alexnet,
+    densenet,
+    googlenet,
+    inception_v4,
+    lenet,
+    preact_resnet,
+    resnet,
+    resnet_cifar,
+    vgg,
+    zfnet,
+)

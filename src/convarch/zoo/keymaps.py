@@ -2,6 +2,8 @@
 
 A family describes the correspondence as a table of module prefixes (``"features.0"`` ->
 ``"features.conv1"``), built from its spec so that it follows the configuration. ``rename`` applies it.
+A prefix mapped to None names modules the configuration lacks (torchvision's GoogLeNet auxiliary heads in
+a model built without them): their keys are dropped.
 """
 
 from __future__ import annotations
@@ -14,16 +16,31 @@ from convarch.spec.nodes import NetSpec
 from convarch.spec.walk import split
 
 
-def rename(state: Mapping[str, Any], prefixes: Mapping[str, str]) -> dict[str, Any]:
-    """Rename each key by its longest matching module prefix; keys that match none are kept as they are."""
+def rename(state: Mapping[str, Any], prefixes: Mapping[str, str | None]) -> dict[str, Any]:
+    """Rename each key by its longest matching module prefix; keys that match none are kept as they are.
+
+    Keys under a prefix mapped to None are dropped.
+    """
     ordered = sorted(prefixes, key=len, reverse=True)
     out: dict[str, Any] = {}
     for key, value in state.items():
+        target: str | None = key
         for src in ordered:
             if key.startswith(src + "."):
-                key = prefixes[src] + key[len(src) :]
+                target = None if prefixes[src] is None else prefixes[src] + key[len(src) :]
                 break
-        out[key] = value
+        if target is not None:
+            out[target] = value
+    return out
+
+
+def squeeze_linear(state: Mapping[str, Any], spec: NetSpec) -> dict[str, Any]:
+    """Our FC weights from a file whose linear layers are 1x1 convs (timm's resnetv2 head): the same map."""
+    out = dict(state)
+    for path in fc_chain(spec):
+        weight = out.get(f"{path}.weight")
+        if weight is not None and getattr(weight, "ndim", 0) == 4 and tuple(weight.shape[2:]) == (1, 1):
+            out[f"{path}.weight"] = weight.flatten(1)
     return out
 
 
@@ -52,4 +69,5 @@ def from_layout(name: str, state: Mapping[str, Any], layout: str, spec: NetSpec 
     if layout not in entry.key_maps:
         known = ", ".join(sorted(entry.key_maps)) or "none"
         raise WeightsError(f"{name} has no key map from the {layout!r} layout; known layouts: {known}")
-    return rename(state, entry.key_maps[layout](spec or entry.spec()))
+    spec = spec or entry.spec()
+    return squeeze_linear(rename(state, entry.key_maps[layout](spec)), spec)

@@ -15,8 +15,8 @@ from convarch.spec.nodes import NetSpec
 from convarch.zoo.info import ModelInfo
 
 SpecFn = Callable[..., NetSpec]
-KeyMap = Callable[[NetSpec], dict[str, str]]
-"""Given our spec, the module-prefix table from another library's state-dict layout to ours."""
+KeyMap = Callable[[NetSpec], dict[str, str | None]]
+"""Given our spec, the module-prefix table from another library's state-dict layout to ours (None: drop)."""
 
 
 @dataclass(frozen=True)
