@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from unittest import mock
 
 import pytest
@@ -115,3 +116,23 @@ def test_html_and_rich_renderings() -> None:
     table = report.to_table(compact=True)
     assert table.caption.endswith(CONVENTIONS) and "138,357,544" in table.caption
     assert table.row_count == len(report.compact_rows()) + 2  # INPUT and TOTAL
+
+
+def test_walk_prints_a_layer_only_to_report_an_error() -> None:
+    """Core change for speed (spec/layers.py window_sizes): the text is made for the error message only."""
+    from convarch.spec.layers import Conv, Layer, Pool, Subsample
+    from convarch.spec.walk import trace
+
+    calls = []
+    original = Layer.text
+
+    def counting(self: Layer) -> str:
+        calls.append(self)
+        return original(self)
+
+    with mock.patch.object(Layer, "text", counting):
+        trace(resnet_like())
+        assert calls == []
+        for layer, text in ((Conv(8, 5, p=0), "CONV5-8(p=0)"), (Pool(4), "POOL4"), (Subsample(4), "SUBSAMPLE4")):
+            with pytest.raises(ca.SizingError, match=rf"^{re.escape(text)}: the volume collapses"):
+                layer.output(Volume(3, 3, 3))
