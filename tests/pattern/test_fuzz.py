@@ -15,9 +15,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import convarch as ca
+from convarch.blocks import BLOCKS
 from convarch.spec.bind import variables_of
 
-TIME_BOUND_S = 1.0  # generous for a loaded 2-core machine; a typical call takes well under 10 ms
+TIME_BOUND_S = 1.0  # parse: generous for a loaded 2-core machine; a typical call takes well under 10 ms
+CHECK_BOUND_S = 3.0  # check may walk a big network a few dozen times to suggest an input size that works
 SEED = "INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC"
 VALID = [
     SEED,
@@ -29,7 +31,8 @@ TOKENS = [
     *"[]{}()|*?,=:-#\n\t x.", "->", "→", "INPUT", "INPUT(32x32x3)", "CONV", "CONV3-64", "CONV1x7", "POOL2", "POOL",
     "FC", "FC-10", "RELU", "GAP", "BN", "LRN", "DROPOUT", "SOFTMAX", "ZEROPAD", "SUBSAMPLE", "RBF", "TANH",
     "N", "M", "s=", "p=", "f=", "out=", "type=avg", "ceil=true", "groups=0", "0", "1", "3", "65536", "65537",
-    "1e999", "0.5", "1e-5", "9" * 60, "2x2", "3x3x3", "é", "٣", "\x00", "INCEPTION", "RES", "a:", "label:",
+    "1e999", "0.5", "1e-5", "9" * 60, "2x2", "3x3x3", "é", "٣", "\x00", "a:", "label:", "(64)", "(0)", "(0.5)",
+    "(64, s=2)", "(1, 2, 3, 4, 5, 6)", "(k=0)", "(scale=2)", "(true)", "(width=3x3)", *BLOCKS,
 ]  # fmt: skip
 
 
@@ -53,7 +56,7 @@ def check_parsed(spec: ca.NetSpec) -> None:
     start = time.perf_counter()
     with contextlib.suppress(ca.ConvarchError):
         ca.check(spec, **values)
-    assert time.perf_counter() - start < TIME_BOUND_S
+    assert time.perf_counter() - start < CHECK_BOUND_S
 
 
 FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

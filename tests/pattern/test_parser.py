@@ -228,6 +228,9 @@ def test_a_registered_block_is_a_token_with_checked_arguments(twin_block) -> Non
         ("TEST_PAIR(64, stide=2)", "TEST_PAIR has no argument 'stide'. Did you mean s (stride)?"),
         ("TEST_PAIR()", "missing a required argument: 'width'"),
         ("TEST_PAIR(13)", "TEST_PAIR could not be made from these arguments (KeyError: 'unlucky')"),
+        ("TEST_PAIR(6.5)", "TEST_PAIR: width must be a whole number, got 6.5"),  # the annotations are checked
+        ("TEST_PAIR(64, s=true)", "TEST_PAIR: s must be a whole number, got true"),
+        ("TEST_PAIR(1, 2, 3)", "TEST_PAIR: too many positional arguments; it takes TEST_PAIR(width, s=1)"),
         ("TEST_PAR(64)", "Did you mean TEST_PAIR?"),
     ]:
         with pytest.raises(ca.PatternError, match=fragment.replace("(", r"\(").replace(")", r"\)").replace("?", r"\?")):

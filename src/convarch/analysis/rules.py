@@ -32,8 +32,8 @@ MAX_SMALL_FILTER = 5  # after the first layer (CS231n: 3x3, at most 5x5)
 MAX_FIRST_FILTER = 7  # the first layer may see raw pixels through a larger window (ResNet's 7x7/2)
 MAX_POOL_WINDOW = 3  # CS231n: max-pooling windows larger than 3 are too lossy
 COMMON_INPUTS = "32, 64, 96, 224, 384 or 512"  # CS231n's examples of sizes divisible by 2 many times
-SEARCH_SIZES = 64  # input sizes tried when looking for one at which every layer works out
-SEARCH_STEPS = 100_000  # layer visits that search may spend, so a very long network stays fast
+SEARCH_DISTANCE = 64  # how far from the input size to look for one at which every layer works out
+SEARCH_STEPS = 5_000  # layer visits each of the four searches (H/W, below/above) may spend
 
 
 class _Recorder(Interpreter[Factor]):
@@ -188,23 +188,37 @@ def _size_fix(step: Step, w: WindowSize, net: _Net) -> str:
 def _exact_images(spec: NetSpec, steps: int) -> list[str]:
     """The nearest input sizes, below and above, at which no layer throws pixels away.
 
-    Each size tried is one walk, so a very long network tries fewer (``SEARCH_STEPS`` in all).
+    H and W are independent (every window works along one axis), so each is searched on its own, walking
+    the network once per size tried; a long network tries fewer sizes (``SEARCH_STEPS``).
     """
     v = spec.input
-    found: dict[str, str] = {}
-    for distance in range(1, min(SEARCH_SIZES, SEARCH_STEPS // max(steps, 1)) // 2 + 1):
-        for side, delta in (("below", -distance), ("above", distance)):
-            if side in found or v.h + delta < 1 or v.w + delta < 1:
-                continue
-            candidate = Volume(v.c, v.h + delta, v.w + delta)
-            recorder, _, error = _record(spec.with_input(candidate))
-            lossless = all(_lost_pixels(w) <= 0 or getattr(s.layer, "ceil", False) for s in recorder.steps
-                           for w in s.layer.windows(s.input))  # fmt: skip
-            if error is None and lossless:
-                found[side] = f"{candidate.h}x{candidate.w}"
-        if len(found) == 2:
-            break
-    return [found[side] for side in ("below", "above") if side in found]
+    tries = min(SEARCH_DISTANCE, SEARCH_STEPS // max(steps, 1))
+    found = []
+    for direction in (-1, 1):
+        h = _lossless_size(spec, 0, direction, tries)
+        w = _lossless_size(spec, 1, direction, tries)
+        if h is not None and w is not None and (h, w) != (v.h, v.w):
+            found.append(f"{h}x{w}")
+    return found
+
+
+def _lossless_size(spec: NetSpec, axis: int, direction: int, tries: int) -> int | None:
+    """The nearest size along ``axis`` (going ``direction``) at which no layer loses input pixels on it."""
+    v = spec.input
+    size = (v.h, v.w)[axis]
+    for distance in range(tries + 1):
+        candidate = size + direction * distance
+        if candidate < 1:
+            return None
+        volume = Volume(v.c, candidate, v.w) if axis == 0 else Volume(v.c, v.h, candidate)
+        recorder, _, error = _record(spec.with_input(volume))
+        if error is None and all(
+            getattr(s.layer, "ceil", False) or _lost_pixels(windows[axis]) <= 0
+            for s in recorder.steps
+            if (windows := s.layer.windows(s.input))
+        ):
+            return candidate
+    return None
 
 
 def _filter_rule(index: int, step: Step, net: _Net) -> Finding | None:

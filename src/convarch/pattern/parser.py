@@ -321,9 +321,17 @@ class _Parser:
                 raise self.error(_unknown_arg(name, key, params), key_token)
             plain[key] = value
         try:
-            return make_block(name, *numbers, *args, **plain)
-        except (ConvarchError, TypeError, ValueError) as error:
-            raise self.error(f"{error}", token) from None
+            bound = definition.signature.bind_partial(*numbers, *args, **plain)
+            for param, value in bound.arguments.items():  # DENSE(0.5) is refused here, not deep in the walk
+                annotation = definition.signature.parameters[param].annotation
+                text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+                bound.arguments[param] = _convert(value, text, param, minimum=None)
+            return make_block(name, *bound.args, **bound.kwargs)
+        except TypeError as error:
+            raise self.error(f"{name}: {error}; it takes {signature_text(name)}", token) from None
+        except (ConvarchError, ValueError) as error:
+            message = str(error)
+            raise self.error(message if message.startswith(name) else f"{name}: {message}", token) from None
         except Exception as error:  # a bug in a block function must still come out as a PatternError
             reason = f"{type(error).__name__}: {error}"
             raise self.error(f"{name} could not be made from these arguments ({reason})", token) from None
@@ -345,29 +353,33 @@ def _value(text: str) -> Any:
     return dims[0] if len(dims) == 1 else dims
 
 
-def _convert(value: Any, annotation: str, name: str) -> Any:
-    """Coerce a parsed value to a field's type, with a message naming the argument."""
+def _convert(value: Any, annotation: str, name: str, minimum: int | None = 1) -> Any:
+    """Coerce a parsed value to a field's type, with a message naming the argument.
+
+    A primitive's whole-number fields are counts or sizes, so they start at ``minimum`` = 1; a block's
+    arguments are checked for their type only (``DENSE(0)`` is an empty block).
+    """
     if "Pair" in annotation:
         if isinstance(value, float) or (isinstance(value, tuple) and any(isinstance(v, float) for v in value)):
-            raise ValueError(f"{name} must be a whole number or HxW, got {value}")
+            raise ValueError(f"{name} must be a whole number or HxW, got {format_value(value)}")
         return value
     if annotation.startswith("bool"):
         if not isinstance(value, bool):
-            raise ValueError(f"{name} must be true or false, got {value}")
+            raise ValueError(f"{name} must be true or false, got {format_value(value)}")
         return value
     if annotation.startswith("float"):
         if isinstance(value, bool | str | tuple):
-            raise ValueError(f"{name} must be a number, got {value}")
+            raise ValueError(f"{name} must be a number, got {format_value(value)}")
         return float(value)
     if annotation.startswith("int"):
         if not isinstance(value, int) or isinstance(value, bool):
-            raise ValueError(f"{name} must be a whole number, got {value}")
-        if value < 1:  # every whole-number field is a count or a size (filters, units, groups, window, stride)
-            raise ValueError(f"{name} must be at least 1, got {value}")
+            raise ValueError(f"{name} must be a whole number, got {format_value(value)}")
+        if minimum is not None and value < minimum:
+            raise ValueError(f"{name} must be at least {minimum}, got {format_value(value)}")
         return value
     if annotation.startswith("str"):
         if not isinstance(value, str):
-            raise ValueError(f"{name} must be a name, got {value}")
+            raise ValueError(f"{name} must be a name, got {format_value(value)}")
         return value
     return value
 
