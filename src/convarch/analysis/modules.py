@@ -67,46 +67,38 @@ def _zero_pad(module: L.ZeroPadShortcut, v: Volume) -> S.Layer:
     return S.ZeroPad(v.c + module.extra, s=module.stride)
 
 
-# Module type -> the spec primitive it is. Checked in order; the first isinstance match wins.
-VOCABULARY: tuple[tuple[type | tuple[type, ...], Callable[[Any, Volume], S.Layer]], ...] = (
-    (L.TableConv2d, _table_conv),
-    (nn.Conv2d, _conv),
-    (nn.Linear, lambda m, v: S.FC(m.out_features, bias=m.bias is not None)),  # FlattenLinear too
-    (L.TrainableSubsample, lambda m, v: S.Subsample(m.f)),
-    (L.RBFOutput, lambda m, v: S.RBF(m.out_features)),
-    ((nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d), _pool),
-    (L.GlobalAvgPool, lambda m, v: S.GAP()),
-    ((nn.BatchNorm1d, nn.BatchNorm2d), _batch_norm),
-    (nn.LocalResponseNorm, lambda m, v: S.LRN(m.size, m.alpha, m.beta, m.k)),
-    (nn.ReLU, lambda m, v: S.Relu()),
-    (L.ScaledTanh, lambda m, v: S.Tanh(m.a, m.s)),
-    (nn.Tanh, lambda m, v: S.Tanh(1.0, 1.0)),
-    (nn.modules.dropout._DropoutNd, lambda m, v: S.Dropout(m.p)),
-    (nn.Flatten, lambda m, v: S.Flatten()),
-    (nn.Softmax, lambda m, v: S.Softmax()),
-    (L.ZeroPadShortcut, _zero_pad),
+# Module types -> (vocabulary kind, the spec primitive it is). Checked in order; the first match wins.
+VOCABULARY: tuple[tuple[type | tuple[type, ...], str, Callable[[Any, Volume], S.Layer]], ...] = (
+    (L.TableConv2d, "CONV", _table_conv),
+    (nn.Conv2d, "CONV", _conv),
+    (nn.Linear, "FC", lambda m, v: S.FC(m.out_features, bias=m.bias is not None)),  # FlattenLinear too
+    (L.TrainableSubsample, "SUBSAMPLE", lambda m, v: S.Subsample(m.f)),
+    (L.RBFOutput, "RBF", lambda m, v: S.RBF(m.out_features)),
+    ((nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d), "POOL", _pool),
+    (L.GlobalAvgPool, "GAP", lambda m, v: S.GAP()),
+    ((nn.BatchNorm1d, nn.BatchNorm2d), "BN", _batch_norm),
+    (nn.LocalResponseNorm, "LRN", lambda m, v: S.LRN(m.size, m.alpha, m.beta, m.k)),
+    (nn.ReLU, "RELU", lambda m, v: S.Relu()),
+    (L.ScaledTanh, "TANH", lambda m, v: S.Tanh(m.a, m.s)),
+    (nn.Tanh, "TANH", lambda m, v: S.Tanh(1.0, 1.0)),
+    (nn.modules.dropout._DropoutNd, "DROPOUT", lambda m, v: S.Dropout(m.p)),
+    (nn.Flatten, "FLATTEN", lambda m, v: S.Flatten()),
+    (nn.Softmax, "SOFTMAX", lambda m, v: S.Softmax()),
+    (L.ZeroPadShortcut, "ZEROPAD", _zero_pad),
 )
-KINDS: dict[type, str] = {
-    L.TableConv2d: "CONV", nn.Conv2d: "CONV", nn.Linear: "FC", L.TrainableSubsample: "SUBSAMPLE",
-    L.RBFOutput: "RBF", nn.MaxPool2d: "POOL", nn.AvgPool2d: "POOL", nn.AdaptiveAvgPool2d: "POOL",
-    nn.AdaptiveMaxPool2d: "POOL", L.GlobalAvgPool: "GAP", nn.BatchNorm1d: "BN", nn.BatchNorm2d: "BN",
-    nn.LocalResponseNorm: "LRN", nn.ReLU: "RELU", L.ScaledTanh: "TANH", nn.Tanh: "TANH",
-    nn.modules.dropout._DropoutNd: "DROPOUT", nn.Flatten: "FLATTEN", nn.Softmax: "SOFTMAX",
-    L.ZeroPadShortcut: "ZEROPAD",
-}  # fmt: skip
 
 
 def kind_of(module: nn.Module) -> str:
-    """The vocabulary kind of a leaf module; ``CONV`` for any convolution, ``OTHER`` for the rest."""
-    for cls in type(module).__mro__:
-        if cls in KINDS:
-            return KINDS[cls]
+    """The vocabulary kind of a leaf module; ``CONV`` for any other convolution, ``OTHER`` for the rest."""
+    for types, kind, _ in VOCABULARY:
+        if isinstance(module, types):
+            return kind
     return "CONV" if isinstance(module, nn.modules.conv._ConvNd) else "OTHER"
 
 
 def name_of(module: nn.Module, v: Volume) -> str:
     """Seed notation (``CONV3-64``) where the module has one; its class name otherwise."""
-    for types, to_layer in VOCABULARY:
+    for types, _, to_layer in VOCABULARY:
         if isinstance(module, types):
             try:
                 return to_layer(module, v).text()
