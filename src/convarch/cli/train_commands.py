@@ -1,0 +1,193 @@
+"""``convarch train``, ``finetune``, ``evaluate`` and ``predict``: thin wrappers over the public API.
+
+Options left out stay ``None`` so the library's defaults apply and ``--resume`` can tell what was given.
+``torchrun --nproc_per_node=N -m convarch train ...`` runs the same command on N processes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from convarch.api import is_model_name
+from convarch.cli.app import app, console, err_console
+from convarch.data.builtin import BUILTIN
+from convarch.train import checkpoint as ckpt
+from convarch.train.finetune import FREEZE_EPOCHS, LAYER_DECAY, finetune
+from convarch.train.inference import SPLITS, evaluate, predict
+from convarch.train.run import train
+from convarch.train.trainer import TrainResult
+from convarch.viz.training import confusion_chart
+
+DataOpt = Annotated[
+    str | None, typer.Option("--data", help="mnist5k, digits, or a folder with one subfolder per class.")
+]
+Opt = typer.Option
+
+
+def _options(**given: Any) -> dict[str, Any]:
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def default_out(model: str, data: str) -> Path:
+    """``runs/<model>-<data>``, numbered when that directory already holds a run."""
+    name = model if is_model_name(model) else "pattern"
+    source = data.lower() if data.lower() in BUILTIN else Path(data).name
+    base = Path("runs") / re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{name}-{source}")
+    candidate, number = base, 2
+    while ckpt.has_state(candidate):
+        candidate, number = base.with_name(f"{base.name}-{number}"), number + 1
+    return candidate
+
+
+def _report(result: TrainResult) -> None:
+    if not result.history:
+        return
+    last = result.history[-1]
+    console.print(
+        f"held-out top-1 {last['val_top1']:.2%} (top-5 {last['val_top5']:.2%}) after {last['epoch']} epochs; "
+        f"best {result.best_top1:.2%} at epoch {result.best_epoch}",
+        highlight=False,
+        soft_wrap=True,
+    )
+    if result.out is not None:
+        console.print(f"checkpoints and metrics in {result.out}/ ({ckpt.LAST}, {ckpt.BEST}, {ckpt.METRICS_CSV})",
+                      soft_wrap=True)  # fmt: skip
+
+
+@app.command("train")
+def train_command(
+    model: Annotated[str | None, typer.Argument(help="A zoo model name or pattern text (in quotes).")] = None,
+    data: DataOpt = None,
+    epochs: Annotated[int | None, Opt(help="Epochs [default: 15].")] = None,
+    batch_size: Annotated[int | None, Opt(help="Images per step and process [default: 64].")] = None,
+    lr: Annotated[float | None, Opt(help="Peak learning rate [default: 0.1 x batch/64 for SGD].")] = None,
+    optimizer: Annotated[str | None, Opt(help="sgd or adamw [default: sgd].")] = None,
+    weight_decay: Annotated[float | None, Opt(help="[default: 5e-4 for SGD, 0.05 for AdamW].")] = None,
+    schedule: Annotated[str | None, Opt(help="onecycle, cosine or constant [default: onecycle].")] = None,
+    warmup: Annotated[float | None, Opt(help="Warmup epochs [default: 0; a quarter for onecycle].")] = None,
+    label_smoothing: Annotated[float | None, Opt(help="[default: 0.1].")] = None,
+    augment: Annotated[str | None, Opt(help="none, padcrop, flip, rrc, or a comma list [default: the data's].")] = None,
+    amp: Annotated[bool | None, Opt("--amp/--no-amp", help="Mixed precision (bf16 on CPU, fp16 on GPU).")] = None,
+    channels_last: Annotated[bool | None, Opt("--channels-last/--no-channels-last")] = None,
+    compile: Annotated[bool | None, Opt("--compile/--no-compile", help="torch.compile the model.")] = None,
+    clip_grad: Annotated[float | None, Opt(help="Clip the gradient norm to this value.")] = None,
+    ema: Annotated[bool | None, Opt("--ema/--no-ema", help="Keep, evaluate and save an EMA of the weights.")] = None,
+    ema_decay: Annotated[float | None, Opt(help="[default: 0.998].")] = None,
+    seed: Annotated[int | None, Opt(help="[default: 0].")] = None,
+    device: Annotated[str | None, Opt(help="auto, cpu, cuda or mps [default: auto].")] = None,
+    threads: Annotated[int | None, Opt(help="torch threads per process.")] = None,
+    workers: Annotated[int | None, Opt(help="DataLoader workers for folders read from disk [default: 0].")] = None,
+    labels_per_class: Annotated[int | None, Opt(help="Train on this many images per class.")] = None,
+    val_fraction: Annotated[float | None, Opt(help="Held-out share of a folder without val/ [default: 0.2].")] = None,
+    split_seed: Annotated[int | None, Opt(help="Seed of the train/held-out split [default: 0].")] = None,
+    out: Annotated[Path | None, Opt(help="Run directory [default: runs/MODEL-DATA].")] = None,
+    resume: Annotated[Path | None, Opt(help="Continue the run in this directory exactly.")] = None,
+    quiet: Annotated[bool, Opt(help="No progress bars.")] = False,
+) -> None:
+    """Train a zoo model or a pattern network on a dataset, with checkpoints every epoch."""
+    options = _options(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
+                       schedule=schedule, warmup=warmup, label_smoothing=label_smoothing, augment=augment, amp=amp,
+                       channels_last=channels_last, compile=compile, clip_grad=clip_grad, ema=ema,
+                       ema_decay=ema_decay, seed=seed, device=device, threads=threads, num_workers=workers,
+                       labels_per_class=labels_per_class, val_fraction=val_fraction, split_seed=split_seed)  # fmt: skip
+    if resume is None and (model is None or data is None):
+        raise typer.BadParameter("give MODEL and --data (or --resume DIR)")
+    if resume is None and out is None:
+        out = default_out(model, data)  # type: ignore[arg-type]
+    _report(train(model, data, out=out, resume=resume, quiet=quiet, console=console, **options))
+
+
+@app.command("finetune")
+def finetune_command(
+    model: Annotated[
+        str | None, typer.Argument(help="Zoo name or pattern; leave out for a convarch checkpoint.")
+    ] = None,
+    weights: Annotated[
+        str | None, Opt(help="A checkpoint (.safetensors from convarch) or a pretrained source.")
+    ] = None,
+    data: DataOpt = None,
+    freeze_epochs: Annotated[int, Opt(help="Epochs with the backbone frozen (features cached).")] = FREEZE_EPOCHS,
+    layer_decay: Annotated[float, Opt(help="Each earlier stage's rate = this x the next one's.")] = LAYER_DECAY,
+    epochs: Annotated[int | None, Opt(help="Epochs in all, frozen ones included [default: 40].")] = None,
+    batch_size: Annotated[int | None, Opt(help="[default: 16].")] = None,
+    lr: Annotated[float | None, Opt(help="The classifier's rate when unfrozen [default: 0.02].")] = None,
+    optimizer: Annotated[str | None, Opt(help="sgd or adamw [default: sgd].")] = None,
+    augment: Annotated[str | None, Opt(help="none, padcrop, flip, rrc [default: the data's].")] = None,
+    labels_per_class: Annotated[int | None, Opt(help="Train on this many images per class.")] = None,
+    split_seed: Annotated[int | None, Opt(help="Seed of the train/held-out split [default: 0].")] = None,
+    seed: Annotated[int | None, Opt(help="[default: 0].")] = None,
+    device: Annotated[str | None, Opt(help="auto, cpu, cuda or mps.")] = None,
+    out: Annotated[Path | None, Opt(help="Run directory [default: runs/MODEL-DATA-finetune].")] = None,
+    resume: Annotated[Path | None, Opt(help="Continue the run in this directory exactly.")] = None,
+    quiet: Annotated[bool, Opt(help="No progress bars.")] = False,
+) -> None:
+    """Fine-tune pretrained weights: new head, frozen backbone first, then discriminative learning rates."""
+    options = _options(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, augment=augment,
+                       labels_per_class=labels_per_class, split_seed=split_seed, seed=seed, device=device)  # fmt: skip
+    if resume is None and (weights is None or data is None):
+        raise typer.BadParameter("give --weights and --data (or --resume DIR)")
+    if resume is None and out is None:
+        base = default_out(model or Path(str(weights)).stem, data)  # type: ignore[arg-type]
+        out = base.with_name(base.name + "-finetune")
+    result = finetune(model, data, weights=weights, freeze_epochs=freeze_epochs, layer_decay=layer_decay, out=out,
+                      resume=resume, quiet=quiet, console=console, **options)  # fmt: skip
+    _report(result)
+
+
+@app.command("evaluate")
+def evaluate_command(
+    checkpoint: Annotated[Path, typer.Argument(help="A .safetensors checkpoint written by convarch.")],
+    data: DataOpt = None,
+    split: Annotated[str, Opt(help=f"{', '.join(SPLITS)}: the held-out side, the training side or both.")] = "val",
+    confusion: Annotated[Path | None, Opt(help="Where to draw the confusion matrix (.png/.svg).")] = None,
+    as_json: Annotated[bool, Opt("--json", help="Print the results as JSON.")] = False,
+    device: Annotated[str, Opt(help="auto, cpu, cuda or mps.")] = "auto",
+) -> None:
+    """Top-1/top-5, per-class accuracy and a confusion-matrix chart of a checkpoint on a dataset."""
+    if data is None:
+        raise typer.BadParameter("give --data (mnist5k, digits or a folder)")
+    result = evaluate(checkpoint, data, split=split, device=device)
+    if confusion is None:
+        name = data.lower() if data.lower() in BUILTIN else Path(data).name
+        confusion = checkpoint.parent / f"confusion-{checkpoint.stem}-{name}.png"
+    chart = confusion_chart(result.stats.confusion, result.class_names, confusion,
+                            title=f"{checkpoint.name} on {data} ({split}): top-1 {result.top1:.2%}")  # fmt: skip
+    if as_json:
+        console.print_json(json.dumps({**result.to_dict(), "confusion_chart": str(chart)}))
+        return
+    summary = f"top-1 {result.top1:.2%}  top-5 {result.top5:.2%}  loss {result.stats.loss:.4f}"
+    console.print(f"{checkpoint} on {data} ({split}, {result.stats.count} images): {summary}", soft_wrap=True)
+    table = Table(title="per-class accuracy", title_justify="left")
+    for header in ("class", "images", "top-1"):
+        table.add_column(header, justify="left" if header == "class" else "right")
+    counts = result.stats.confusion.sum(dim=1).tolist()
+    for name, count, accuracy in zip(result.class_names, counts, result.stats.per_class, strict=True):
+        table.add_row(name, str(count), f"{accuracy:.2%}")
+    console.print(table)
+    console.print(f"confusion matrix: {chart}")
+
+
+@app.command("predict")
+def predict_command(
+    checkpoint: Annotated[Path, typer.Argument(help="A .safetensors checkpoint written by convarch.")],
+    images: Annotated[list[Path], typer.Argument(help="One or more image files.")],
+    topk: Annotated[int, Opt(help="How many classes to show per image.")] = 5,
+    device: Annotated[str, Opt(help="auto, cpu, cuda or mps.")] = "cpu",
+) -> None:
+    """Print the top-k classes and their probabilities for each image."""
+    failed = 0
+    for prediction in predict(checkpoint, list(images), topk=topk, device=device):
+        if prediction.error:
+            failed += 1
+            err_console.print(f"{prediction.path}: cannot read it ({prediction.error})", highlight=False)
+            continue
+        shown = ", ".join(f"{name} {p:.1%}" for name, p in prediction.top)
+        console.print(f"{prediction.path}: {shown}", highlight=False)
+    if failed:
+        raise typer.Exit(1)

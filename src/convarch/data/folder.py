@@ -1,0 +1,90 @@
+"""Image folders: one subfolder per class, with a ``train/`` + ``val/`` split or a seeded stratified one.
+
+Scanning checks what can be checked before training starts (the folder exists, holds at least two classes,
+every class has images, zero-byte files) and gives a ``DataError`` that says how to fix the layout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from convarch.data.images import BadImage, is_image_file, read_image
+from convarch.errors import DataError
+
+TRAIN_NAMES = ("train", "training")
+VAL_NAMES = ("val", "valid", "validation")
+
+
+@dataclass
+class FolderScan:
+    """Image paths and labels of one side of a folder dataset, and the files skipped with the reason."""
+
+    paths: list[Path]
+    labels: list[int]
+    class_names: list[str]
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def label_tensor(self) -> torch.Tensor:
+        return torch.tensor(self.labels, dtype=torch.long)
+
+
+def find_split_folders(root: Path) -> tuple[Path, Path] | None:
+    """``(train, val)`` subfolders when the dataset comes split, else None."""
+    train = next((root / name for name in TRAIN_NAMES if (root / name).is_dir()), None)
+    val = next((root / name for name in VAL_NAMES if (root / name).is_dir()), None)
+    if train is not None and val is None:
+        raise DataError(f"{root} has a {train.name}/ folder but no val/ folder; add val/ or remove the split")
+    return (train, val) if train is not None and val is not None else None
+
+
+def scan_folder(root: Path, class_names: list[str] | None = None) -> FolderScan:
+    """Every image under ``root/<class>/``; ``class_names`` (the training side's) fixes the label order."""
+    if not root.is_dir():
+        raise DataError(f"{root} is not a folder; give a folder with one subfolder per class, or a built-in dataset")
+    found = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    names = class_names if class_names is not None else found
+    if class_names is None:
+        _check_classes(root, names)
+    else:
+        extra = sorted(set(found) - set(class_names))
+        if extra:
+            raise DataError(f"{root} has classes the training folder lacks: {', '.join(extra)}; add them there too")
+    scan = FolderScan([], [], list(names))
+    for label, name in enumerate(names):
+        folder = root / name
+        files = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p)) if folder.is_dir() else []
+        usable = 0
+        for path in files:
+            if path.stat().st_size == 0:
+                scan.skipped.append((str(path), "empty file (0 bytes)"))
+                continue
+            scan.paths.append(path)
+            scan.labels.append(label)
+            usable += 1
+        if usable == 0 and class_names is None:
+            raise DataError(
+                f"class folder {folder} holds no images ({', '.join(sorted({p.suffix for p in files})) or 'empty'}); "
+                "add images (.jpg, .png, ...) or remove the folder"
+            )
+    return scan
+
+
+def _check_classes(root: Path, names: list[str]) -> None:
+    if not names:
+        has_images = any(is_image_file(p) for p in root.iterdir() if p.is_file())
+        hint = "the images sit directly in it: move each class into its own subfolder" if has_images else "it is empty"
+        raise DataError(f"{root} has no class subfolders ({hint}); the layout is {root}/<class name>/<image>")
+    if len(names) == 1:
+        raise DataError(f"{root} has a single class ({names[0]}); a classifier needs at least two class subfolders")
+
+
+def decode(path: Path) -> tuple[torch.Tensor | None, str]:
+    """``(image, "")`` or ``(None, reason)``: a bad file is reported, never raised mid-epoch."""
+    try:
+        return read_image(path), ""
+    except BadImage as error:
+        return None, str(error)

@@ -1,0 +1,61 @@
+"""Reading one image file into a tensor, whatever its mode: grey, RGB, RGBA, palette, 16-bit or float.
+
+Every failure (zero bytes, not an image, truncated data) becomes a ``BadImage`` with the reason, so a
+dataset can skip the file and list it in its report instead of stopping a run in the middle of an epoch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pbm"})
+
+
+class BadImage(Exception):
+    """An image that cannot be used; ``str()`` says why."""
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def read_image(path: str | Path) -> torch.Tensor:
+    """The image at ``path`` as a float tensor ``(C, H, W)`` in [0, 1], C = 1 for grey and 3 for colour."""
+    from PIL import Image, UnidentifiedImageError
+
+    path = Path(path)
+    try:
+        if path.stat().st_size == 0:
+            raise BadImage("empty file (0 bytes)")
+        with Image.open(path) as image:
+            image.load()  # decode now: a truncated file fails here, not later in a worker
+            return _to_tensor(image)
+    except BadImage:
+        raise
+    except UnidentifiedImageError:
+        raise BadImage("not an image PIL can read") from None
+    except (OSError, ValueError, SyntaxError) as error:  # PIL reports truncation and corrupt data this way
+        raise BadImage(f"unreadable ({error})") from None
+
+
+def _to_tensor(image) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+        # 16-bit grey: PIL's convert("L") would clip at 255, so scale the full range ourselves.
+        pixels = np.asarray(image, dtype=np.float32)
+        top = 65535.0 if mode != "I" or pixels.max() > 255 else 255.0
+        return torch.from_numpy(np.clip(pixels / top, 0.0, 1.0)).unsqueeze(0)
+    if mode == "F":
+        pixels = np.asarray(image, dtype=np.float32)
+        top = float(pixels.max()) if pixels.max() > 1.0 else 1.0
+        return torch.from_numpy(np.clip(pixels / top, 0.0, 1.0)).unsqueeze(0)
+    if mode in ("1", "L", "LA"):
+        grey = np.asarray(image.convert("L"), dtype=np.uint8)
+        return torch.from_numpy(grey.copy()).unsqueeze(0).float().div_(255.0)
+    if mode == "P" and "transparency" in image.info:
+        image = image.convert("RGBA")  # PIL asks for this step; the alpha is dropped just below
+    rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)  # RGBA, palette, CMYK, YCbCr: RGB
+    return torch.from_numpy(rgb.copy()).permute(2, 0, 1).float().div_(255.0)

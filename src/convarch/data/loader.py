@@ -1,0 +1,194 @@
+"""Batches for training and evaluation, from memory or streamed from disk, on one process or many.
+
+Both loaders yield ``Batch(x, y, index, skipped)``: normalised model input, labels, the dataset indices of
+the images (a distributed test checks the shards with them) and any files skipped as unreadable. The order
+is ``DistributedSampler``'s: a permutation drawn from (seed, epoch), cut into disjoint shards, one per rank,
+so that a run is reproducible, resumable at any epoch, and the same on one process as its shards on many.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
+
+from convarch.data.augment import augment_batch
+from convarch.data.folder import decode
+from convarch.data.preprocess import Preprocessing, to_unit_float
+
+
+@dataclass
+class Batch:
+    x: torch.Tensor
+    y: torch.Tensor
+    index: torch.Tensor
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+
+def derived_seed(*parts: int) -> int:
+    """A 63-bit seed from integers (seed, epoch, rank, ...): independent streams without arithmetic clashes."""
+    digest = hashlib.sha256("/".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little") & (2**63 - 1)
+
+
+class _Order:
+    """Which dataset indices this rank visits in an epoch, and in what order."""
+
+    def __init__(self, size: int, *, shuffle: bool, seed: int, rank: int, world: int, training: bool) -> None:
+        self.size, self.shuffle, self.seed, self.rank, self.world = size, shuffle, seed, rank, world
+        # Training shards drop the remainder so they are disjoint and equal (DDP steps in lockstep);
+        # evaluation shards stride through every image once, so all-reduced counts cover the whole set.
+        self.sampler = (
+            DistributedSampler(range(size), num_replicas=world, rank=rank, shuffle=shuffle, seed=seed, drop_last=True)
+            if training
+            else None
+        )
+
+    def set_epoch(self, epoch: int) -> None:
+        if self.sampler is not None:
+            self.sampler.set_epoch(epoch)
+
+    def indices(self) -> list[int]:
+        if self.sampler is not None:
+            return list(self.sampler)
+        return list(range(self.rank, self.size, self.world))
+
+    def __len__(self) -> int:
+        return len(self.sampler) if self.sampler is not None else len(range(self.rank, self.size, self.world))
+
+
+class _LoaderBase:
+    def __init__(
+        self,
+        size: int,
+        preprocessing: Preprocessing,
+        *,
+        batch_size: int,
+        training: bool,
+        augment: tuple[str, ...],
+        seed: int,
+        rank: int,
+        world: int,
+        device: torch.device,
+    ) -> None:
+        self.order = _Order(size, shuffle=training, seed=seed, rank=rank, world=world, training=training)
+        self.preprocessing, self.batch_size, self.training = preprocessing, batch_size, training
+        self.augment = augment if training else ()
+        self.seed, self.rank, self.device, self.epoch = seed, rank, device, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.order.set_epoch(epoch)
+
+    def __len__(self) -> int:
+        n = len(self.order)
+        full, rest = divmod(n, self.batch_size)
+        # A training batch of one image would break BatchNorm's batch statistics: drop it.
+        return full + (1 if rest > (1 if self.training else 0) else 0)
+
+    @property
+    def num_samples(self) -> int:
+        return len(self.order)
+
+    def _chunks(self) -> Iterator[list[int]]:
+        order = self.order.indices()
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start : start + self.batch_size]
+            if self.training and len(chunk) < 2:
+                return
+            yield chunk
+
+    def _finish(self, images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+        images = to_unit_float(images.to(self.device, non_blocking=True))
+        if self.augment and generator is not None:
+            images = augment_batch(images, self.augment, generator)
+        return self.preprocessing.normalise(images)
+
+    def _generator(self) -> torch.Generator:
+        return torch.Generator().manual_seed(derived_seed(self.seed, self.epoch, self.rank, 1))
+
+
+class TensorLoader(_LoaderBase):
+    """A dataset held in memory as uint8 images at the model's input size: one indexing op per batch."""
+
+    def __init__(
+        self, images: torch.Tensor, labels: torch.Tensor, preprocessing: Preprocessing, **options: Any
+    ) -> None:
+        super().__init__(len(labels), preprocessing, **options)
+        on_gpu = self.device.type != "cpu"
+        self.images = images.to(self.device) if on_gpu else images
+        self.labels = labels.to(self.device) if on_gpu else labels
+
+    def __iter__(self) -> Iterator[Batch]:
+        generator = self._generator()
+        for chunk in self._chunks():
+            index = torch.tensor(chunk)
+            picked = index.to(self.images.device)
+            yield Batch(self._finish(self.images[picked], generator), self.labels[picked].to(self.device), index)
+
+
+class FolderDataset(Dataset):
+    """Image files decoded one at a time into uint8 tensors at the model's input size (for ``DataLoader``)."""
+
+    def __init__(self, paths: list[Path], labels: list[int], preprocessing: Preprocessing) -> None:
+        self.paths, self.labels, self.preprocessing = paths, labels, preprocessing
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor | None, int, int, str]:
+        image, reason = decode(self.paths[index])
+        if image is None:
+            return None, self.labels[index], index, reason
+        fitted = self.preprocessing.geometry(image.unsqueeze(0))[0]
+        return fitted.mul(255).round_().to(torch.uint8), self.labels[index], index, ""
+
+
+def collate_skipping(samples: list[tuple[torch.Tensor | None, int, int, str]]) -> dict[str, Any]:
+    """Stack the readable samples; keep the indices and reasons of the others for the report."""
+    good = [s for s in samples if s[0] is not None]
+    return {
+        "images": torch.stack([s[0] for s in good]) if good else None,
+        "labels": torch.tensor([s[1] for s in good], dtype=torch.long),
+        "index": torch.tensor([s[2] for s in good], dtype=torch.long),
+        "skipped": [(s[2], s[3]) for s in samples if s[0] is None],
+    }
+
+
+class FolderLoader(_LoaderBase):
+    """A folder streamed from disk through ``DataLoader`` workers; unreadable files are skipped, not fatal."""
+
+    def __init__(self, dataset: FolderDataset, *, num_workers: int = 0, **options: Any) -> None:
+        super().__init__(len(dataset), dataset.preprocessing, **options)
+        self.dataset, self.num_workers = dataset, num_workers
+        self.skipped: dict[str, str] = {}
+
+    def __iter__(self) -> Iterator[Batch]:
+        # Worker seeds come from this generator: seeding it per epoch makes the workers' streams reproducible.
+        workers_seed = torch.Generator().manual_seed(derived_seed(self.seed, self.epoch, self.rank, 2))
+        loader = DataLoader(
+            self.dataset,
+            batch_sampler=list(self._chunks()),
+            num_workers=self.num_workers,
+            collate_fn=collate_skipping,
+            generator=workers_seed,
+            pin_memory=self.device.type == "cuda",
+        )
+        generator = self._generator()
+        for raw in loader:
+            skipped = [(str(self.dataset.paths[i]), reason) for i, reason in raw["skipped"]]
+            self.skipped.update(skipped)
+            if raw["images"] is None or (self.training and len(raw["labels"]) < 2):
+                continue
+            x = self._finish(raw["images"], generator)
+            yield Batch(x, raw["labels"].to(self.device, non_blocking=True), raw["index"], skipped)
+
+
+def batches_per_epoch(samples: int, batch_size: int) -> int:
+    return math.ceil(samples / batch_size)

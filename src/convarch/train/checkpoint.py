@@ -1,0 +1,145 @@
+"""A run's directory: the model checkpoints, the resume state, the metrics, all written atomically.
+
+    config.json         what was asked for (model, data, options), so ``--resume DIR`` needs nothing else
+    last.safetensors    the model after the latest epoch  (``ca.load`` reads it: the header describes it)
+    best.safetensors    the model of the best held-out top-1 so far
+    state.safetensors   everything a resume needs in one file: the model, optimizer, schedule, scaler, EMA,
+                        every rank's RNG streams, the epoch and the history (tensors + a JSON structure)
+    metrics.csv/.json   one row per epoch
+    data.json           the dataset's split, and any image skipped as unreadable
+
+Each file is written to a temporary name and moved into place, so a crash, a kill or a full disk leaves the
+previous version whole. The resume state is one file on purpose: two files could be caught half-updated.
+"""
+
+from __future__ import annotations
+
+import csv
+import errno
+import io
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from convarch.errors import WeightsError
+from convarch.nn.model import ConvNet
+from convarch.train.state import flatten, unflatten
+from convarch.weights.checkpoint import atomic_write, header_of, read_header, read_tensors
+from convarch.weights.checkpoint import save as save_model
+
+CONFIG, LAST, BEST, STATE = "config.json", "last.safetensors", "best.safetensors", "state.safetensors"
+METRICS_CSV, METRICS_JSON, DATA_JSON = "metrics.csv", "metrics.json", "data.json"
+STATE_FORMAT = "convarch.train-state"
+
+
+WRITE_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EDQUOT: "the disk quota is exceeded",
+}
+
+
+class CheckpointWriteError(WeightsError):
+    """A file of the run could not be written (disk full, read-only, permissions)."""
+
+
+@contextmanager
+def reporting_write_errors(path: Path) -> Iterator[None]:
+    """Turn an OSError while writing ``path`` into a message that names the file and says what is intact."""
+    try:
+        yield
+    except OSError as error:
+        reason = WRITE_ERRORS.get(error.errno or 0, error.strerror or str(error))
+        kept = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} was written"
+        raise CheckpointWriteError(
+            f"could not write {path}: {reason}; {kept}. Free some space or give another --out directory, "
+            "then continue with --resume."
+        ) from None
+
+
+def guarded(path: Path, write: Any) -> None:
+    """``atomic_write`` (temporary file, then os.replace) with clear errors."""
+    with reporting_write_errors(path):
+        atomic_write(path, write)
+
+
+def check_writable(out: Path) -> None:
+    """Fail before training starts, not after the first epoch, when the run directory cannot be written."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise CheckpointWriteError(
+            f"cannot create the run directory {out}: {error.strerror}; choose another --out"
+        ) from None
+    guarded(out / ".write-test", lambda temp: Path(temp).write_bytes(b"ok"))
+    (out / ".write-test").unlink(missing_ok=True)
+
+
+def write_text(path: Path, text: str) -> None:
+    guarded(path, lambda temp: Path(temp).write_text(text))
+
+
+def write_model(model: ConvNet, path: Path, extra: dict[str, str]) -> None:
+    with reporting_write_errors(path):
+        save_model(model, path, class_names=model.class_names, extra=extra)  # atomic itself
+
+
+def write_state(path: Path, model: ConvNet, parts: dict[str, Any], extra: dict[str, str]) -> None:
+    """The resume state: the model's tensors under their own names, every other part flattened."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    structure: dict[str, Any] = {}
+    for name, part in parts.items():
+        part_tensors, structure[name] = flatten(part, f"{name}/")
+        tensors.update(part_tensors)
+    header = header_of(model, {**extra, "state_format": STATE_FORMAT, "state": json.dumps(structure)})
+    guarded(path, lambda temp: save_file(tensors, temp, metadata=header))
+
+
+def read_state(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, str]]:
+    """``(model_state, parts, header)`` of a resume state written by ``write_state``."""
+    header = read_header(path)
+    if header.get("state_format") != STATE_FORMAT:
+        raise WeightsError(f"{path} is not a convarch training state; resume from the run directory that holds it")
+    tensors = read_tensors(path)
+    structure = json.loads(header["state"])
+    model_state = {k: v for k, v in tensors.items() if "/" not in k}
+    parts = {name: unflatten(part, tensors) for name, part in structure.items()}
+    return model_state, parts, header
+
+
+def write_metrics(out: Path, history: list[dict[str, Any]]) -> None:
+    write_text(out / METRICS_JSON, json.dumps(history, indent=1))
+    columns: list[str] = []
+    for row in history:
+        columns += [k for k in row if k not in columns]
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    write_text(out / METRICS_CSV, buffer.getvalue())
+
+
+def read_config(out: Path) -> dict[str, Any]:
+    path = out / CONFIG
+    if not path.is_file():
+        raise WeightsError(f"{out} is not a training run (no {CONFIG}); give the --out directory of an earlier run")
+    return json.loads(path.read_text())
+
+
+def has_state(out: Path) -> bool:
+    return (out / STATE).is_file()
+
+
+def remove_stale_temporaries(out: Path) -> None:
+    """A run killed while writing leaves ``.name.XXXX.tmp`` files behind; they are never read, so drop them."""
+    for temp in out.glob(".*.tmp"):
+        with suppress(OSError):
+            os.unlink(temp)

@@ -1,0 +1,269 @@
+"""``ca.finetune``: "don't be a hero" — start from pretrained weights instead of from scratch.
+
+1. Load the pretrained network and give it a new classifier for the data's classes.
+2. Frozen phase (``freeze_epochs``): only the new classifier learns. The backbone does not change, so its
+   features are computed once and cached, and an epoch costs a few small matrix products (on a CPU this
+   is the difference between seconds and minutes).
+3. Unfrozen phase: everything learns, with discriminative learning rates: the classifier at ``lr``, and
+   each earlier stage ``layer_decay`` times the rate of the stage after it, since early features (edges,
+   strokes) transfer best and should move least (Howard & Ruder 2018, ULMFiT §3.2; Yosinski et al. 2014).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+from torch import nn
+
+from convarch.api import create_model, is_model_name
+from convarch.data.datasets import DataBundle
+from convarch.data.loader import derived_seed
+from convarch.errors import ConfigError, WeightsError
+from convarch.nn.model import ConvNet
+from convarch.train import checkpoint as ckpt
+from convarch.train.config import TrainConfig
+from convarch.train.distributed import Distributed, setup
+from convarch.train.evaluate import EvalStats
+from convarch.train.progress import RunDisplay, epoch_line
+from convarch.train.run import _build, _load, data_extra, describe_source, finish_run, model_from_state, start_run
+from convarch.train.trainer import BatchHook, Trainer, TrainResult
+from convarch.weights.checkpoint import load as load_checkpoint
+from convarch.weights.checkpoint import read_header
+
+# Defaults for a few hundred labelled images on a CPU; every one can be overridden.
+# Chosen on MNIST-5k -> digits at 10 labels per class (benchmarks/bench_training.py): many small steps
+# (batch 16) help more than a large rate, and a gentle decay (0.7) beats both 0.3 and 1.0 (one rate).
+FINETUNE_DEFAULTS: dict[str, Any] = {"epochs": 40, "batch_size": 16, "optimizer": "sgd", "lr": 0.02,
+                                     "schedule": "cosine"}  # fmt: skip
+FREEZE_EPOCHS = 10
+LAYER_DECAY = 0.7
+HEAD_LR = 1e-2  # the new classifier alone, on cached features: a linear model, it takes a larger rate
+
+
+def finetune(
+    model: str | ConvNet | None = None,
+    data: str | Path | None = None,
+    *,
+    weights: str | Path | None = None,
+    freeze_epochs: int = FREEZE_EPOCHS,
+    layer_decay: float = LAYER_DECAY,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    quiet: bool = False,
+    console: Console | None = None,
+    on_batch: BatchHook | None = None,
+    **options: Any,
+) -> TrainResult:
+    """Fine-tune pretrained weights on ``data``. ``weights`` is a convarch checkpoint (``ca.save``, a run's
+    ``best.safetensors``) or a pretrained source the weights registry knows; ``model`` may be left out
+    when the checkpoint describes its network. ``options`` are ``TrainConfig`` fields."""
+    if resume is not None:
+        saved = ckpt.read_config(Path(resume))
+        if saved.get("task") != "finetune":
+            raise ConfigError(f"{resume} is not a finetune run; resume it with `convarch train --resume {resume}`")
+        model, data, weights, out = saved["model"], saved["data"], saved["weights"], Path(resume)
+        freeze_epochs, layer_decay, options = saved["freeze_epochs"], saved["layer_decay"], saved["options"]
+    if data is None or weights is None:
+        raise ConfigError("finetune needs --weights (a checkpoint or a pretrained source) and --data")
+    config = TrainConfig.from_dict({**FINETUNE_DEFAULTS, **options})
+    if not 0 <= freeze_epochs <= config.epochs:
+        raise ConfigError(f"freeze epochs must be between 0 and the epochs ({config.epochs}), got {freeze_epochs}")
+    if not 0 < layer_decay <= 1:
+        raise ConfigError(f"layer decay must be in (0, 1] (1: the same rate everywhere), got {layer_decay}")
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    dist = setup(config.device)
+    try:
+        out_dir = Path(out) if out is not None else None
+        state = ckpt.read_state(out_dir / ckpt.STATE) if resume is not None and ckpt.has_state(out_dir) else None  # type: ignore[operator]
+        display = RunDisplay(console, enabled=not quiet and dist.is_main)
+        if state is not None:
+            net = model_from_state(state[0], state[2])
+            bundle = _load(data, net, config)
+        else:
+            pretrained = load_pretrained(model, weights)
+            bundle = _load(data, pretrained, config)
+            net = with_new_head(pretrained, bundle, config.seed)
+            if out_dir is not None:
+                request = {"task": "finetune", "model": describe_source(model) if model is not None else None,
+                           "weights": str(weights), "data": str(data), "freeze_epochs": freeze_epochs,
+                           "layer_decay": layer_decay, "options": config.to_dict()}  # fmt: skip
+                start_run(out_dir, dist, request, bundle)
+        extra = {"data": json.dumps(data_extra(bundle)), "finetuned_from": str(weights)}
+        parts = state[1] if state is not None else None
+        history: list[dict[str, Any]] = parts["history"] if parts is not None else []
+        if parts is None:
+            history = train_head(net, bundle, config, dist, freeze_epochs, display)
+            if out_dir is not None and dist.is_main:
+                save_frozen_phase(out_dir, net, history, dist, extra)
+        if freeze_epochs == config.epochs:
+            net.eval()
+            return TrainResult(net, history, out_dir, bundle)
+        trainer = Trainer(net, bundle, config, dist, out=out_dir, display=display, on_batch=on_batch, extra=extra,
+                          groups=discriminative_groups(net, config.base_lr, layer_decay, config.decay),
+                          first_epoch=freeze_epochs, history=history, phase="finetune")  # fmt: skip
+        if parts is not None and parts["progress"]["phase"] == "finetune":
+            trainer.load_parts(parts)
+        result = trainer.fit()
+        finish_run(out_dir, dist, bundle, result, display)
+        return result
+    finally:
+        dist.close()
+
+
+# ---- the pretrained network -------------------------------------------------------------------------
+def load_pretrained(model: str | ConvNet | None, weights: str | Path) -> ConvNet:
+    """The pretrained network: from a convarch checkpoint (which names its own architecture), or through
+    ``create_model(name, weights=...)`` for the weights registry's sources."""
+    path = Path(str(weights))
+    if path.is_file() and read_header(path).get("format") == "convarch":
+        pretrained = load_checkpoint(path)
+        if model is not None:
+            target = _build(model, pretrained.num_classes) if not isinstance(model, ConvNet) else model
+            _copy_backbone(pretrained, target, path)
+            target.pretrained_cfg = {**pretrained.pretrained_cfg, **{"source": str(path)}}
+            return target
+        return pretrained
+    if path.suffix in (".safetensors", ".pt", ".pth") and not path.exists():
+        raise WeightsError(f"no weights file at {path}; give a checkpoint written by convarch (ca.save or a run)")
+    if not (isinstance(model, str) and is_model_name(model)):
+        raise ConfigError(f"{weights} is not a convarch checkpoint, so name the zoo model it is for (MODEL)")
+    return create_model(model, weights=str(weights))
+
+
+def _copy_backbone(source: ConvNet, target: ConvNet, path: Path) -> None:
+    """Every tensor but the classifier's, with a message naming the first that does not fit."""
+    theirs = {k: v for k, v in source.state_dict().items() if not k.startswith(("classifier.", "post."))}
+    ours = target.state_dict()
+    for key, value in theirs.items():
+        if key not in ours or ours[key].shape != value.shape:
+            got = tuple(ours[key].shape) if key in ours else "absent"
+            raise WeightsError(
+                f"{path} does not fit this network: {key} is {tuple(value.shape)} there and {got} here; "
+                "leave MODEL out to fine-tune the network the checkpoint describes"
+            )
+    target.load_state_dict(theirs, strict=False)
+
+
+def with_new_head(model: ConvNet, bundle: DataBundle, seed: int) -> ConvNet:
+    """The pretrained backbone with a fresh classifier for the data's classes; its preprocessing kept."""
+    torch.manual_seed(seed)
+    model.reset_classifier(bundle.num_classes)  # always fresh, even with the same class count
+    model.pretrained_cfg.update(bundle.preprocessing.to_cfg())
+    model.class_names = list(bundle.class_names)
+    return model
+
+
+# ---- phase 1: the classifier on cached features -----------------------------------------------------------
+@torch.no_grad()
+def cached_features(model: ConvNet, bundle: DataBundle, side: str, device: torch.device) -> tuple[torch.Tensor, ...]:
+    model.eval()
+    features, labels = [], []
+    for batch in bundle.loader(side, batch_size=256, training=False, device=device):  # in order, not augmented
+        features.append(model.forward_head(model.forward_features(batch.x), pre_logits=True))
+        labels.append(batch.y)
+    return torch.cat(features), torch.cat(labels)
+
+
+def train_head(model: ConvNet, bundle: DataBundle, config: TrainConfig, dist: Distributed, epochs: int,
+               display: RunDisplay) -> list[dict[str, Any]]:  # fmt: skip
+    """Train only ``model.classifier`` for ``epochs`` on features computed once. Every rank does the same
+    (it is cheap), so the ranks agree without communicating."""
+    if epochs == 0:
+        return []
+    device = dist.device
+    model.to(device)
+    train_x, train_y = cached_features(model, bundle, "train", device)
+    val_x, val_y = cached_features(model, bundle, "val", device)
+    head = model.classifier.train()
+    criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=HEAD_LR, weight_decay=config.decay)
+    history = []
+    for epoch in range(epochs):
+        started = time.perf_counter()
+        order = torch.randperm(
+            len(train_y), generator=torch.Generator().manual_seed(derived_seed(config.seed, epoch, 4))
+        )
+        loss_sum, correct = 0.0, 0
+        for start in range(0, len(order), config.batch_size):
+            pick = order[start : start + config.batch_size].to(device)
+            logits = head(train_x[pick])
+            loss = criterion(logits, train_y[pick])
+            if not torch.isfinite(loss):
+                raise ConfigError(
+                    f"the loss became {float(loss):.4g} while training the new classifier; check the data"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += float(loss.detach()) * len(pick)
+            correct += int((logits.argmax(1) == train_y[pick]).sum())
+        elapsed = time.perf_counter() - started
+        stats = _head_eval(head, val_x, val_y, criterion, model.num_classes)
+        row = {"epoch": epoch + 1, "phase": "frozen", "train_loss": loss_sum / len(order),
+               "train_top1": correct / len(order), "val_loss": stats.loss, "val_top1": stats.top1,
+               "val_top5": stats.top5, "lr": HEAD_LR, "time": round(elapsed, 3),
+               "images_per_s": round(len(order) / max(elapsed, 1e-9), 1)}  # fmt: skip
+        history.append(row)
+        display.line(epoch_line(row, config.epochs))
+    return history
+
+
+@torch.no_grad()
+def _head_eval(head: nn.Module, x: torch.Tensor, y: torch.Tensor, criterion: nn.Module, classes: int) -> EvalStats:
+    head.eval()
+    logits = head(x)
+    head.train()
+    k = min(5, classes)
+    confusion = torch.bincount(y * classes + logits.argmax(1), minlength=classes**2).reshape(classes, classes)
+    return EvalStats(
+        loss=float(criterion(logits, y)),
+        top1=float((logits.argmax(1) == y).float().mean()),
+        top5=float((logits.topk(k, dim=1).indices == y[:, None]).any(1).float().mean()),
+        count=len(y),
+        confusion=confusion.cpu(),
+    )
+
+
+def save_frozen_phase(out: Path, model: ConvNet, history: list[dict[str, Any]], dist: Distributed,
+                      extra: dict[str, str]) -> None:  # fmt: skip
+    row = history[-1] if history else None
+    parts = {"history": history,  # no RNG: the unfrozen phase seeds its own streams when it starts
+             "progress": {"next_epoch": len(history), "phase": "frozen", "world": dist.world}}  # fmt: skip
+    extra = {**extra, "epoch": str(len(history)), "val_top1": f"{row['val_top1']:.6f}" if row else ""}
+    ckpt.write_state(out / ckpt.STATE, model, parts, extra)
+    if row is not None:
+        ckpt.write_model(model, out / ckpt.LAST, extra)
+        ckpt.write_model(model, out / ckpt.BEST, extra)
+        ckpt.write_metrics(out, history)
+
+
+# ---- phase 2: discriminative learning rates -------------------------------------------------------------
+def discriminative_groups(model: ConvNet, lr: float, decay: float, weight_decay: float) -> list[dict[str, Any]]:
+    """Parameter groups from the classifier back to the first stage, each ``decay`` times the next one's rate.
+
+    Stages are the model's ``feature_info`` (where the resolution halves); the pre-logits layers (LeNet's
+    F5/F6, VGG's FC-4096s) are one more group between the last stage and the classifier.
+    """
+    features = list(model.features.children())
+    bounds = [info["index"] for info in model.feature_info]
+    stages: list[list[nn.Module]] = []
+    start = 0
+    for end in bounds:
+        stages.append(features[start : end + 1])
+        start = end + 1
+    if start < len(features):
+        stages[-1] += features[start:]
+    blocks = [*stages, [model.pre_logits], [model.classifier, model.post]]
+    groups = []
+    for depth, modules in enumerate(blocks):
+        rate = lr * decay ** (len(blocks) - 1 - depth)
+        params = [p for m in modules for p in m.parameters() if p.requires_grad]
+        groups.append({"params": [p for p in params if p.ndim > 1], "weight_decay": weight_decay, "lr": rate})
+        groups.append({"params": [p for p in params if p.ndim <= 1], "weight_decay": 0.0, "lr": rate})
+    return groups

@@ -1,0 +1,159 @@
+"""``ca.evaluate`` and ``ca.predict``: a trained checkpoint on a dataset, or on a few image files.
+
+A checkpoint written by a run carries its class names, its preprocessing and where its held-out images
+came from, so evaluating it on the same data finds exactly the images it never trained on.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from convarch.data.builtin import BUILTIN
+from convarch.data.datasets import DataBundle, Side, load_data
+from convarch.data.images import BadImage, read_image
+from convarch.data.preprocess import Preprocessing, model_preprocessing
+from convarch.errors import ConfigError, DataError
+from convarch.nn.model import ConvNet
+from convarch.train.distributed import Distributed, pick_device
+from convarch.train.evaluate import EvalStats, evaluate_loader
+from convarch.weights.checkpoint import load, read_header
+
+SPLITS = ("val", "train", "all")
+
+
+@dataclass
+class Evaluation:
+    stats: EvalStats
+    class_names: list[str]
+    data: str
+    split: str
+
+    @property
+    def top1(self) -> float:
+        return self.stats.top1
+
+    @property
+    def top5(self) -> float:
+        return self.stats.top5
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"data": self.data, "split": self.split, **self.stats.to_dict(self.class_names)}
+
+
+def _model_and_header(checkpoint: str | Path | ConvNet) -> tuple[ConvNet, dict[str, Any]]:
+    if isinstance(checkpoint, ConvNet):
+        return checkpoint, {}
+    header = read_header(checkpoint)
+    return load(checkpoint), json.loads(header.get("data") or "{}")
+
+
+def evaluate(
+    checkpoint: str | Path | ConvNet,
+    data: str | Path,
+    *,
+    split: str = "val",
+    batch_size: int = 256,
+    device: str = "auto",
+) -> Evaluation:
+    """Top-1, top-5, per-class accuracy and the confusion matrix of a checkpoint (or model) on ``data``.
+
+    ``split="val"`` is the held-out side: the same images the run held out when ``data`` is what it trained
+    on (the checkpoint records the split), a val/ folder, or mnist5k's fixed 1,000.
+    """
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    model, trained_on = _model_and_header(checkpoint)
+    options: dict[str, Any] = {}
+    if trained_on.get("source") == _source_key(data):  # the data it trained on: hold out the same images
+        options = {
+            "split_seed": trained_on.get("split_seed", 0),
+            "labels_per_class": trained_on.get("labels_per_class"),
+        }
+    bundle = load_data(data, model, preprocessing=_preprocessing(model), **options)
+    labels_map = _label_map(model, bundle)
+    side = _side(bundle, split)
+    bundle.val = Side(labels_map[side.labels], side.images, side.paths)
+    dist = Distributed(0, 1, 0, pick_device(device), owns_group=False)  # one process
+    loader = bundle.loader("val", batch_size=batch_size, device=dist.device)
+    stats = evaluate_loader(model.to(dist.device), loader, model.num_classes, dist)
+    return Evaluation(stats, list(model.class_names or bundle.class_names), str(data), split)
+
+
+def _source_key(data: str | Path) -> str:
+    """How a dataset is named in a run's record: the built-in name, or the folder path."""
+    text = str(data)
+    return text.lower() if text.lower() in BUILTIN else str(Path(text))
+
+
+def _preprocessing(model: ConvNet) -> Preprocessing:
+    prep = model_preprocessing(model)
+    if prep is None:
+        raise DataError(
+            "this model records no preprocessing (input size, mean, std), so its inputs cannot be prepared as in "
+            "training; evaluate a checkpoint written by `convarch train` or loaded with pretrained weights"
+        )
+    return prep
+
+
+def _label_map(model: ConvNet, bundle: DataBundle) -> torch.Tensor:
+    """Data label -> model output index, by class name."""
+    names = model.class_names or [str(i) for i in range(model.num_classes)]
+    missing = [n for n in bundle.class_names if n not in names]
+    if missing:
+        raise DataError(
+            f"the data has classes the model does not know: {', '.join(missing[:8])}; the model's classes are "
+            f"{', '.join(names[:8])}{' ...' if len(names) > 8 else ''}"
+        )
+    return torch.tensor([names.index(n) for n in bundle.class_names], dtype=torch.long)
+
+
+def _side(bundle: DataBundle, split: str) -> Side:
+    if split != "all":
+        return getattr(bundle, split)
+    train, val = bundle.train, bundle.val
+    images = torch.cat([train.images, val.images]) if train.images is not None and val.images is not None else None
+    paths = (train.paths or []) + (val.paths or []) if images is None else None
+    return Side(torch.cat([train.labels, val.labels]), images, paths)
+
+
+@dataclass
+class Prediction:
+    path: str
+    top: list[tuple[str, float]]  # (class name, probability), best first
+    error: str = ""
+
+
+@torch.no_grad()
+def predict(
+    checkpoint: str | Path | ConvNet, images: list[str | Path], *, topk: int = 5, device: str = "cpu"
+) -> list[Prediction]:
+    """The ``topk`` classes and probabilities for each image file; an unreadable file gets an error, not a crash."""
+    if topk < 1:
+        raise ConfigError(f"topk must be at least 1, got {topk}")
+    model, _ = _model_and_header(checkpoint)
+    prep = _preprocessing(model)
+    target = pick_device(device)
+    model = model.to(target).eval()
+    names = model.class_names or [str(i) for i in range(model.num_classes)]
+    k = min(topk, model.num_classes)
+    results = []
+    for path in images:
+        try:
+            image = read_image(path)
+        except BadImage as error:
+            results.append(Prediction(str(path), [], str(error)))
+            continue
+        except FileNotFoundError:
+            results.append(Prediction(str(path), [], "no such file"))
+            continue
+        probabilities = model(prep(image.unsqueeze(0)).to(target)).softmax(dim=1)[0].float().cpu()
+        values, indices = probabilities.topk(k)
+        results.append(
+            Prediction(str(path), [(names[i], float(v)) for v, i in zip(values, indices.tolist(), strict=True)])
+        )
+    return results

@@ -1,0 +1,188 @@
+"""``ca.train``: build the model for the data, set up the run directory (or resume it), and train.
+
+A run directory records what was asked for (``config.json``), so ``train(resume=DIR)`` and
+``convarch train --resume DIR`` need nothing else, and refuse options that would change the run.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from rich.console import Console
+
+from convarch.api import build, create_model, is_model_name
+from convarch.data.datasets import DataBundle, load_data
+from convarch.errors import ConfigError
+from convarch.nn.model import ConvNet
+from convarch.spec.nodes import NetSpec
+from convarch.spec.serialize import spec_from_json, spec_to_json
+from convarch.train import checkpoint as ckpt
+from convarch.train.config import TrainConfig
+from convarch.train.distributed import Distributed, setup
+from convarch.train.progress import RunDisplay
+from convarch.train.trainer import BatchHook, Trainer, TrainResult
+from convarch.weights.checkpoint import _materialise_buffers
+
+ModelSource = str | NetSpec | ConvNet
+
+
+def train(
+    model: ModelSource | None = None,
+    data: str | Path | None = None,
+    *,
+    out: str | Path | None = None,
+    resume: str | Path | None = None,
+    quiet: bool = False,
+    console: Console | None = None,
+    on_batch: BatchHook | None = None,
+    **options: Any,
+) -> TrainResult:
+    """Train a zoo model, pattern network, spec or built model on a dataset (``mnist5k``, ``digits``, a folder).
+
+    ``options`` are ``TrainConfig`` fields (``epochs``, ``batch_size``, ``lr``, ``optimizer``, ``schedule``,
+    ``augment``, ``ema``, ``seed``, ...). With ``out`` every epoch writes ``last``/``best`` checkpoints, the
+    resume state and the metrics there; ``resume=DIR`` continues such a run exactly.
+    """
+    if resume is not None:
+        model, data, options, out = _resumed_request(Path(resume), model, data, options, out)
+    if model is None or data is None:
+        raise ConfigError("train needs a model (zoo name, pattern text or model) and data (a dataset name or folder)")
+    config = TrainConfig.from_dict(options)
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    dist = setup(config.device)
+    try:
+        out_dir = Path(out) if out is not None else None
+        state = ckpt.read_state(out_dir / ckpt.STATE) if resume is not None and ckpt.has_state(out_dir) else None  # type: ignore[operator]
+        if state is not None:
+            net = model_from_state(state[0], state[2])
+            bundle = _load(data, net, config)
+        else:
+            bundle = _load(data, probe(model), config)
+            net = prepared_model(model, bundle, config.seed)
+        display = RunDisplay(console, enabled=not quiet and dist.is_main)
+        if out_dir is not None and state is None:
+            start_run(out_dir, dist, {"task": "train", "model": describe_source(model), "data": str(data),
+                                      "options": config.to_dict()}, bundle)  # fmt: skip
+        trainer = Trainer(net, bundle, config, dist, out=out_dir, display=display, on_batch=on_batch,
+                          extra={"data": json.dumps(data_extra(bundle))})  # fmt: skip
+        if state is not None:
+            trainer.load_parts(state[1])
+            display.line(f"resuming {out_dir} at epoch {trainer.start_epoch + 1}/{config.epochs}")
+        result = trainer.fit()
+        finish_run(out_dir, dist, bundle, result, display)
+        return result
+    finally:
+        dist.close()
+
+
+# ---- the model ------------------------------------------------------------------------------------
+def _build(source: ModelSource, num_classes: int | None) -> ConvNet:
+    if isinstance(source, ConvNet):
+        return source
+    if isinstance(source, str) and is_model_name(source):
+        return create_model(source, num_classes=num_classes)
+    if isinstance(source, str) and source.lstrip().startswith("{"):
+        return build(spec_from_json(source), num_classes=num_classes)
+    return build(source, num_classes=num_classes)
+
+
+def probe(source: ModelSource) -> ConvNet:
+    """The model on the meta device: its input size and preprocessing, for fitting the data, at no cost."""
+    if isinstance(source, ConvNet):
+        return source
+    with torch.device("meta"):
+        return _build(source, None)
+
+
+def prepared_model(source: ModelSource, bundle: DataBundle, seed: int) -> ConvNet:
+    """The model with a classifier for the data's classes and the run's preprocessing recorded in it."""
+    torch.manual_seed(seed)  # the initial weights are part of the run: same seed, same start
+    model = _build(source, bundle.num_classes)
+    if model.num_classes != bundle.num_classes:
+        model.reset_classifier(bundle.num_classes)
+    model.pretrained_cfg.update(bundle.preprocessing.to_cfg())
+    model.class_names = list(bundle.class_names)
+    return model
+
+
+def model_from_state(model_state: dict[str, torch.Tensor], header: dict[str, str]) -> ConvNet:
+    with torch.device("meta"):
+        model = ConvNet(spec_from_json(header["spec"]))
+    model.load_state_dict(model_state, assign=True)
+    _materialise_buffers(model, model.spec)  # non-persistent buffers are not in the file
+    model.pretrained_cfg = json.loads(header.get("pretrained_cfg") or "{}")
+    model.class_names = json.loads(header.get("class_names") or "null")
+    return model
+
+
+def describe_source(source: ModelSource) -> str:
+    """How config.json names the model: the name or pattern as given, or the spec as JSON."""
+    if isinstance(source, ConvNet):
+        return spec_to_json(source.spec)
+    if isinstance(source, NetSpec):
+        return spec_to_json(source)
+    return source
+
+
+# ---- the data and the run directory -----------------------------------------------------------------
+def _load(data: str | Path, model: ConvNet, config: TrainConfig) -> DataBundle:
+    return load_data(data, model, labels_per_class=config.labels_per_class, val_fraction=config.val_fraction,
+                     split_seed=config.split_seed)  # fmt: skip
+
+
+def data_extra(bundle: DataBundle) -> dict[str, Any]:
+    """What a checkpoint says about its data, so ``evaluate`` can find the same held-out images."""
+    keys = ("source", "split", "split_seed", "labels_per_class")
+    return {k: bundle.record.get(k) for k in keys}
+
+
+def start_run(out: Path, dist: Distributed, request: dict[str, Any], bundle: DataBundle) -> None:
+    if not dist.is_main:
+        return
+    if ckpt.has_state(out):
+        raise ConfigError(
+            f"{out} already holds a training run; continue it with --resume {out}, or choose another --out"
+        )
+    ckpt.check_writable(out)
+    ckpt.remove_stale_temporaries(out)
+    ckpt.write_text(out / ckpt.CONFIG, json.dumps(request, indent=2))
+    ckpt.write_text(out / ckpt.DATA_JSON, json.dumps({**bundle.record, "skipped": bundle.skipped}, indent=1))
+
+
+def finish_run(out: Path | None, dist: Distributed, bundle: DataBundle, result: TrainResult,
+               display: RunDisplay) -> None:  # fmt: skip
+    skipped = sorted(set(bundle.skipped) | set(result.skipped))
+    result.skipped = skipped
+    if skipped:
+        where = f" (listed in {out / ckpt.DATA_JSON})" if out is not None else ""
+        display.line(f"skipped {len(skipped)} unreadable image(s){where}:")
+        for path, reason in skipped[:10]:
+            display.line(f"  {path}: {reason}")
+    if out is not None and dist.is_main:
+        ckpt.write_text(out / ckpt.DATA_JSON, json.dumps({**bundle.record, "skipped": skipped}, indent=1))
+        ckpt.remove_stale_temporaries(out)
+
+
+def _resumed_request(out: Path, model: Any, data: Any, options: dict[str, Any],
+                     given_out: Any) -> tuple[Any, Any, dict[str, Any], Path]:  # fmt: skip
+    saved = ckpt.read_config(out)
+    if saved.get("task", "train") != "train":
+        raise ConfigError(f"{out} is a {saved['task']} run; resume it with `convarch {saved['task']} --resume`")
+    conflicts = [f"model ({model!r} vs {saved['model']!r})" for _ in [0] if model is not None and
+                 describe_source(model) != saved["model"]]  # fmt: skip
+    if data is not None and str(data) != saved["data"]:
+        conflicts.append(f"data ({data} vs {saved['data']})")
+    conflicts += [f"{k} ({v!r} vs {saved['options'].get(k)!r})" for k, v in options.items()
+                  if saved["options"].get(k) != v]  # fmt: skip
+    if given_out is not None and Path(given_out) != out:
+        conflicts.append(f"out ({given_out} vs {out})")
+    if conflicts:
+        raise ConfigError(
+            f"--resume continues {out} exactly as it was configured; these differ: {'; '.join(conflicts)}. "
+            "Drop them, or start a new run with another --out."
+        )
+    return saved["model"], saved["data"], dict(saved["options"]), out

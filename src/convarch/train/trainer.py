@@ -1,0 +1,258 @@
+"""The training loop: one epoch after another, each ending with an evaluation and atomic checkpoints.
+
+Determinism (the resume test relies on it): the data order and the augmentation are functions of
+(seed, epoch, rank); dropout draws from the global RNG, whose state is saved with every checkpoint and
+restored on resume; the schedule is a function of the step. So a run resumed from epoch ``e`` computes the
+same tensors as one that never stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from convarch.data.datasets import DataBundle
+from convarch.data.loader import derived_seed
+from convarch.errors import ConfigError
+from convarch.nn.model import ConvNet, classification_loss
+from convarch.train import checkpoint as ckpt
+from convarch.train.config import TrainConfig
+from convarch.train.distributed import Distributed
+from convarch.train.ema import ModelEMA
+from convarch.train.evaluate import EvalStats, autocast_for, evaluate_loader, logits_of
+from convarch.train.progress import RunDisplay, epoch_line
+from convarch.train.schedule import Schedule, StepScheduler, make_optimizer, param_groups
+from convarch.train.state import capture_rng, restore_rng
+
+BatchHook = Callable[[int, torch.Tensor], None]
+DISPLAY_INTERVAL_S = 0.25
+
+
+class TrainingDiverged(ConfigError):
+    """The loss became NaN or infinite; the message names the step and the checkpoint that is still good."""
+
+
+@dataclass
+class TrainResult:
+    """What a run produced. ``model`` is the final one (the EMA average with ``ema``), in eval mode."""
+
+    model: ConvNet
+    history: list[dict[str, Any]]
+    out: Path | None
+    data: DataBundle
+    final: EvalStats | None = None
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def final_top1(self) -> float:
+        return self.history[-1]["val_top1"] if self.history else float("nan")
+
+    @property
+    def best_top1(self) -> float:
+        return max((row["val_top1"] for row in self.history), default=float("nan"))
+
+    @property
+    def best_epoch(self) -> int:
+        return max(self.history, key=lambda row: row["val_top1"])["epoch"] if self.history else 0
+
+
+class Trainer:
+    """Trains ``model`` on ``data`` for epochs ``first_epoch .. config.epochs - 1``.
+
+    ``first_epoch`` is where this trainer's schedule starts (after a frozen phase when fine-tuning);
+    ``load_parts`` moves the start later when a run resumes, without moving the schedule.
+    """
+
+    def __init__(
+        self,
+        model: ConvNet,
+        data: DataBundle,
+        config: TrainConfig,
+        dist: Distributed,
+        *,
+        out: Path | None = None,
+        groups: list[dict[str, Any]] | None = None,
+        first_epoch: int = 0,
+        history: list[dict[str, Any]] | None = None,
+        display: RunDisplay | None = None,
+        on_batch: BatchHook | None = None,
+        extra: dict[str, str] | None = None,
+        phase: str = "train",
+    ) -> None:
+        self.model, self.data, self.config, self.dist, self.out = model, data, config, dist, out
+        self.first_epoch, self.start_epoch, self.history = first_epoch, first_epoch, list(history or [])
+        self.display = display or RunDisplay(None, enabled=False)
+        self.on_batch, self.extra, self.phase = on_batch, dict(extra or {}), phase
+        device = dist.device
+        model.to(device)
+        if config.channels_last:
+            model.to(memory_format=torch.channels_last)
+        self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        self.train_loader = data.loader("train", batch_size=config.batch_size, augment=config.augment,
+                                        seed=config.seed, rank=dist.rank, world=dist.world, device=device,
+                                        num_workers=config.num_workers)  # fmt: skip
+        self.val_loader = data.loader("val", batch_size=max(config.batch_size, 256), rank=dist.rank,
+                                      world=dist.world, device=device, num_workers=config.num_workers)  # fmt: skip
+        if len(self.train_loader) == 0:
+            raise ConfigError(
+                f"the training set ({data.train.__len__()} images over {dist.world} process(es)) gives no full "
+                f"batch of at least 2 images; use a smaller --batch-size or fewer processes"
+            )
+        steps = len(self.train_loader)
+        self.optimizer = make_optimizer(groups or param_groups(model, config.decay, config.base_lr),
+                                        config.optimizer, config.base_lr, config.momentum)  # fmt: skip
+        total = (config.epochs - first_epoch) * steps
+        self.scheduler = StepScheduler(self.optimizer, Schedule(config.schedule, total, round(config.warmup * steps)))
+        self.scaler = torch.amp.GradScaler(device.type, enabled=config.amp and device.type == "cuda")
+        self.ema = ModelEMA(model, config.ema_decay) if config.ema else None
+        self.net: nn.Module = model
+        if dist.enabled:
+            ids = [device.index] if device.type == "cuda" else None
+            self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+        if config.compile:
+            self.net = torch.compile(self.net)
+        self.skipped: dict[str, str] = {}
+        # Dropout's stream: seeded per rank here, restored from the checkpoint by load_parts on resume.
+        torch.manual_seed(derived_seed(config.seed, dist.rank, 3))
+
+    # ---- state ------------------------------------------------------------------------------------
+    def state_parts(self) -> dict[str, Any]:
+        parts: dict[str, Any] = {
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": self.dist.gather(capture_rng()),  # every rank's streams: each resumes its own
+            "history": self.history,
+            "progress": {
+                "next_epoch": self.history[-1]["epoch"] if self.history else 0,
+                "phase": self.phase,
+                "world": self.dist.world,
+            },
+        }
+        if self.ema is not None:
+            parts["ema"] = self.ema.state_dict()
+        return parts
+
+    def load_parts(self, parts: dict[str, Any]) -> None:
+        saved_world = parts["progress"]["world"]
+        if saved_world != self.dist.world:
+            raise ConfigError(
+                f"this run was trained on {saved_world} process(es); resume it with the same number "
+                f"(now {self.dist.world}) to continue exactly"
+            )
+        self.optimizer.load_state_dict(parts["optimizer"])
+        self.scheduler.load_state_dict(parts["scheduler"])
+        self.scaler.load_state_dict(parts["scaler"])
+        if self.ema is not None:
+            if "ema" not in parts:
+                raise ConfigError("this run was trained without --ema; resume it without --ema")
+            self.ema.load_state_dict(parts["ema"])
+        restore_rng(parts["rng"][self.dist.rank])
+        self.history = list(parts["history"])
+        self.start_epoch = int(parts["progress"]["next_epoch"])
+
+    # ---- the loop ---------------------------------------------------------------------------------
+    def fit(self) -> TrainResult:
+        config = self.config
+        for epoch in range(self.start_epoch, config.epochs):
+            self.train_loader.set_epoch(epoch)
+            started = time.perf_counter()
+            loss, top1, seen = self._train_epoch(epoch)
+            elapsed = time.perf_counter() - started
+            stats = self.evaluate()
+            row = {
+                "epoch": epoch + 1, "phase": self.phase, "train_loss": loss, "train_top1": top1,
+                "val_loss": stats.loss, "val_top1": stats.top1, "val_top5": stats.top5, "lr": self.scheduler.lr,
+                "time": round(elapsed, 3), "images_per_s": round(seen / max(elapsed, 1e-9), 1),
+            }  # fmt: skip
+            self.history.append(row)
+            self.save(row)
+            self.display.line(epoch_line(row, config.epochs))
+        final_model = self.eval_model
+        final_model.eval()
+        return TrainResult(final_model, self.history, self.out, self.data, skipped=sorted(self.skipped.items()))
+
+    @property
+    def eval_model(self) -> ConvNet:
+        return self.ema.module if self.ema is not None else self.model  # type: ignore[return-value]
+
+    def evaluate(self) -> EvalStats:
+        model = self.eval_model
+        return evaluate_loader(model, self.val_loader, model.num_classes, self.dist, criterion=self.criterion,
+                               amp=self.config.amp, channels_last=self.config.channels_last)  # fmt: skip
+
+    def _train_epoch(self, epoch: int) -> tuple[float, float, int]:
+        config, dist, device = self.config, self.dist, self.dist.device
+        self.net.train()
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        correct = torch.zeros((), dtype=torch.float64, device=device)
+        count, steps = 0, len(self.train_loader)
+        self.display.start_epoch(f"epoch {epoch + 1}/{config.epochs}", steps)
+        started = last_shown = time.perf_counter()
+        try:
+            for step, batch in enumerate(self.train_loader):
+                if self.on_batch is not None:
+                    self.on_batch(epoch, batch.index)
+                for path, reason in batch.skipped:
+                    self.skipped[path] = reason
+                x = batch.x.contiguous(memory_format=torch.channels_last) if config.channels_last else batch.x
+                with autocast_for(device, config.amp):
+                    output = self.net(x)
+                    loss = classification_loss(output, batch.y, self.criterion)
+                if not dist.all_finite(loss):
+                    raise self._diverged(loss, epoch, step)
+                self.optimizer.zero_grad(set_to_none=True)
+                self.scaler.scale(loss).backward()
+                if config.clip_grad is not None:
+                    self.scaler.unscale_(self.optimizer)
+                    nn.utils.clip_grad_norm_(self.model.parameters(), config.clip_grad)
+                self.scaler.step(self.optimizer)
+                self.scaler.update()
+                self.scheduler.step()
+                if self.ema is not None:
+                    self.ema.update(self.model)
+                n = len(batch.y)
+                loss_sum += loss.detach().double() * n
+                correct += (logits_of(output).detach().argmax(dim=1) == batch.y).sum()
+                count += n
+                now = time.perf_counter()
+                if self.display.enabled and (now - last_shown > DISPLAY_INTERVAL_S or step == steps - 1):
+                    last_shown = now
+                    self.display.update(step + 1, float(loss_sum) / count, float(correct) / count,
+                                        count * dist.world / (now - started))  # fmt: skip
+        finally:
+            self.display.end_epoch()
+        totals = dist.all_reduce(torch.stack([loss_sum, correct, torch.tensor(float(count), dtype=torch.float64,
+                                                                              device=device)]))  # fmt: skip
+        seen = int(totals[2])
+        return float(totals[0]) / max(1, seen), float(totals[1]) / max(1, seen), seen
+
+    def _diverged(self, loss: torch.Tensor, epoch: int, step: int) -> TrainingDiverged:
+        where = f"epoch {epoch + 1}, step {step + 1}"
+        if self.out is not None and (self.out / ckpt.LAST).exists():
+            kept = f"the last good checkpoint is {self.out / ckpt.LAST} (epoch {epoch})"
+        else:
+            kept = "no checkpoint was written before it"
+        return TrainingDiverged(
+            f"the loss became {float(loss.detach().float().mean()):.4g} at {where}; training stopped and {kept}. "
+            f"Lower --lr (now {self.config.base_lr:g}), add --warmup or --clip-grad, or check the data."
+        )
+
+    # ---- checkpoints --------------------------------------------------------------------------------
+    def save(self, row: dict[str, Any]) -> None:
+        """Write state, last, best and the metrics (rank 0); every rank joins the RNG gather first."""
+        parts = self.state_parts() if self.out is not None else None
+        if self.out is None or not self.dist.is_main:
+            return
+        extra = {**self.extra, "epoch": str(row["epoch"]), "val_top1": f"{row['val_top1']:.6f}"}
+        ckpt.write_state(self.out / ckpt.STATE, self.model, parts or {}, extra)
+        ckpt.write_model(self.eval_model, self.out / ckpt.LAST, extra)
+        if row["val_top1"] >= max(r["val_top1"] for r in self.history):
+            ckpt.write_model(self.eval_model, self.out / ckpt.BEST, extra)
+        ckpt.write_metrics(self.out, self.history)
