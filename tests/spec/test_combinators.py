@@ -141,3 +141,10 @@ def test_gap_head_and_flat_vectors() -> None:
     spec = net(Conv(8, 3), GAP(), FC(5))
     model = ConvNet(spec)
     assert model.num_features == 8 and model(torch.randn(2, 8, 16, 16)).shape == (2, 5)
+
+
+def test_a_labelled_layer_can_be_a_branch() -> None:
+    # Found by the fuzz test: a labelled primitive used as a whole branch is a container of one named item.
+    spec = ca.parse("INPUT(8x8x3) -> {CONV1-4 | a: RELU | POOL3(s=1, p=1)} -> GAP -> FC2")
+    assert "features.0.branch2.a" in [step.path for step in trace(spec)]
+    assert ConvNet(spec)(torch.randn(1, 3, 8, 8)).shape == (1, 2)

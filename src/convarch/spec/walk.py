@@ -18,7 +18,7 @@ from typing import Generic, TypeVar
 
 from convarch.errors import ConfigError, SizingError
 from convarch.spec.layers import CLASSIFIER_KINDS, HEAD_KINDS, Layer, Pool, Softmax
-from convarch.spec.nodes import Aux, Block, Dense, NetSpec, Node, Opt, Parallel, Repeat, Residual, Seq, as_seq
+from convarch.spec.nodes import Aux, Block, Dense, NetSpec, Node, Opt, Parallel, Repeat, Residual, Seq
 from convarch.spec.volume import Volume
 
 T = TypeVar("T")
@@ -229,7 +229,7 @@ def walk_container(node: Node, v: Volume, path: str, interp: Interpreter[T], ctx
     if isinstance(node, Repeat):
         items: list[Node] = list(splice((node.body,) * _count(node)))
     else:
-        items = list(splice(as_seq(node).items if node.label is None else node.items))  # type: ignore[attr-defined]
+        items = list(splice(node.items)) if isinstance(node, Seq) else [node]
     return walk_named(name_items(items), v, path, interp, ctx)
 
 
