@@ -16,7 +16,6 @@ from convarch.errors import ConfigError, PatternError, SizingError
 from convarch.nn.model import ConvNet
 from convarch.pattern.parser import parse
 from convarch.pattern.printer import to_pattern_text
-from convarch.pattern.template import check_keywords
 from convarch.spec.bind import bind, is_template
 from convarch.spec.edit import with_classifier
 from convarch.spec.limits import MAX_BUILD_PARAMS
@@ -107,9 +106,7 @@ def check_buildable(spec: NetSpec) -> None:
         )
 
 
-def analyze(
-    source: Source | nn.Module, input_size: tuple[int, int, int] | None = None, **keywords: Any
-) -> Report:
+def analyze(source: Source | nn.Module, input_size: tuple[int, int, int] | None = None, **keywords: Any) -> Report:
     """Per-layer volumes, params, MACs and memory of a zoo name, pattern text, spec or module.
 
     A name, text, spec or convarch-built model is walked with integer arithmetic: no modules, no tensors,
@@ -144,7 +141,6 @@ def check(
     ``error`` finding, not an exception; a syntax error is still a ``PatternError``.
     """
     spec = resolve(source)
-    check_keywords(spec, keywords)
     return check_network(spec, input_size=input_size, num_classes=num_classes, **keywords)
 
 

@@ -148,3 +148,12 @@ def test_a_labelled_layer_can_be_a_branch() -> None:
     spec = ca.parse("INPUT(8x8x3) -> {CONV1-4 | a: RELU | POOL3(s=1, p=1)} -> GAP -> FC2")
     assert "features.0.branch2.a" in [step.path for step in trace(spec)]
     assert ConvNet(spec)(torch.randn(1, 3, 8, 8)).shape == (1, 2)
+
+
+def test_a_misspelt_keyword_is_refused_by_every_entry_point() -> None:
+    seed = "INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC"
+    for entry in (ca.build, ca.analyze, ca.check):
+        with pytest.raises(ConfigError, match="'hidden_widht' is not a template variable.*Did you mean hidden_width"):
+            entry(seed, N=1, M=1, K=1, hidden_widht=64)
+    with pytest.raises(ConfigError, match="its variables are K, M, N.*Did you mean N"):
+        ca.build(seed, N=1, M=1, K=1, NN=2)

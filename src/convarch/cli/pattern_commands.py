@@ -17,9 +17,8 @@ from convarch.analysis.findings import Finding, counts
 from convarch.analysis.render import human
 from convarch.api import analyze, build, check, resolve, to_pattern
 from convarch.cli.app import app, console
-from convarch.cli.options import InputOption, NumClassesOption, SetOption, keywords, settings
+from convarch.cli.options import InputOption, NumClassesOption, SetOption, keywords
 from convarch.errors import SizingError
-from convarch.pattern.template import check_keywords
 from convarch.spec.bind import bind
 from convarch.weights.checkpoint import save
 
@@ -79,10 +78,8 @@ def build_command(
 ) -> None:
     """Build a pattern into an initialised model and save it, with its spec and pattern text in the file."""
     options = keywords(input_text, sets, num_classes)
-    spec = resolve(pattern)
-    check_keywords(spec, settings(sets))  # build itself would ignore a misspelt variable
     torch.manual_seed(seed)
-    model = build(spec, **options)
+    model = build(resolve(pattern), **options)
     path = save(model, out)
     params = sum(p.numel() for p in model.parameters())
     console.print(Text(f"pattern: {to_pattern(model.spec)}"), soft_wrap=True)

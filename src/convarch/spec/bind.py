@@ -18,6 +18,7 @@ unrolled.
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, replace
 
 from convarch.errors import ConfigError, PatternError, SizingError
@@ -65,6 +66,23 @@ def variables_of(node: Node | NetSpec) -> set[str]:
     return found
 
 
+BIND_OPTIONS = ("base_width", "hidden_width", "max_width", "optional")
+
+
+def _unknown_variable(name: str, known: set[str]) -> ConfigError:
+    """A keyword that is neither a variable of the pattern nor a binding option: say what would be."""
+    variables = sorted(known)
+    close = difflib.get_close_matches(name.upper(), variables, n=1) or difflib.get_close_matches(
+        name, BIND_OPTIONS, n=1
+    )
+    hint = f" Did you mean {close[0]}?" if close else ""
+    have = f"its variables are {', '.join(variables)}" if variables else "it has no template variables"
+    return ConfigError(
+        f"{name!r} is not a template variable of this pattern ({have}) nor a binding option "
+        f"({', '.join(BIND_OPTIONS)}).{hint}"
+    )
+
+
 def bind(
     spec: NetSpec,
     *,
@@ -79,6 +97,10 @@ def bind(
     """A concrete copy of ``spec`` with every template part filled in (see the module docstring)."""
     if optional not in OPTIONAL_MODES:
         raise ConfigError(f"optional must be one of {', '.join(OPTIONAL_MODES)}, got {optional!r}")
+    known = variables_of(spec)
+    for name in variables:
+        if name.upper() not in known:
+            raise _unknown_variable(name, known)
     variables = {name.upper(): value for name, value in variables.items()}
     for name, value in variables.items():
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_REPEAT:
