@@ -114,6 +114,12 @@ def test_text_is_the_seed_notation() -> None:
         lambda: Pool(2, type="median"),
         lambda: Dropout(1.0),
         lambda: FC(-3),
+        lambda: FC(True),
+        lambda: Subsample(0),
+        lambda: LRN(size=0),
+        lambda: ZeroPad(16, s=0),
+        lambda: ZeroPad(0),
+        lambda: RBF(0),
     ],
 )
 def test_bad_arguments_are_config_errors(make) -> None:

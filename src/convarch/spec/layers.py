@@ -43,6 +43,13 @@ def pair(value: Any, what: str, minimum: int = 1) -> Pair:
     return (int(items[0]), int(items[1]))
 
 
+def positive_int(value: Any, what: str) -> int:
+    """Refuse anything but a whole number >= 1, so a bad spec fails where it is written, not in a walk."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{what} must be a whole number of at least 1, got {value!r}")
+    return value
+
+
 def format_value(value: Any) -> str:
     """Pattern text for an argument value: ``3``, ``1x7``, ``true``, ``0.5``, ``avg``."""
     if isinstance(value, bool):
@@ -234,8 +241,8 @@ class FC(Layer):
     bias: bool = True
 
     def __post_init__(self) -> None:
-        if self.out is not None and (not isinstance(self.out, int) or self.out < 1):
-            raise ConfigError(f"FC needs a positive number of units, got {self.out!r}")
+        if self.out is not None:
+            positive_int(self.out, "FC unit count")
 
     def output(self, v: Volume) -> Volume:
         if self.out is None:
@@ -262,6 +269,9 @@ class Subsample(Layer):
     kind: ClassVar[str] = "SUBSAMPLE"
     shorthand: ClassVar[tuple[str, ...]] = ("f",)
     f: int = 2
+
+    def __post_init__(self) -> None:
+        positive_int(self.f, "SUBSAMPLE window F")
 
     def output(self, v: Volume) -> Volume:
         need_spatial(self, v)
@@ -293,6 +303,10 @@ class RBF(Layer):
     shorthand: ClassVar[tuple[str, ...]] = ("out",)
     positional: ClassVar[tuple[str, ...]] = ("out",)
     out: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.out is not None:
+            positive_int(self.out, "RBF unit count")
 
     def output(self, v: Volume) -> Volume:
         if self.out is None:
@@ -452,6 +466,9 @@ class LRN(Layer):
     beta: float = 0.75
     k: float = 2.0
 
+    def __post_init__(self) -> None:
+        positive_int(self.size, "LRN size")
+
     def output(self, v: Volume) -> Volume:
         need_spatial(self, v)
         return v
@@ -503,6 +520,10 @@ class ZeroPad(Layer):
     positional: ClassVar[tuple[str, ...]] = ("out",)
     out: int = 1
     s: int = 1
+
+    def __post_init__(self) -> None:
+        positive_int(self.out, "ZEROPAD channel count")
+        positive_int(self.s, "ZEROPAD stride")
 
     def output(self, v: Volume) -> Volume:
         need_spatial(self, v)
