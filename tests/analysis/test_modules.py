@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 from tests.analysis.combinator_specs import every_combinator
@@ -17,19 +15,17 @@ from convarch.spec.nodes import NetSpec
 MODELS = ca.list_models()
 
 
-def _assert_same_rows(spec: NetSpec, model: nn.Module, *, names: bool = False) -> None:
-    """Every row equal: order, path, kind, volume and counts; the names too when ``names``.
+def _assert_same_rows(spec: NetSpec, model: nn.Module) -> None:
+    """Every row equal: order, path, name, kind, volume and counts.
 
-    Names may differ where the spec writes a layer relative to its input (DenseNet's transition is
-    ``CONV1(ratio=0.5)``) and the module can only show the result (``CONV1-128``).
+    A layer written relative to its input (DenseNet's transition ``CONV1(ratio=0.5)``) is listed with its
+    resolved width (``CONV1-128``) by both paths.
     """
     by_spec = ca.analyze(spec)
     by_hooks = analyze_module(model, spec.input.chw)
     assert by_hooks.source == "module" and by_spec.source == "spec"
     assert len(by_hooks.rows) == len(by_spec.rows)
     for ours, theirs in zip(by_spec.rows, by_hooks.rows, strict=True):
-        if not names:
-            theirs = dataclasses.replace(theirs, name=ours.name)
         assert ours == theirs, f"{ours.path}: {ours} != {theirs}"
     assert (by_hooks.params, by_hooks.macs, by_hooks.activations) == (
         by_spec.params,
@@ -50,7 +46,7 @@ def test_hooks_match_the_walk_on_every_combinator() -> None:
     spec = every_combinator()
     with torch.device("meta"):
         model = ConvNet(spec)
-    _assert_same_rows(spec, model, names=True)
+    _assert_same_rows(spec, model)
     assert any(r.aux for r in analyze_module(model, spec.input.chw).rows)
 
 

@@ -187,12 +187,13 @@ class _RowMaker(Interpreter[None]):
         self.rows: list[Row] = []
         self.names = names
         # One layer object often repeats (``[CONV3-64]*2``, blocks); it lives for the whole walk, so its id is a key.
-        self._names: dict[int, str] = {}
+        self._names: dict[tuple[int, int], str] = {}
 
     def layer(self, layer: Layer, vin: Volume, vout: Volume, path: str, ctx: Context) -> None:
-        name = self._names.get(id(layer), "")
+        key = (id(layer), vin.c)  # a width relative to the input (CONV ratio=) names differently per input
+        name = self._names.get(key, "")
         if not name and self.names:
-            name = self._names[id(layer)] = layer.text()
+            name = self._names[key] = layer.resolved(vin).text()
         self.rows.append(
             Row(
                 index=len(self.rows) + 1,

@@ -11,7 +11,7 @@ trainable subsampling and RBF output) count; BN, pooling and activations report 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
 
 from torch import nn
@@ -104,6 +104,10 @@ class Layer(Node):
         """The sliding-window arithmetic along H and W (empty for layers without a window)."""
         return ()
 
+    def resolved(self, v: Volume) -> Layer:
+        """This layer with every size that depends on the input written out (for listings)."""
+        return self
+
     def exact(self, v: Volume) -> bool:
         """True when every window fits exactly: nothing is floored or rounded away."""
         return all(w.exact for w in self.windows(v))
@@ -180,6 +184,9 @@ class Conv(Layer):
     @property
     def connections(self) -> tuple[tuple[int, ...], ...] | None:
         return CONNECTION_TABLES[self.table] if self.table else None
+
+    def resolved(self, v: Volume) -> Layer:
+        return self if self.ratio is None else replace(self, out=self.width(v), ratio=None)
 
     def width(self, v: Volume) -> int:
         """The number of filters on input ``v``: ``out``, or ``floor(ratio x C)`` (at least 1)."""
