@@ -21,6 +21,7 @@ import re
 from dataclasses import replace
 
 from convarch.blocks.inception import inception, inception_aux
+from convarch.errors import ConfigError
 from convarch.spec.layers import BN, FC, GAP, LRN, Conv, Dropout, Pool, Relu
 from convarch.spec.nodes import NetSpec, Node, Seq
 from convarch.spec.volume import Volume
@@ -102,12 +103,12 @@ def _torchvision_name(path: str) -> str:
         return f"{module}.branch{branch}{inner}.{kind}"
     if match := re.fullmatch(r"features\.(aux\d)\.head\.(conv1|bn1|fc1|fc2)", path):
         return f"{match[1]}.{ {'conv1': 'conv.conv', 'bn1': 'conv.bn'}.get(match[2], match[2]) }"
-    raise ValueError(f"no torchvision name for {path}")
+    raise ConfigError(f"no torchvision name for {path}: the GoogLeNet key map has no rule for it")
 
 
-def torchvision_keys(spec: NetSpec) -> dict[str, str]:
+def torchvision_keys(spec: NetSpec) -> dict[str, str | None]:
     """torchvision's GoogLeNet names; its auxiliary heads are dropped when ours has none (``aux_logits=False``)."""
-    table = {_torchvision_name(s.path): s.path for s in trace(spec) if s.layer.params(s.input)}
+    table: dict[str, str | None] = {_torchvision_name(s.path): s.path for s in trace(spec) if s.layer.params(s.input)}
     if not any(path.startswith("features.aux") for path in table.values()):
         table.update({"aux1": None, "aux2": None})
     return table

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 
+from convarch.errors import ConfigError
 from convarch.spec.layers import BN, FC, GAP, Conv, Pool, Relu
 from convarch.spec.nodes import NetSpec, Seq
 from convarch.spec.volume import Volume
@@ -62,7 +63,8 @@ def timm_keys(spec: NetSpec) -> dict[str, str]:
             source = "norm"
         else:
             match = re.fullmatch(r"features\.layer(\d)\.(\d+)\.(.+)", path)
-            assert match is not None, path  # every other weighted layer sits in a stage
+            if match is None:
+                raise ConfigError(f"no timm name for {path}: the resnetv2 key map expects it in a stage")
             stage, unit, inner = match.groups()
             inner = _UNIT_NAMES.get(inner, inner.removeprefix("body."))
             source = f"stages.{int(stage) - 1}.blocks.{unit}.{inner}"

@@ -118,10 +118,11 @@ def _register_torchvision(name: str, depth: int, widen: int, tv: tuple[int, floa
     source = f"{TORCHVISION}, IMAGENET1K_V1"
     wide = widen > 1
     deviations = (V15,) if DEPTHS[depth][0] == "BOTTLENECK" else ()
+    notes: tuple[str, ...] = (TABLE1_NOTE,) if DEPTHS[depth][0] == "RES" else ()
     if wide:
-        deviations += (
-            f"Wide bottlenecks: the 1x1 and 3x3 convs are {widen}x wider than ResNet-{depth}'s, the output "
-            "width is unchanged (torchvision's reading of Wide ResNets; the WRN paper widens basic blocks).",
+        notes = (
+            f"WRN-{depth}-{widen}-bottleneck of the Wide ResNet paper's ImageNet experiments: ResNet-{depth} with "
+            f"each bottleneck's inner 1x1 and 3x3 convs {widen}x wider and the same output widths.",
         )
     register(
         ModelEntry(
@@ -137,7 +138,7 @@ def _register_torchvision(name: str, depth: int, widen: int, tv: tuple[int, floa
                 top1=Figure(tv[2], source, 0.001, "%"),
                 top5=Figure(tv[3], source, 0.001, "%"),
                 deviations=deviations,
-                notes=(TABLE1_NOTE,) if DEPTHS[depth][0] == "RES" else (),
+                notes=notes,
                 figures=_table1(depth) if DEPTHS[depth][0] == "RES" else {},
             ),
             options={"depth": depth, "widen": widen},
