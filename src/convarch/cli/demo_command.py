@@ -1,12 +1,23 @@
-"""``convarch demo``: the main job on built-in data (``make demo``)."""
+"""``convarch demo``: the main job on built-in data (``make demo``): LeNet-5, then "don't be a hero"."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
 from convarch.cli.app import app, console
-from convarch.cli.zoo_commands import zoo_table
+from convarch.train.demo import run_demo
 
 
 @app.command("demo")
-def demo_command() -> None:
-    """Tour the zoo: every registered network with its year, size and cost."""
-    console.print(zoo_table())
+def demo_command(
+    out: Annotated[Path, typer.Option(help="Where the runs and the Markdown report go.")] = Path("runs/demo"),
+    seeds: Annotated[int, typer.Option(min=1, help="Seeds of the fine-tune vs scratch comparison.")] = 3,
+    quiet: Annotated[bool, typer.Option(help="No progress bars or lines, only the report.")] = False,
+) -> None:
+    """Train LeNet-5 on MNIST-5k, then fine-tune it on 10 digits per class vs from scratch; write a report."""
+    result = run_demo(out, seeds=seeds, console=console, quiet=quiet)
+    if quiet:
+        console.print(str(result.report))

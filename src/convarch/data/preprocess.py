@@ -152,8 +152,10 @@ def resize_shorter(images: torch.Tensor, size: int, interpolation: str = "biline
     h, w = images.shape[-2:]
     if min(h, w) == size:
         return images
+    # torchvision's rule (and so the weights module's): the shorter side becomes ``size``, the longer one
+    # ``int(size * long / short)``, truncated.
+    target = (size, int(size * w / h)) if h <= w else (int(size * h / w), size)
     scale = size / min(h, w)
-    target = (max(size, round(h * scale)), max(size, round(w * scale)))
     if interpolation == "nearest":
         return F.interpolate(images, size=target, mode="nearest")
     # Antialias only when shrinking: that is where it matters (aliasing), and it is what PIL does.
@@ -170,7 +172,7 @@ def center_crop(images: torch.Tensor, crop: tuple[int, int]) -> torch.Tensor:
         pad_h, pad_w = max(0, ch - h), max(0, cw - w)
         images = F.pad(images, (pad_w // 2, pad_w - pad_w // 2, pad_h // 2, pad_h - pad_h // 2))
         h, w = images.shape[-2:]
-    top, left = (h - ch) // 2, (w - cw) // 2
+    top, left = round((h - ch) / 2), round((w - cw) / 2)  # torchvision's CenterCrop offsets
     return images[..., top : top + ch, left : left + cw]
 
 

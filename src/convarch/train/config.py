@@ -50,6 +50,7 @@ class TrainConfig:
     labels_per_class: int | None = None
     val_fraction: float | None = None
     split_seed: int = 0
+    cache: bool | None = None  # hold an image folder in memory (default: when it fits in 1 GiB)
 
     def __post_init__(self) -> None:
         self.optimizer = self.optimizer.lower()

@@ -23,7 +23,7 @@ from torch import nn
 from convarch.api import create_model, is_model_name
 from convarch.data.datasets import DataBundle
 from convarch.data.loader import derived_seed
-from convarch.errors import ConfigError, WeightsError
+from convarch.errors import ConfigError
 from convarch.nn.model import ConvNet
 from convarch.train import checkpoint as ckpt
 from convarch.train.config import TrainConfig
@@ -33,7 +33,7 @@ from convarch.train.progress import RunDisplay, epoch_line
 from convarch.train.run import _build, _load, data_extra, describe_source, finish_run, model_from_state, start_run
 from convarch.train.trainer import BatchHook, Trainer, TrainResult
 from convarch.weights.checkpoint import load as load_checkpoint
-from convarch.weights.checkpoint import read_header
+from convarch.weights.pretrained import load_weights
 
 # Defaults for a few hundred labelled images on a CPU; every one can be overridden.
 # Chosen on MNIST-5k -> digits at 10 labels per class (benchmarks/bench_training.py): many small steps
@@ -118,36 +118,18 @@ def finetune(
 
 # ---- the pretrained network -------------------------------------------------------------------------
 def load_pretrained(model: str | ConvNet | None, weights: str | Path) -> ConvNet:
-    """The pretrained network: from a convarch checkpoint (which names its own architecture), or through
-    ``create_model(name, weights=...)`` for the weights registry's sources."""
-    path = Path(str(weights))
-    if path.is_file() and read_header(path).get("format") == "convarch":
-        pretrained = load_checkpoint(path)
-        if model is not None:
-            target = _build(model, pretrained.num_classes) if not isinstance(model, ConvNet) else model
-            _copy_backbone(pretrained, target, path)
-            target.pretrained_cfg = {**pretrained.pretrained_cfg, **{"source": str(path)}}
-            return target
-        return pretrained
-    if path.suffix in (".safetensors", ".pt", ".pth") and not path.exists():
-        raise WeightsError(f"no weights file at {path}; give a checkpoint written by convarch (ca.save or a run)")
-    if not (isinstance(model, str) and is_model_name(model)):
-        raise ConfigError(f"{weights} is not a convarch checkpoint, so name the zoo model it is for (MODEL)")
-    return create_model(model, weights=str(weights))
-
-
-def _copy_backbone(source: ConvNet, target: ConvNet, path: Path) -> None:
-    """Every tensor but the classifier's, with a message naming the first that does not fit."""
-    theirs = {k: v for k, v in source.state_dict().items() if not k.startswith(("classifier.", "post."))}
-    ours = target.state_dict()
-    for key, value in theirs.items():
-        if key not in ours or ours[key].shape != value.shape:
-            got = tuple(ours[key].shape) if key in ours else "absent"
-            raise WeightsError(
-                f"{path} does not fit this network: {key} is {tuple(value.shape)} there and {got} here; "
-                "leave MODEL out to fine-tune the network the checkpoint describes"
-            )
-    target.load_state_dict(theirs, strict=False)
+    """The pretrained network. Without ``model``, a convarch checkpoint rebuilds the network it describes;
+    with a zoo name, ``create_model(name, weights=...)`` loads a file or a registered source; a pattern or a
+    built model gets the file's tensors through the weights loader (which names any key that does not fit)."""
+    if model is None:
+        if not Path(str(weights)).is_file():
+            raise ConfigError(f"{weights} is not a checkpoint file, so name the zoo model it is for (MODEL)")
+        return load_checkpoint(weights)
+    if isinstance(model, str) and is_model_name(model):
+        return create_model(model, weights=str(weights))
+    target = model if isinstance(model, ConvNet) else _build(model, None)
+    load_weights(target, str(weights))
+    return target
 
 
 def with_new_head(model: ConvNet, bundle: DataBundle, seed: int) -> ConvNet:

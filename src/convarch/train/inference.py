@@ -59,11 +59,14 @@ def evaluate(
     split: str = "val",
     batch_size: int = 256,
     device: str = "auto",
+    labels_per_class: int | None = None,
+    split_seed: int | None = None,
 ) -> Evaluation:
     """Top-1, top-5, per-class accuracy and the confusion matrix of a checkpoint (or model) on ``data``.
 
     ``split="val"`` is the held-out side: the same images the run held out when ``data`` is what it trained
-    on (the checkpoint records the split), a val/ folder, or mnist5k's fixed 1,000.
+    on (the checkpoint records the split), a val/ folder, or mnist5k's fixed 1,000. ``labels_per_class``
+    and ``split_seed`` choose another split (the rest of digits after 10 labels per class, say).
     """
     if split not in SPLITS:
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -74,6 +77,10 @@ def evaluate(
             "split_seed": trained_on.get("split_seed", 0),
             "labels_per_class": trained_on.get("labels_per_class"),
         }
+    if labels_per_class is not None:
+        options["labels_per_class"] = labels_per_class
+    if split_seed is not None:
+        options["split_seed"] = split_seed
     bundle = load_data(data, model, preprocessing=_preprocessing(model), **options)
     labels_map = _label_map(model, bundle)
     side = _side(bundle, split)

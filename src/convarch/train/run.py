@@ -131,7 +131,7 @@ def describe_source(source: ModelSource) -> str:
 # ---- the data and the run directory -----------------------------------------------------------------
 def _load(data: str | Path, model: ConvNet, config: TrainConfig) -> DataBundle:
     return load_data(data, model, labels_per_class=config.labels_per_class, val_fraction=config.val_fraction,
-                     split_seed=config.split_seed)  # fmt: skip
+                     split_seed=config.split_seed, cache=config.cache)  # fmt: skip
 
 
 def data_extra(bundle: DataBundle) -> dict[str, Any]:

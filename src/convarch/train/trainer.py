@@ -174,6 +174,8 @@ class Trainer:
             self.history.append(row)
             self.save(row)
             self.display.line(epoch_line(row, config.epochs))
+        for loader in (self.train_loader, self.val_loader):  # files that failed while streaming from disk
+            self.skipped.update(getattr(loader, "skipped", {}))
         final_model = self.eval_model
         final_model.eval()
         return TrainResult(final_model, self.history, self.out, self.data, skipped=sorted(self.skipped.items()))

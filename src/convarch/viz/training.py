@@ -91,6 +91,6 @@ def comparison_chart(rows: Sequence[Mapping[str, float]], path: str | Path, titl
     low = min(scratch + tuned)
     axes.set_ylim(max(0.0, low - 10), 101)
     axes.grid(axis="y", alpha=0.3)
-    axes.legend(loc="lower right", fontsize=9)
+    axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2, fontsize=9, frameon=False)
     axes.set_title(title or "fine-tuned vs from scratch", fontsize=10)
     return save_figure(figure, path)

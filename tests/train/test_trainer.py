@@ -1,0 +1,142 @@
+"""The trainer: what a run writes, exact resume, a diverging loss, a full disk, and the run directory rules."""
+
+from __future__ import annotations
+
+import csv
+import errno
+import json
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+import convarch as ca
+from convarch.train.checkpoint import CheckpointWriteError, read_state
+from convarch.train.trainer import TrainingDiverged
+from convarch.weights.checkpoint import read_header
+from tests.train.helpers import FAST, TINY, weights_equal
+
+
+class Interrupt(Exception):
+    pass
+
+
+def stop_at(epoch: int, step: int = 2):  # type: ignore[no-untyped-def]
+    """An on_batch hook that raises in the middle of ``epoch``, like a crash."""
+    seen = {"steps": 0}
+
+    def hook(current: int, index: torch.Tensor) -> None:
+        if current == epoch:
+            seen["steps"] += 1
+            if seen["steps"] > step:
+                raise Interrupt
+
+    return hook
+
+
+def test_a_run_writes_checkpoints_metrics_and_learns(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = ca.train(TINY, "digits", out=out, epochs=3, threads=1, quiet=True)
+    assert result.final_top1 >= 0.7  # 3 epochs on 1,437 digits: a floor with a wide margin
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert {"train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr", "time", "images_per_s"} <= set(rows[0])
+    assert json.loads((out / "metrics.json").read_text()) == result.history
+    last = ca.load(out / "last.safetensors")
+    assert last.class_names == [str(d) for d in range(10)] and weights_equal(last, result.model)
+    assert last.pretrained_cfg["crop"] == 16 and len(last.pretrained_cfg["mean"]) == 1  # preprocessing recorded
+    header = read_header(out / "best.safetensors")
+    assert header["epoch"] == str(result.best_epoch)
+    assert json.loads(header["data"])["source"] == "digits"
+    assert json.loads((out / "data.json").read_text())["train"] == len(result.data.train) == 1438  # 20% held out
+    assert not list(out.glob(".*.tmp"))
+
+
+def test_resume_after_a_crash_is_bit_identical(tmp_path: Path) -> None:
+    options = {"epochs": 3, "batch_size": 64, "threads": 1, "ema": True, "quiet": True}
+    whole = ca.train(TINY, "digits", out=tmp_path / "whole", **options)
+    with pytest.raises(Interrupt):
+        ca.train(TINY, "digits", out=tmp_path / "crash", on_batch=stop_at(epoch=1), **options)
+    assert read_header(tmp_path / "crash" / "state.safetensors")["epoch"] == "1"
+    resumed = ca.train(resume=tmp_path / "crash", quiet=True)
+    assert weights_equal(resumed.model, whole.model)  # the EMA weights
+    raw_whole, _, _ = read_state(tmp_path / "whole" / "state.safetensors")
+    raw_resumed, _, _ = read_state(tmp_path / "crash" / "state.safetensors")
+    assert raw_whole.keys() == raw_resumed.keys() and all(torch.equal(raw_whole[k], raw_resumed[k]) for k in raw_whole)
+    measured = ("train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr")  # not the timings
+    assert [[r[k] for k in measured] for r in resumed.history] == [[r[k] for k in measured] for r in whole.history]
+
+
+def test_resume_refuses_changed_options_and_a_run_is_not_overwritten(tmp_path: Path) -> None:
+    ca.train(TINY, "digits", out=tmp_path / "r", epochs=1, threads=1, quiet=True)
+    with pytest.raises(ca.ConfigError, match=r"differ: epochs \(5 vs 1\)"):
+        ca.train(resume=tmp_path / "r", epochs=5)
+    with pytest.raises(ca.ConfigError, match="already holds a training run; continue it with --resume"):
+        ca.train(TINY, "digits", out=tmp_path / "r", epochs=1, threads=1, quiet=True)
+    with pytest.raises(ca.WeightsError, match="not a training run"):
+        ca.train(resume=tmp_path / "nothing")
+
+
+def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
+    out = tmp_path / "nan"
+    holder: dict[str, torch.nn.Module] = {}
+
+    def poison(epoch: int, index: torch.Tensor) -> None:
+        if epoch == 1:
+            with torch.no_grad():
+                holder["model"].features.conv1.weight.fill_(float("nan"))
+
+    model = ca.build(TINY)
+    holder["model"] = model
+    with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 2, step 1.*last good checkpoint is .*epoch 1"):
+        ca.train(model, "digits", out=out, on_batch=poison, quiet=True, **FAST)
+    kept = ca.load(out / "last.safetensors")
+    assert read_header(out / "last.safetensors")["epoch"] == "1"
+    assert all(torch.isfinite(t).all() for t in kept.state_dict().values() if t.is_floating_point())
+
+
+def test_a_full_disk_is_a_clear_error_and_the_previous_checkpoint_stays(tmp_path: Path, monkeypatch) -> None:
+    import safetensors.torch
+
+    real_save = safetensors.torch.save_file
+    calls = {"n": 0}
+
+    def save_file(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] > 3:  # epoch 1 writes state, last and best; the disk fills during epoch 2's writes
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(safetensors.torch, "save_file", save_file)
+    out = tmp_path / "full"
+    with pytest.raises(CheckpointWriteError, match="state.safetensors: the disk is full; the previous state"):
+        ca.train(TINY, "digits", out=out, quiet=True, **FAST)
+    monkeypatch.setattr(safetensors.torch, "save_file", real_save)
+    assert read_header(out / "state.safetensors")["epoch"] == "1"
+    assert ca.load(out / "last.safetensors").num_classes == 10
+    assert not list(out.glob(".*.tmp"))  # no partial file left behind
+    resumed = ca.train(resume=out, quiet=True)  # and the run continues from what was kept
+    assert len(resumed.history) == 2
+
+
+@pytest.mark.skipif(hasattr(os, "geteuid") and os.geteuid() == 0, reason="root writes into read-only directories")
+def test_an_unwritable_directory_fails_before_training(tmp_path: Path) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        with pytest.raises(CheckpointWriteError, match="permission denied"):
+            ca.train(TINY, "digits", out=locked / "run", quiet=True, **FAST)
+    finally:
+        locked.chmod(0o700)
+
+
+def test_a_zoo_model_adapts_to_the_data(tmp_path: Path) -> None:
+    # AlexNet-sized nets are too slow for a unit test; LeNet-5 with 3 classes of a folder is the same path.
+    from tests.train.helpers import write_class_folder
+
+    root = write_class_folder(tmp_path / "shapes", {"a": 6, "b": 6, "c": 6}, mode="RGB")
+    result = ca.train("lenet5", root, epochs=1, batch_size=8, threads=1, quiet=True)
+    assert result.model.num_classes == 3 and result.model.class_names == ["a", "b", "c"]
+    assert result.model.in_chans == 1  # RGB images were converted to LeNet's grey input
