@@ -25,6 +25,7 @@ from convarch.nn.model import ConvNet
 from convarch.spec.bind import bind
 from convarch.spec.nodes import NetSpec
 from convarch.spec.volume import Volume
+from convarch.train import TrainConfig, TrainResult, evaluate, finetune, predict, train
 from convarch.weights.checkpoint import load, save
 from convarch.weights.preprocess import transforms_for
 from convarch.weights.pretrained import load_weights
@@ -44,6 +45,8 @@ __all__ = [
     "Report",
     "Row",
     "SizingError",
+    "TrainConfig",
+    "TrainResult",
     "UnknownModelError",
     "Volume",
     "WeightsError",
@@ -53,14 +56,18 @@ __all__ = [
     "build",
     "check",
     "create_model",
+    "evaluate",
+    "finetune",
     "list_models",
     "load",
     "load_weights",
     "model_info",
     "parse",
+    "predict",
     "resolve",
     "save",
     "spec_of",
     "to_pattern",
+    "train",
     "transforms_for",
 ]
