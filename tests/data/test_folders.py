@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests.train.helpers import write_class_folder, write_image
 
 import convarch as ca
 from convarch.data import load_data
-from tests.train.helpers import write_class_folder, write_image
 
 SMALL = "INPUT(16x16x3) -> CONV3-4 -> RELU -> POOL2 -> FC3"
 

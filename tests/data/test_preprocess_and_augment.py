@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tests.train.helpers import write_image
 
 import convarch as ca
 from convarch.data.augment import augment_batch, pad_crop, parse_augment, random_flip, random_resized_crop
 from convarch.data.images import read_image
 from convarch.data.preprocess import Preprocessing, channel_values, match_channels
-from tests.train.helpers import write_image
 
 
 def test_grey_and_rgb_conversions_match_pil(tmp_path: Path) -> None:

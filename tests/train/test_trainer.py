@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from tests.train.helpers import FAST, TINY, weights_equal
 
 import convarch as ca
 from convarch.train.checkpoint import CheckpointWriteError, read_state
 from convarch.train.trainer import TrainingDiverged
 from convarch.weights.checkpoint import read_header
-from tests.train.helpers import FAST, TINY, weights_equal
 
 
 class Interrupt(Exception):
@@ -41,7 +41,9 @@ def test_a_run_writes_checkpoints_metrics_and_learns(tmp_path: Path) -> None:
     assert result.final_top1 >= 0.7  # 3 epochs on 1,437 digits: a floor with a wide margin
     rows = list(csv.DictReader((out / "metrics.csv").open()))
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
-    assert {"train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr", "time", "images_per_s"} <= set(rows[0])
+    assert {"train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr", "time", "images_per_s"} <= set(
+        rows[0]
+    )
     assert json.loads((out / "metrics.json").read_text()) == result.history
     last = ca.load(out / "last.safetensors")
     assert last.class_names == [str(d) for d in range(10)] and weights_equal(last, result.model)
@@ -89,7 +91,9 @@ def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoin
 
     model = ca.build(TINY)
     holder["model"] = model
-    with pytest.raises(TrainingDiverged, match=r"loss became nan at epoch 2, step 1.*last good checkpoint is .*epoch 1"):
+    with pytest.raises(
+        TrainingDiverged, match=r"loss became nan at epoch 2, step 1.*last good checkpoint is .*epoch 1"
+    ):
         ca.train(model, "digits", out=out, on_batch=poison, quiet=True, **FAST)
     kept = ca.load(out / "last.safetensors")
     assert read_header(out / "last.safetensors")["epoch"] == "1"

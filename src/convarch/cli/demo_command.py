@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from convarch.cli.app import app, console
-from convarch.train.demo import run_demo
 
 
 @app.command("demo")
@@ -18,6 +17,8 @@ def demo_command(
     quiet: Annotated[bool, typer.Option(help="No progress bars or lines, only the report.")] = False,
 ) -> None:
     """Train LeNet-5 on MNIST-5k, then fine-tune it on 10 digits per class vs from scratch; write a report."""
+    from convarch.train.demo import run_demo  # matplotlib loads only for the commands that draw
+
     result = run_demo(out, seeds=seeds, console=console, quiet=quiet)
     if quiet:
         console.print(str(result.report))

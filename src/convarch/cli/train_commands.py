@@ -22,7 +22,6 @@ from convarch.train.finetune import FREEZE_EPOCHS, LAYER_DECAY, finetune
 from convarch.train.inference import SPLITS, evaluate, predict
 from convarch.train.run import train
 from convarch.train.trainer import TrainResult
-from convarch.viz.training import confusion_chart
 
 DataOpt = Annotated[
     str | None, typer.Option("--data", help="mnist5k, digits, or a folder with one subfolder per class.")
@@ -46,7 +45,7 @@ def default_out(model: str, data: str) -> Path:
 
 
 def _report(result: TrainResult) -> None:
-    if not result.history:
+    if not result.history or result.rank != 0:
         return
     last = result.history[-1]
     console.print(
@@ -152,6 +151,8 @@ def evaluate_command(
     """Top-1/top-5, per-class accuracy and a confusion-matrix chart of a checkpoint on a dataset."""
     if data is None:
         raise typer.BadParameter("give --data (mnist5k, digits or a folder)")
+    from convarch.viz.training import confusion_chart  # matplotlib loads only for the commands that draw
+
     result = evaluate(checkpoint, data, split=split, device=device)
     if confusion is None:
         name = data.lower() if data.lower() in BUILTIN else Path(data).name
@@ -185,7 +186,9 @@ def predict_command(
     for prediction in predict(checkpoint, list(images), topk=topk, device=device):
         if prediction.error:
             failed += 1
-            err_console.print(f"{prediction.path}: cannot read it ({prediction.error})", highlight=False)
+            err_console.print(
+                f"{prediction.path}: cannot read it ({prediction.error})", highlight=False, soft_wrap=True
+            )
             continue
         shown = ", ".join(f"{name} {p:.1%}" for name, p in prediction.top)
         console.print(f"{prediction.path}: {shown}", highlight=False)

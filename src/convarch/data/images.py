@@ -27,6 +27,8 @@ def read_image(path: str | Path) -> torch.Tensor:
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
+    if not path.is_file():
+        raise BadImage("no such file")
     try:
         if path.stat().st_size == 0:
             raise BadImage("empty file (0 bytes)")

@@ -115,8 +115,8 @@ def write_report(out: Path, result: DemoResult, pretrain_history: list[dict[str,
     learning_curves({"lenet5 on mnist5k": pretrain_history}, charts / "mnist5k-curves.png",
                     title="LeNet-5 on MNIST-5k (4,000 training images)")  # fmt: skip
     first = runs[min(runs)]
-    learning_curves({"fine-tuned": first["tuned"].history, "from scratch": first["scratch"].history},
-                    charts / "digits-curves.png", title="digits, 10 labels per class (seed 0); shaded: frozen phase")  # fmt: skip
+    pair = {"fine-tuned": first["tuned"].history, "from scratch": first["scratch"].history}
+    learning_curves(pair, charts / "digits-curves.png", title="digits, 10 per class (seed 0); shaded: frozen phase")
     comparison_chart(result.rows, charts / "scratch-vs-finetuned.png",
                      title="rest of digits: from scratch vs fine-tuned from MNIST")  # fmt: skip
     tuned_eval = evaluate(out / "finetune-seed0" / ckpt.LAST, "digits", device="cpu")

@@ -48,6 +48,20 @@ class Distributed:
             dist.all_reduce(flag, op=dist.ReduceOp.MIN)
         return bool(flag.item())
 
+    def average_buffers(self, module: torch.nn.Module) -> None:
+        """Average floating-point buffers (BatchNorm running statistics) over ranks.
+
+        DDP broadcasts rank 0's buffers before each forward, but the last forward of an epoch leaves every
+        rank with statistics of its own shard; averaging them (timm's ``distribute_bn``) makes the ranks
+        evaluate and save the same model.
+        """
+        if not self.enabled:
+            return
+        for buffer in module.buffers():
+            if buffer.is_floating_point():
+                dist.all_reduce(buffer)
+                buffer.div_(self.world)
+
     def gather(self, obj: Any) -> list[Any]:
         """Every rank's ``obj`` on every rank (RNG states for the checkpoint; small objects only)."""
         if not self.enabled:

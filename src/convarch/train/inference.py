@@ -155,9 +155,6 @@ def predict(
         except BadImage as error:
             results.append(Prediction(str(path), [], str(error)))
             continue
-        except FileNotFoundError:
-            results.append(Prediction(str(path), [], "no such file"))
-            continue
         probabilities = model(prep(image.unsqueeze(0)).to(target)).softmax(dim=1)[0].float().cpu()
         values, indices = probabilities.topk(k)
         results.append(

@@ -48,6 +48,7 @@ class TrainResult:
     data: DataBundle
     final: EvalStats | None = None
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    rank: int = 0  # under torchrun, only rank 0 reports
 
     @property
     def final_top1(self) -> float:
@@ -164,6 +165,9 @@ class Trainer:
             self.train_loader.set_epoch(epoch)
             started = time.perf_counter()
             loss, top1, seen = self._train_epoch(epoch)
+            self.dist.average_buffers(self.model)
+            if self.ema is not None:
+                self.dist.average_buffers(self.ema.module)
             elapsed = time.perf_counter() - started
             stats = self.evaluate()
             row = {
@@ -178,7 +182,8 @@ class Trainer:
             self.skipped.update(getattr(loader, "skipped", {}))
         final_model = self.eval_model
         final_model.eval()
-        return TrainResult(final_model, self.history, self.out, self.data, skipped=sorted(self.skipped.items()))
+        return TrainResult(final_model, self.history, self.out, self.data, skipped=sorted(self.skipped.items()),
+                           rank=self.dist.rank)  # fmt: skip
 
     @property
     def eval_model(self) -> ConvNet:

@@ -1,0 +1,57 @@
+"""convarch train / finetune / evaluate / predict / demo from the command line; mistakes never show a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.train.helpers import TINY, write_image
+
+from convarch.cli import main
+
+FAST = ["--epochs", "1", "--threads", "1", "--quiet"]
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_train_evaluate_predict(capsys, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    code, text, _ = run(capsys, "train", TINY, "--data", "digits", "--out", str(out), "--augment", "none", *FAST)
+    assert code == 0 and "held-out top-1" in text and "last.safetensors" in text
+    code, text, _ = run(capsys, "evaluate", str(out / "best.safetensors"), "--data", "digits")
+    assert code == 0 and "top-1" in text and "per-class accuracy" in text
+    assert (out / "confusion-best-digits.png").is_file()
+    image = write_image(tmp_path / "x.png", size=(28, 28))
+    code, text, _ = run(capsys, "predict", str(out / "best.safetensors"), str(image), "--topk", "2")
+    assert code == 0 and text.startswith(str(image)) and text.count("%") == 2
+    code, _, err = run(capsys, "predict", str(out / "best.safetensors"), str(tmp_path / "missing.png"))
+    assert code == 1 and "missing.png: cannot read it (no such file)" in err
+
+
+def test_resume_and_finetune_from_the_command_line(capsys, tmp_path: Path) -> None:
+    out = tmp_path / "pre"
+    assert run(capsys, "train", TINY, "--data", "digits", "--out", str(out), *FAST)[0] == 0
+    code, _, err = run(capsys, "train", "--resume", str(out), "--epochs", "3")
+    assert code == 1 and "differ: epochs (3 vs 1)" in err and "Traceback" not in err
+    code, text, _ = run(capsys, "finetune", "--weights", str(out / "last.safetensors"), "--data", "digits",
+                        "--labels-per-class", "5", "--freeze-epochs", "1", "--epochs", "2", "--quiet",
+                        "--out", str(tmp_path / "ft"))  # fmt: skip
+    assert code == 0 and "held-out top-1" in text and (tmp_path / "ft" / "best.safetensors").is_file()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["train", "lenet5", "--data", "cifar10"], "unknown dataset 'cifar10'"),
+        (["train", "lenet5", "--data", "digits", "--optimizer", "adam"], "unknown optimizer 'adam'"),
+        (["train", "lenet5", "--data", "digits", "--augment", "cutout"], "unknown augmentation cutout"),
+        (["evaluate", "nope.safetensors", "--data", "digits"], "does not exist"),
+    ],
+)
+def test_mistakes_are_one_clear_message(capsys, argv: list[str], message: str) -> None:
+    code, _, err = run(capsys, *argv)
+    assert code != 0 and message in err and "Traceback" not in err
