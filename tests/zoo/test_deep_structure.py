@@ -63,6 +63,12 @@ def test_googlenet_off_and_paper_on_by_default() -> None:
     assert "aux1: INCEPTION_AUX -> inception4b" in ca.to_pattern("googlenet_paper")
 
 
+def test_auxiliary_heads_print_their_classes_after_a_resize() -> None:
+    spec = model_spec("googlenet_paper", num_classes=10)
+    text = ca.to_pattern(spec)
+    assert text.count("INCEPTION_AUX(num_classes=10)") == 2 and ca.parse(text) == spec
+
+
 def test_analysis_lists_auxiliary_rows_but_leaves_them_out_of_the_totals() -> None:
     plain, with_aux = ca.analyze("googlenet"), ca.analyze(model_spec("googlenet", aux_logits=True))
     assert plain.params == with_aux.params and plain.macs == with_aux.macs and plain.aux_params == 0

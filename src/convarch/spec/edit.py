@@ -78,7 +78,22 @@ def _resize_aux(node: Node, num_classes: int) -> Node | None:
         return node
     head[index] = replace(head[index], out=num_classes)
     resized = replace(target, body=Seq(tuple(head)))
-    return replace(node, body=resized) if isinstance(node, Block) else resized
+    if isinstance(node, Block):
+        return _remade(node, num_classes) or replace(node, body=resized)
+    return resized
+
+
+def _remade(block: Block, num_classes: int) -> Block | None:
+    """A block that takes ``num_classes`` (INCEPTION_AUX) made again with it, so its printed arguments
+    stay true: ``parse(to_pattern(spec)) == spec`` after a resize. None for a block without that argument."""
+    from convarch.blocks.registry import BLOCKS, make_block  # blocks build on the spec: import when needed
+
+    definition = BLOCKS.get(block.name)
+    if definition is None or "num_classes" not in definition.signature.parameters:
+        return None
+    bound = definition.signature.bind_partial(*block.args, **dict(block.kwargs))
+    bound.arguments["num_classes"] = num_classes
+    return replace(make_block(block.name, *bound.args, **bound.kwargs), label=block.label)
 
 
 def has_aux(spec: NetSpec) -> bool:
