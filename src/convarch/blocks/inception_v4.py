@@ -3,7 +3,7 @@
 Every conv is the TF-slim unit CONV (no bias) -> BN (eps 0.001) -> RELU; "V" in the paper's figures marks
 a conv without padding (``p=0``), everything else keeps its size. Widths, branch order and the order of
 the 1xn/nx1 factorised convs follow the released TF-slim networks that timm ports (its state-dict layout is
-what published weights use); where they differ from the figures the family's metadata says so.
+what published weights use); the family's metadata lists where the released networks differ from the paper.
 
 Inception-v4 (§3.1): the stem (Fig. 3), Inception-A/B/C (Figs. 4-6), Reduction-A (Fig. 7, with the k, l,
 m, n widths of Table 1) and Reduction-B (Fig. 8).

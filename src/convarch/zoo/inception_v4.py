@@ -156,9 +156,9 @@ def timm_irv2_keys(spec: NetSpec) -> dict[str, str | None]:
 
 
 COMMON_DEVIATIONS = (
-    "Layout of the released TF-slim network (timm's port): a factorised 7x7 (or 3x3) runs its 1xn conv "
-    "before its nx1 conv where the figures draw them the other way round, and concatenations follow the "
-    "release's branch order (Reduction-A: 3x3/2 conv, 1x1-3x3-3x3/2, max pool) rather than the figures'.",
+    "Layout of the released TF-slim network as timm ports it: the order of each factorised pair (1xn, nx1) "
+    "and of the concatenated branches is the release's, which its weights need; the paper's figures draw "
+    "some of them in another order.",
     "Every conv is followed by batch norm (eps 0.001) and has no bias; the paper's figures show the convs only.",
 )
 
