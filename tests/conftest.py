@@ -36,3 +36,12 @@ def nominal_reduction(input_size: int, feature_size: int) -> int:
 @pytest.fixture(autouse=True)
 def _seed() -> None:
     torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True)
+def _wide_cli_output(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pytest-xdist workers export COLUMNS=80; CLI tests read whole table rows, as a pipe would get them."""
+    from convarch.cli.app import PIPED_WIDTH, console, err_console
+
+    for target in (console, err_console):
+        monkeypatch.setattr(target, "width", PIPED_WIDTH)

@@ -1,10 +1,8 @@
-"""Writing results to files: the path is checked first, and a file appears whole or not at all."""
+"""Output paths for results: checked (suffix, directory) before any work; written with ``convarch.io``."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from convarch.errors import ConfigError
@@ -21,22 +19,3 @@ def output_path(path: str | Path, suffixes: Iterable[str], what: str = "output")
     if path.is_dir():
         raise ConfigError(f"cannot write {path}: it is a directory; give a file name")
     return path
-
-
-def write_atomic(path: Path, write: Callable[[str], None]) -> None:
-    """Call ``write(temporary_path)`` in the target directory, then move the file into place."""
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    try:
-        write(temp)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def write_text(path: Path, text: str) -> None:
-    def write(temp: str) -> None:
-        Path(temp).write_text(text, encoding="utf-8")
-
-    write_atomic(path, write)

@@ -15,7 +15,7 @@ from rich.table import Table
 
 from convarch.analysis.compare import Comparison, compare, seed_lineup
 from convarch.analysis.measure import BenchResult, bench
-from convarch.analysis.output import output_path, write_text
+from convarch.analysis.output import output_path
 from convarch.analysis.profile import layer_profile
 from convarch.analysis.render import human, human_bytes
 from convarch.analysis.report import CONVENTIONS
@@ -25,6 +25,7 @@ from convarch.cli.app import app, console, err_console
 from convarch.cli.options import InputOption
 from convarch.cli.options import input_size as parse_input
 from convarch.errors import ConfigError
+from convarch.io import write_text
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 

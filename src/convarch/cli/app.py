@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
 from rich.console import Console
+
+PIPED_WIDTH = 250  # columns for output that goes to a file or a pipe, where nothing wraps it
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A rich console; when the output is not a terminal, tables are not cut down to 80 columns."""
+    console = Console(stderr=stderr)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console.width = PIPED_WIDTH
+    return console
+
 
 app = typer.Typer(
     name="convarch",
@@ -13,5 +26,5 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)

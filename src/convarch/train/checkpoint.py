@@ -27,9 +27,10 @@ from typing import Any
 import torch
 
 from convarch.errors import WeightsError
+from convarch.io import atomic_write
 from convarch.nn.model import ConvNet
 from convarch.train.state import flatten, unflatten
-from convarch.weights.checkpoint import atomic_write, header_of, read_header, read_tensors
+from convarch.weights.checkpoint import header_of, read_header, read_tensors
 from convarch.weights.checkpoint import save as save_model
 
 CONFIG, LAST, BEST, STATE = "config.json", "last.safetensors", "best.safetensors", "state.safetensors"

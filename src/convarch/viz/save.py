@@ -6,7 +6,8 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from convarch.analysis.output import output_path, write_atomic
+from convarch.analysis.output import output_path
+from convarch.io import atomic_write
 
 CHART_SUFFIXES = (".png", ".svg", ".pdf")
 
@@ -19,5 +20,5 @@ def chart_path(path: str | Path) -> Path:
 def save_figure(figure: Figure, path: str | Path) -> Path:
     target = chart_path(path)
     # An explicit format: the temporary file's name must not decide it.
-    write_atomic(target, lambda temp: figure.savefig(temp, format=target.suffix[1:], dpi=150, bbox_inches="tight"))
+    atomic_write(target, lambda temp: figure.savefig(temp, format=target.suffix[1:], dpi=150, bbox_inches="tight"))
     return target

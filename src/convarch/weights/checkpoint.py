@@ -10,34 +10,19 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from convarch.errors import ConfigError, ConvarchError, WeightsError
+from convarch.io import atomic_write
 from convarch.nn.model import ConvNet
 from convarch.pattern.printer import to_pattern_text
 from convarch.spec.serialize import spec_from_json, spec_to_json
 
 FORMAT = "convarch"
 FORMAT_VERSION = "1"
-
-
-def atomic_write(path: Path, write: Any) -> None:
-    """Call ``write(temp_path)`` then move the result into place, so no partial file ever sits at ``path``."""
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise WeightsError(f"cannot write {path}: the directory {path.parent} does not exist; create it first")
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(temp)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def header_of(model: ConvNet, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -81,7 +66,7 @@ def save(
         model.class_names = list(class_names)
     path = Path(path)
     state = {key: value.detach().contiguous().cpu() for key, value in model.state_dict().items()}
-    atomic_write(path, lambda temp: save_file(state, temp, metadata=header_of(model, extra)))
+    atomic_write(path, lambda temp: save_file(state, temp, metadata=header_of(model, extra)), error=WeightsError)
     return path
 
 

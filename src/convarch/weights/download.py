@@ -22,7 +22,7 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from convarch.errors import WeightsError
-from convarch.weights.checkpoint import atomic_write
+from convarch.io import atomic_write
 
 ENV_HOME = "CONVARCH_HOME"
 ENV_OFFLINE = "CONVARCH_OFFLINE"
@@ -95,7 +95,7 @@ def fetch(
     attempts = 1 + max(0, retries)
     for attempt in range(attempts):
         try:
-            atomic_write(path, lambda temp: _download_once(url, Path(temp), sha256, progress))
+            atomic_write(path, lambda temp: _download_once(url, Path(temp), sha256, progress), error=WeightsError)
             return path
         except _Transient as error:
             if attempt + 1 == attempts:

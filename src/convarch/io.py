@@ -1,0 +1,42 @@
+"""Writing files safely: a file appears whole at its final path, or not at all.
+
+Every writer in convarch (checkpoints, downloads, reports, charts) goes through ``atomic_write``: the
+data goes to a temporary file in the same directory, which is then moved into place with ``os.replace``
+(atomic on POSIX and Windows). A crash, a full disk or an exception leaves the previous file intact and
+no partial file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from convarch.errors import ConfigError, ConvarchError
+
+
+def atomic_write(
+    path: str | os.PathLike, write: Callable[[str], object], *, error: type[ConvarchError] = ConfigError
+) -> Path:
+    """Call ``write(temporary_path)``, then move the result to ``path``.
+
+    The temporary file keeps ``path``'s suffix, so writers that pick a format from it (matplotlib) work.
+    A missing directory raises ``error`` before anything is written.
+    """
+    path = Path(path)
+    if not path.parent.is_dir():
+        raise error(f"cannot write {path}: the directory {path.parent} does not exist; create it first")
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        write(temp)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_text(path: str | os.PathLike, text: str, *, error: type[ConvarchError] = ConfigError) -> Path:
+    return atomic_write(path, lambda temp: Path(temp).write_text(text, encoding="utf-8"), error=error)
