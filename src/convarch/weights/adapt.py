@@ -39,20 +39,6 @@ def adapt_filters(weight: torch.Tensor, in_chans: int) -> torch.Tensor:
     return weight.repeat(1, repeats, 1, 1)[:, :in_chans] * (have / in_chans)
 
 
-def linear_from_pointwise(
-    state: dict[str, torch.Tensor], expected: dict[str, torch.Tensor]
-) -> tuple[dict[str, torch.Tensor], list[str]]:
-    """A 1x1 conv on pooled features is a linear layer (timm's resnetv2 head is one): flatten such a weight
-    where the model has an FC, so the key maps only rename."""
-    changed = []
-    for key, tensor in state.items():
-        target = expected.get(key)
-        if (target is not None and tensor.dim() == 4 and target.dim() == 2 and tuple(tensor.shape[2:]) == (1, 1)
-                and tuple(tensor.shape[:2]) == tuple(target.shape)):  # fmt: skip
-            changed.append(key)
-    return {**state, **{key: state[key].flatten(1) for key in changed}}, changed
-
-
 @dataclass(frozen=True)
 class Heads:
     """Where a network's classifiers are: the main one and, per auxiliary tap, its final layer."""

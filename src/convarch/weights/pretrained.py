@@ -25,12 +25,13 @@ from convarch.errors import ConfigError, WeightsError
 from convarch.nn.model import ConvNet
 from convarch.spec.edit import with_classifier
 from convarch.spec.nodes import NetSpec
-from convarch.weights.adapt import Heads, adapt_in_chans, drop_heads, first_conv, linear_from_pointwise
+from convarch.weights.adapt import Heads, adapt_in_chans, drop_heads, first_conv
 from convarch.weights.download import fetch, is_url
 from convarch.weights.layout import OUR_LAYOUT, detect_layout, unwrap_keys
 from convarch.weights.preprocess import PREPROCESS_KEYS, default_cfg
 from convarch.weights.reader import read_state_dict
 from convarch.weights.sources import WeightSource, find_source, is_source_tag, sources_for
+from convarch.zoo.keymaps import squeeze_linear
 from convarch.zoo.registry import _REGISTRY, _ensure_loaded, get_entry, model_spec
 
 logger = logging.getLogger("convarch.weights")
@@ -99,7 +100,7 @@ def load_weights(
     if adapted:
         report.adapted.append(f"{conv}.weight")
         report.messages.append(adapted)
-    state, pointwise = linear_from_pointwise(state, expected)
+    state, pointwise = squeeze_linear(state, key_spec)
     report.adapted += pointwise
     heads = Heads.of(key_spec)
     state, report.dropped, dropped = drop_heads(state, heads, model.num_classes, set(expected))

@@ -34,14 +34,20 @@ def rename(state: Mapping[str, Any], prefixes: Mapping[str, str | None]) -> dict
     return out
 
 
-def squeeze_linear(state: Mapping[str, Any], spec: NetSpec) -> dict[str, Any]:
-    """Our FC weights from a file whose linear layers are 1x1 convs (timm's resnetv2 head): the same map."""
-    out = dict(state)
+def squeeze_linear(state: Mapping[str, Any], spec: NetSpec) -> tuple[dict[str, Any], list[str]]:
+    """Our FC weights from a file whose linear layers are 1x1 convs (timm's resnetv2 head).
+
+    A 1x1 conv on pooled features computes the same map as a linear layer, so its weight is only
+    flattened. Returns the state and the keys it changed.
+    """
+    out, changed = dict(state), []
     for path in fc_chain(spec):
-        weight = out.get(f"{path}.weight")
+        key = f"{path}.weight"
+        weight = out.get(key)
         if weight is not None and getattr(weight, "ndim", 0) == 4 and tuple(weight.shape[2:]) == (1, 1):
-            out[f"{path}.weight"] = weight.flatten(1)
-    return out
+            out[key] = weight.flatten(1)
+            changed.append(key)
+    return out, changed
 
 
 def sequential(src: str, ours: str, names: Iterable[str]) -> dict[str, str]:
@@ -70,4 +76,4 @@ def from_layout(name: str, state: Mapping[str, Any], layout: str, spec: NetSpec 
         known = ", ".join(sorted(entry.key_maps)) or "none"
         raise WeightsError(f"{name} has no key map from the {layout!r} layout; known layouts: {known}")
     spec = spec or entry.spec()
-    return squeeze_linear(rename(state, entry.key_maps[layout](spec)), spec)
+    return squeeze_linear(rename(state, entry.key_maps[layout](spec)), spec)[0]
