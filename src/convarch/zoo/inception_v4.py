@@ -31,7 +31,7 @@ from convarch.spec.layers import BN, FC, GAP, Conv, Dropout, Relu
 from convarch.spec.nodes import Block, NetSpec, Node, Repeat, Seq
 from convarch.spec.volume import Volume
 from convarch.spec.walk import split, trace
-from convarch.zoo.info import TIMM, Figure, ModelInfo, Paper
+from convarch.zoo.info import TIMM, TIMM_RESULTS, Figure, ModelInfo, Paper
 from convarch.zoo.registry import ModelEntry, register
 from convarch.zoo.unit_keys import conv_units, unit_table
 
@@ -173,6 +173,8 @@ register(
             input_size=(3, 299, 299),
             params=Figure(42.7e6, f"{TIMM}, inception_v4.tf_in1k model card", 1e5),
             gmacs=Figure(12.3, f"{TIMM}, inception_v4.tf_in1k model card", 0.1, "GMACs"),
+            top1=Figure(80.156, f"{TIMM_RESULTS}, inception_v4.tf_in1k", 0.001, "%"),
+            top5=Figure(94.968, f"{TIMM_RESULTS}, inception_v4.tf_in1k", 0.001, "%"),
             deviations=(
                 *COMMON_DEVIATIONS,
                 "No dropout before the classifier by default (timm's default); the paper keeps 0.8 (dropout=0.2).",
@@ -194,6 +196,8 @@ register(
             input_size=(3, 299, 299),
             params=Figure(55.8e6, f"{TIMM}, inception_resnet_v2 model card", 1e5),
             gmacs=Figure(13.2, f"{TIMM}, inception_resnet_v2 model card", 0.1, "GMACs"),
+            top1=Figure(80.462, f"{TIMM_RESULTS}, inception_resnet_v2.tf_in1k", 0.001, "%"),
+            top5=Figure(95.308, f"{TIMM_RESULTS}, inception_resnet_v2.tf_in1k", 0.001, "%"),
             deviations=(
                 *COMMON_DEVIATIONS,
                 "The released stem is not Fig. 3: 3x3 convs, a max pool, a 1x1 (80) and a 3x3 (192) conv, a max "

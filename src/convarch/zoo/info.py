@@ -49,6 +49,7 @@ class Figure:
 # Sources quoted by many entries.
 TORCHVISION = "torchvision model metadata (docs.pytorch.org/vision/stable/models)"
 TIMM = "timm model metadata (huggingface.co/timm)"
+TIMM_RESULTS = "timm results/results-imagenet.csv (github.com/huggingface/pytorch-image-models)"
 CS231N = "CS231n notes, 'Convolutional Neural Networks' (cs231n.github.io/convolutional-networks)"
 
 
