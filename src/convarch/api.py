@@ -89,8 +89,8 @@ def build(
     (``base_width``, ``hidden_width``, ``max_width``, ``optional``); see ``convarch.spec.bind``.
     """
     spec = bind(resolve(source), input_size=input_size, num_classes=num_classes, **keywords)
-    if num_classes == 0:
-        spec = with_classifier(spec, 0)
+    if num_classes is not None:  # also resizes (or, for 0, removes) auxiliary classifiers
+        spec = with_classifier(spec, num_classes)
     check_buildable(spec)
     return ConvNet(spec)
 

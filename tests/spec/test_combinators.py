@@ -157,3 +157,9 @@ def test_a_misspelt_keyword_is_refused_by_every_entry_point() -> None:
             entry(seed, N=1, M=1, K=1, hidden_widht=64)
     with pytest.raises(ConfigError, match="its variables are K, M, N.*Did you mean N"):
         ca.build(seed, N=1, M=1, K=1, NN=2)
+
+
+def test_build_with_num_classes_resizes_auxiliary_heads_too() -> None:
+    model = ca.build("googlenet_paper", num_classes=7).train()
+    out = model(torch.randn(1, 3, 224, 224))
+    assert out.logits.shape == (1, 7) and all(a.shape == (1, 7) for a in out.aux)
