@@ -23,11 +23,11 @@ from dataclasses import dataclass, replace
 
 from convarch.errors import ConfigError, PatternError, SizingError
 from convarch.spec.edit import check_num_classes, classifier_index
-from convarch.spec.layers import FC, Conv
+from convarch.spec.layers import FC, Conv, Layer
 from convarch.spec.limits import MAX_LAYERS, MAX_REPEAT, expanded_size
 from convarch.spec.nodes import Aux, Block, Dense, NetSpec, Node, Opt, Parallel, Repeat, Residual, Seq, children
 from convarch.spec.volume import Volume
-from convarch.spec.walk import output_volume, trace
+from convarch.spec.walk import Context, _Tracer, trace, walk
 
 DEFAULT_INPUT = (3, 32, 32)
 DEFAULT_NUM_CLASSES = 10
@@ -159,7 +159,7 @@ def _size_classifier(layer: Node, num_classes: int | None) -> Node:
 
 def _bind(node: Node, v: Volume, state: _State) -> tuple[Node | None, Volume]:
     if not is_template(node):
-        out = output_volume(NetSpec(Seq((node,)), v))
+        out = _volume_after(node, v)
         if (out.h, out.w) != (v.h, v.w) and not out.flat:
             state.downsamples += 1
         return node, out
@@ -194,7 +194,14 @@ def _bind(node: Node, v: Volume, state: _State) -> tuple[Node | None, Volume]:
         return _bind_optional(node, v, state)
     # Composites (branches, residuals, dense, blocks): bind their insides, then follow the volume.
     bound_node = _bind_children(node, v, state)
-    return bound_node, output_volume(NetSpec(Seq((bound_node,)), v))
+    return bound_node, _volume_after(bound_node, v)
+
+
+def _volume_after(node: Node, v: Volume) -> Volume:
+    """The output volume of one concrete node: a layer's own formula, or one walk of a composite."""
+    if isinstance(node, Layer):
+        return node.output(v)
+    return walk(node, v, "", _Tracer(), Context())[1]
 
 
 def _bind_optional(node: Opt, v: Volume, state: _State) -> tuple[Node | None, Volume]:
