@@ -13,7 +13,7 @@ from __future__ import annotations
 from convarch.spec.layers import FC, LRN, Conv, Dropout, Pool, Relu
 from convarch.spec.nodes import NetSpec, Seq
 from convarch.spec.volume import Volume
-from convarch.zoo.info import TORCHVISION, Figure, ModelInfo, Paper
+from convarch.zoo.info import Figure, ModelInfo, Paper, torchvision_figures
 from convarch.zoo.keymaps import fc_chain, feature_names, sequential
 from convarch.zoo.registry import ModelEntry, register
 
@@ -77,10 +77,7 @@ register(
             family="alexnet",
             paper=PAPER,
             ilsvrc=ILSVRC,
-            params=Figure(61_100_840, TORCHVISION),
-            gmacs=Figure(0.714, TORCHVISION, 0.001, "GMACs"),
-            top1=Figure(56.522, f"{TORCHVISION}, IMAGENET1K_V1", 0.001, "%"),
-            top5=Figure(79.066, f"{TORCHVISION}, IMAGENET1K_V1", 0.001, "%"),
+            **torchvision_figures(61_100_840, 0.714, 56.522, 79.066),
             deviations=(
                 "torchvision's single-tower layout from Krizhevsky 2014 ('One weird trick'): 64, 192, 384, "
                 "256, 256 filters instead of 96, 256, 384, 384, 256, and no grouped convolutions.",

@@ -20,7 +20,7 @@ from convarch.spec.layers import BN, FC, GAP, Conv, Pool, Relu
 from convarch.spec.nodes import NetSpec, Node, Seq
 from convarch.spec.volume import Volume
 from convarch.spec.walk import trace
-from convarch.zoo.info import TORCHVISION, Figure, ModelInfo, Paper
+from convarch.zoo.info import ModelInfo, Paper, torchvision_figures
 from convarch.zoo.registry import ModelEntry, register
 
 PAPER = Paper(
@@ -87,7 +87,6 @@ VARIANTS: dict[str, tuple[int, tuple[int, float, float, float]]] = {
 }
 
 for _name, (_depth, _tv) in VARIANTS.items():
-    _source = f"{TORCHVISION}, IMAGENET1K_V1"
     register(
         ModelEntry(
             _name,
@@ -96,10 +95,7 @@ for _name, (_depth, _tv) in VARIANTS.items():
                 name=_name,
                 family="densenet",
                 paper=PAPER,
-                params=Figure(_tv[0], TORCHVISION),
-                gmacs=Figure(_tv[1], TORCHVISION, 0.001, "GMACs"),
-                top1=Figure(_tv[2], _source, 0.001, "%"),
-                top5=Figure(_tv[3], _source, 0.001, "%"),
+                **torchvision_figures(*_tv),
                 notes=(
                     f"DenseNet-BC-{_depth} of Table 1: dense blocks of {', '.join(map(str, BLOCKS[_depth]))} "
                     "bottleneck layers, growth rate k = 32, compression θ = 0.5.",

@@ -26,7 +26,7 @@ from convarch.spec.layers import BN, FC, GAP, LRN, Conv, Dropout, Pool, Relu
 from convarch.spec.nodes import NetSpec, Node, Seq
 from convarch.spec.volume import Volume
 from convarch.spec.walk import trace
-from convarch.zoo.info import TORCHVISION, Figure, ModelInfo, Paper
+from convarch.zoo.info import ModelInfo, Paper, torchvision_figures
 from convarch.zoo.registry import ModelEntry, register
 
 PAPER = Paper(
@@ -149,10 +149,7 @@ register(
             family="googlenet",
             paper=PAPER,
             ilsvrc=ILSVRC,
-            params=Figure(6_624_904, TORCHVISION),
-            gmacs=Figure(1.498, TORCHVISION, 0.001, "GMACs"),
-            top1=Figure(69.778, f"{TORCHVISION}, IMAGENET1K_V1", 0.001, "%"),
-            top5=Figure(89.530, f"{TORCHVISION}, IMAGENET1K_V1", 0.001, "%"),
+            **torchvision_figures(6_624_904, 1.498, 69.778, 89.530),
             deviations=(
                 "The '5x5' branch of every Inception module uses a 3x3 conv: a known torchvision bug "
                 "(pytorch/vision#906), kept because its published weights have that shape.",

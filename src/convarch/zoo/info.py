@@ -53,6 +53,18 @@ TIMM_RESULTS = "timm results/results-imagenet.csv (github.com/huggingface/pytorc
 CS231N = "CS231n notes, 'Convolutional Neural Networks' (cs231n.github.io/convolutional-networks)"
 
 
+def torchvision_figures(params: int, gmacs: float, top1: float, top5: float) -> dict[str, Figure]:
+    """ModelInfo's published figures for a torchvision model: ``num_params``, ``_ops`` (GMACs to three
+    decimals) and the acc@1/acc@5 of its IMAGENET1K_V1 weights."""
+    weights = f"{TORCHVISION}, IMAGENET1K_V1"
+    return {
+        "params": Figure(params, TORCHVISION),
+        "gmacs": Figure(gmacs, TORCHVISION, 0.001, "GMACs"),
+        "top1": Figure(top1, weights, 0.001, "%"),
+        "top5": Figure(top5, weights, 0.001, "%"),
+    }
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     """What a user wants to know about a zoo model before building it."""

@@ -23,7 +23,7 @@ from convarch.spec.layers import BN, FC, GAP, Conv, Pool, Relu
 from convarch.spec.nodes import Block, NetSpec, Node, Repeat, Seq
 from convarch.spec.volume import Volume
 from convarch.spec.walk import trace
-from convarch.zoo.info import TORCHVISION, Figure, ModelInfo, Paper
+from convarch.zoo.info import Figure, ModelInfo, Paper, torchvision_figures
 from convarch.zoo.registry import ModelEntry, register
 
 PAPER = Paper(
@@ -115,7 +115,6 @@ def _table1(depth: int) -> dict[str, Figure]:
 
 
 def _register_torchvision(name: str, depth: int, widen: int, tv: tuple[int, float, float, float]) -> None:
-    source = f"{TORCHVISION}, IMAGENET1K_V1"
     wide = widen > 1
     deviations = (V15,) if DEPTHS[depth][0] == "BOTTLENECK" else ()
     notes: tuple[str, ...] = (TABLE1_NOTE,) if DEPTHS[depth][0] == "RES" else ()
@@ -133,10 +132,7 @@ def _register_torchvision(name: str, depth: int, widen: int, tv: tuple[int, floa
                 family="resnet",
                 paper=WIDE_PAPER if wide else PAPER,
                 ilsvrc=None if wide else ILSVRC,
-                params=Figure(tv[0], TORCHVISION),
-                gmacs=Figure(tv[1], TORCHVISION, 0.001, "GMACs"),
-                top1=Figure(tv[2], source, 0.001, "%"),
-                top5=Figure(tv[3], source, 0.001, "%"),
+                **torchvision_figures(*tv),
                 deviations=deviations,
                 notes=notes,
                 figures=_table1(depth) if DEPTHS[depth][0] == "RES" else {},

@@ -15,7 +15,7 @@ from convarch.spec.layers import BN, FC, Conv, Dropout, Pool, Relu
 from convarch.spec.nodes import NetSpec, Node, Seq
 from convarch.spec.volume import Volume
 from convarch.zoo.alexnet import PAPER_LRN
-from convarch.zoo.info import CS231N, TORCHVISION, Figure, ModelInfo, Paper
+from convarch.zoo.info import CS231N, Figure, ModelInfo, Paper, torchvision_figures
 from convarch.zoo.keymaps import fc_chain, feature_names, sequential
 from convarch.zoo.registry import ModelEntry, register
 
@@ -123,7 +123,6 @@ def _register(name: str, config: str, batch_norm: bool, table2: int, tv: tuple |
                       "it lets other input sizes reach the classifier.",)  # fmt: skip
         if batch_norm:
             deviations += ("Batch norm after every conv (Ioffe & Szegedy 2015), which the paper predates.",)
-    source = f"{TORCHVISION}, IMAGENET1K_V1"
     figures: dict = {"table2_params": Figure(table2 * 1_000_000, TABLE2, 1_000_000)}
     if name == "vgg16":
         figures["cs231n_layers"] = CS231N_VGG16
@@ -137,10 +136,7 @@ def _register(name: str, config: str, batch_norm: bool, table2: int, tv: tuple |
                 family="vgg",
                 paper=PAPER,
                 ilsvrc=ILSVRC,
-                params=Figure(tv[0], TORCHVISION) if torchvision else figures["table2_params"],
-                gmacs=Figure(tv[1], TORCHVISION, 0.001, "GMACs") if torchvision else None,
-                top1=Figure(tv[2], source, 0.001, "%") if torchvision else None,
-                top5=Figure(tv[3], source, 0.001, "%") if torchvision else None,
+                **(torchvision_figures(*tv) if torchvision else {"params": figures["table2_params"]}),
                 deviations=deviations,
                 notes=(f"Configuration {config} of Table 1.",),
                 figures=figures,
