@@ -55,3 +55,15 @@ def test_resume_and_finetune_from_the_command_line(capsys, tmp_path: Path) -> No
 def test_mistakes_are_one_clear_message(capsys, argv: list[str], message: str) -> None:
     code, _, err = run(capsys, *argv)
     assert code != 0 and message in err and "Traceback" not in err
+
+
+def test_demo_quick_writes_the_report_and_charts(capsys, tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    code, text, _ = run(capsys, "demo", "--out", str(out), "--seeds", "1", "--quick")
+    assert code == 0 and "fine-tuned" in text and "report:" in text
+    report = (out / "README.md").read_text()
+    assert "## 1. LeNet-5 on MNIST-5k" in report and "| 0 |" in report and "charts/scratch-vs-finetuned.png" in report
+    for chart in ("mnist5k-curves", "digits-curves", "scratch-vs-finetuned", "finetuned-confusion"):
+        assert (out / "charts" / f"{chart}.png").stat().st_size > 1000
+    code, _, _ = run(capsys, "demo", "--out", str(out), "--seeds", "1", "--quick", "--quiet")  # reruns cleanly
+    assert code == 0

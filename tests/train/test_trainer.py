@@ -144,3 +144,10 @@ def test_a_zoo_model_adapts_to_the_data(tmp_path: Path) -> None:
     result = ca.train("lenet5", root, epochs=1, batch_size=8, threads=1, quiet=True)
     assert result.model.num_classes == 3 and result.model.class_names == ["a", "b", "c"]
     assert result.model.in_chans == 1  # RGB images were converted to LeNet's grey input
+
+
+def test_amp_channels_last_clipping_adamw_cosine_and_warmup_run(tmp_path: Path) -> None:
+    result = ca.train(TINY, "digits", epochs=2, batch_size=64, threads=1, quiet=True, amp=True, channels_last=True,
+                      clip_grad=1.0, optimizer="adamw", schedule="cosine", warmup=1, label_smoothing=0.0)  # fmt: skip
+    assert result.final_top1 > 0.2 and all(torch.isfinite(p).all() for p in result.model.parameters())
+    assert result.history[0]["lr"] == pytest.approx(2e-3)  # the end of warmup is the peak (AdamW at batch 64)

@@ -81,12 +81,13 @@ def load_data(
     split_seed: int = SPLIT_SEED,
     cache: bool | None = None,
     preprocessing: Preprocessing | None = None,
+    num_workers: int = 0,
 ) -> DataBundle:
     """Load ``source`` (``mnist5k``, ``digits`` or an image folder) for ``model``.
 
     ``labels_per_class`` keeps that many training images per class (the few-label setting); the held-out
     side stays fixed where the data has one (mnist5k, a val/ folder) and is the rest otherwise.
-    ``cache`` holds a folder in memory (default: when it fits in 1 GiB).
+    ``cache`` holds a folder in memory (default: when it fits in 1 GiB), decoded by ``num_workers`` processes.
     """
     in_chans = model.in_chans
     spec_input = model.spec.input
@@ -99,7 +100,7 @@ def load_data(
     if text.lower() in BUILTIN:
         bundle = _builtin(text.lower(), geometry, labels_per_class, val_fraction, split_seed)
     elif Path(text).exists():
-        bundle = _folder(Path(text), geometry, labels_per_class, val_fraction, split_seed, cache)
+        bundle = _folder(Path(text), geometry, labels_per_class, val_fraction, split_seed, cache, num_workers)
     else:
         raise DataError(
             f"unknown dataset {text!r}: not a built-in dataset ({', '.join(BUILTIN)}) and no such folder; "
@@ -151,7 +152,7 @@ def _per_class(indices: torch.Tensor, labels: torch.Tensor, per_class: int, seed
 
 
 def _folder(root: Path, geometry: Preprocessing, per_class: int | None, val_fraction: float | None,
-            split_seed: int, cache: bool | None) -> DataBundle:  # fmt: skip
+            split_seed: int, cache: bool | None, workers: int) -> DataBundle:  # fmt: skip
     sides = find_split_folders(root)
     if sides is not None:
         train_scan = scan_folder(sides[0])
@@ -176,7 +177,7 @@ def _folder(root: Path, geometry: Preprocessing, per_class: int | None, val_frac
     c, h, w = geometry.input_size
     decoded_bytes = (len(train) + len(val)) * c * h * w
     if cache or (cache is None and decoded_bytes <= CACHE_LIMIT_BYTES):
-        train, val = _decode_side(train, geometry, skipped), _decode_side(val, geometry, skipped)
+        train, val = _decode_side(train, geometry, skipped, workers), _decode_side(val, geometry, skipped, workers)
     record = {"source": str(root), "split": how, "train": len(train), "val": len(val), "split_seed": split_seed,
               "labels_per_class": per_class, "cached": train.images is not None,
               "val_files": [str(p) for p in val.paths or []]}  # fmt: skip
@@ -187,12 +188,10 @@ def _subset(scan: FolderScan, index: torch.Tensor) -> Side:
     return Side(scan.label_tensor[index], paths=[scan.paths[i] for i in index.tolist()])
 
 
-def _decode_side(side: Side, geometry: Preprocessing, skipped: list[tuple[str, str]]) -> Side:
-    """Decode every file once (in parallel workers) into one uint8 tensor; bad files are dropped and listed."""
-    loader = torch.utils.data.DataLoader(
-        FolderDataset(side.paths or [], side.labels.tolist(), geometry), batch_size=64, num_workers=0,
-        collate_fn=_keep_all,
-    )  # fmt: skip
+def _decode_side(side: Side, geometry: Preprocessing, skipped: list[tuple[str, str]], workers: int) -> Side:
+    """Decode every file once (in ``workers`` processes) into one uint8 tensor; bad files are dropped and listed."""
+    dataset = FolderDataset(side.paths or [], side.labels.tolist(), geometry)
+    loader = torch.utils.data.DataLoader(dataset, batch_size=64, num_workers=workers, collate_fn=_keep_all)
     images, labels, kept = [], [], []
     for samples in loader:
         for image, label, index, reason in samples:

@@ -9,7 +9,6 @@ so that a run is reproducible, resumable at any epoch, and the same on one proce
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,10 +53,10 @@ class _Order:
         if self.sampler is not None:
             self.sampler.set_epoch(epoch)
 
-    def indices(self) -> list[int]:
+    def indices(self) -> torch.Tensor:
         if self.sampler is not None:
-            return list(self.sampler)
-        return list(range(self.rank, self.size, self.world))
+            return torch.tensor(list(self.sampler), dtype=torch.long)
+        return torch.arange(self.rank, self.size, self.world)
 
     def __len__(self) -> int:
         return len(self.sampler) if self.sampler is not None else len(range(self.rank, self.size, self.world))
@@ -96,7 +95,7 @@ class _LoaderBase:
     def num_samples(self) -> int:
         return len(self.order)
 
-    def _chunks(self) -> Iterator[list[int]]:
+    def _chunks(self) -> Iterator[torch.Tensor]:
         order = self.order.indices()
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
@@ -105,7 +104,9 @@ class _LoaderBase:
             yield chunk
 
     def _finish(self, images: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-        images = to_unit_float(images.to(self.device, non_blocking=True))
+        if images.device != self.device:
+            images = images.to(self.device, non_blocking=True)
+        images = to_unit_float(images)
         if self.augment and generator is not None:
             images = augment_batch(images, self.augment, generator)
         return self.preprocessing.normalise(images)
@@ -127,10 +128,10 @@ class TensorLoader(_LoaderBase):
 
     def __iter__(self) -> Iterator[Batch]:
         generator = self._generator()
-        for chunk in self._chunks():
-            index = torch.tensor(chunk)
-            picked = index.to(self.images.device)
-            yield Batch(self._finish(self.images[picked], generator), self.labels[picked].to(self.device), index)
+        on_cpu = self.device.type == "cpu"
+        for index in self._chunks():
+            picked = index if on_cpu else index.to(self.device)
+            yield Batch(self._finish(self.images[picked], generator), self.labels[picked], index)
 
 
 class FolderDataset(Dataset):
@@ -174,7 +175,7 @@ class FolderLoader(_LoaderBase):
         workers_seed = torch.Generator().manual_seed(derived_seed(self.seed, self.epoch, self.rank, 2))
         loader = DataLoader(
             self.dataset,
-            batch_sampler=list(self._chunks()),
+            batch_sampler=[chunk.tolist() for chunk in self._chunks()],
             num_workers=self.num_workers,
             collate_fn=collate_skipping,
             generator=workers_seed,
@@ -188,7 +189,3 @@ class FolderLoader(_LoaderBase):
                 continue
             x = self._finish(raw["images"], generator)
             yield Batch(x, raw["labels"].to(self.device, non_blocking=True), raw["index"], skipped)
-
-
-def batches_per_epoch(samples: int, batch_size: int) -> int:
-    return math.ceil(samples / batch_size)

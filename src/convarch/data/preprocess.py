@@ -9,7 +9,6 @@ than LeNet's forward pass.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -174,8 +173,3 @@ def center_crop(images: torch.Tensor, crop: tuple[int, int]) -> torch.Tensor:
         h, w = images.shape[-2:]
     top, left = round((h - ch) / 2), round((w - cw) / 2)  # torchvision's CenterCrop offsets
     return images[..., top : top + ch, left : left + cw]
-
-
-def resize_for(crop: tuple[int, int], crop_pct: float) -> int:
-    """The shorter side to resize to so that the crop keeps ``crop_pct`` of it (224 / 0.875 = 256)."""
-    return math.floor(min(crop) / crop_pct)

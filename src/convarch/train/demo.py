@@ -50,15 +50,19 @@ class DemoResult:
 
 
 def run_demo(out: str | Path = "runs/demo", *, seeds: int = 3, console: Console | None = None,
-             quiet: bool = False) -> DemoResult:  # fmt: skip
+             quiet: bool = False, quick: bool = False) -> DemoResult:  # fmt: skip
+    """The whole demo; ``quick`` runs every step with a couple of epochs (a smoke test, not a result)."""
     console = console or Console()
+    pre_options: dict[str, Any] = {"epochs": 1} if quick else {}
+    tune_options: dict[str, Any] = {"epochs": 2, "freeze_epochs": 1} if quick else {}
+    scratch_options = {**SCRATCH, "epochs": 2} if quick else SCRATCH
     out = Path(out)
     started = time.perf_counter()
     _clear(out, seeds)
     say = (lambda text: None) if quiet else (lambda text: console.print(text, highlight=False, soft_wrap=True))
 
     say(f"[bold]1. Train {MODEL} on mnist5k[/] (4,000 training digits, 1,000 held out)")
-    pretrain = train(MODEL, "mnist5k", out=out / "lenet5-mnist5k", quiet=quiet, console=console)
+    pretrain = train(MODEL, "mnist5k", out=out / "lenet5-mnist5k", quiet=quiet, console=console, **pre_options)
     pretrain_seconds = time.perf_counter() - started
     say(f"   held-out top-1: [bold]{pretrain.final_top1:.2%}[/] in {pretrain_seconds:.0f} s\n")
     weights = out / "lenet5-mnist5k" / ckpt.LAST
@@ -68,8 +72,9 @@ def run_demo(out: str | Path = "runs/demo", *, seeds: int = 3, console: Console 
     runs: dict[int, dict[str, Any]] = {}
     for seed in range(seeds):
         split = {"labels_per_class": LABELS_PER_CLASS, "split_seed": seed, "seed": seed}
-        tuned = finetune(data="digits", weights=weights, out=out / f"finetune-seed{seed}", quiet=True, **split)
-        scratch = train(MODEL, "digits", out=out / f"scratch-seed{seed}", quiet=True, **split, **SCRATCH)
+        tuned = finetune(data="digits", weights=weights, out=out / f"finetune-seed{seed}", quiet=True, **split,
+                         **tune_options)  # fmt: skip
+        scratch = train(MODEL, "digits", out=out / f"scratch-seed{seed}", quiet=True, **split, **scratch_options)
         as_is = evaluate(weights, "digits", labels_per_class=LABELS_PER_CLASS, split_seed=seed, device="cpu")
         row = {"seed": seed, "scratch": scratch.final_top1, "finetuned": tuned.final_top1, "as_is": as_is.top1,
                "held_out": as_is.stats.count}  # fmt: skip
@@ -80,7 +85,7 @@ def run_demo(out: str | Path = "runs/demo", *, seeds: int = 3, console: Console 
     result.seconds = time.perf_counter() - started
     if not quiet:
         console.print(summary_table(result))
-    result.report = write_report(out, result, pretrain.history, runs)
+    result.report = write_report(out, result, pretrain.history, runs, tune_options, scratch_options)
     say(f"\nreport: {result.report}  ({result.seconds:.0f} s in all)")
     return result
 
@@ -109,7 +114,8 @@ def summary_table(result: DemoResult) -> Table:
 
 
 def write_report(out: Path, result: DemoResult, pretrain_history: list[dict[str, Any]],
-                 runs: dict[int, dict[str, Any]]) -> Path:  # fmt: skip
+                 runs: dict[int, dict[str, Any]], tune_options: dict[str, Any],
+                 scratch_options: dict[str, Any]) -> Path:  # fmt: skip
     charts = out / "charts"
     charts.mkdir(exist_ok=True)
     learning_curves({"lenet5 on mnist5k": pretrain_history}, charts / "mnist5k-curves.png",
@@ -137,9 +143,10 @@ def write_report(out: Path, result: DemoResult, pretrain_history: list[dict[str,
         f"{LABELS_PER_CLASS} labelled images per class of the UCI digits (100 images), evaluated on the rest "
         f"({result.rows[0]['held_out']} images). Fine-tuned: `convarch finetune --weights "
         f"lenet5-mnist5k/last.safetensors --data digits --labels-per-class {LABELS_PER_CLASS}` (new head, "
-        f"{FREEZE_EPOCHS} frozen epochs on cached features, then all layers with layer decay {LAYER_DECAY}). "
-        f"From scratch: the same LeNet-5, {SCRATCH['epochs']} epochs, batch {SCRATCH['batch_size']}, "
-        f"{SCRATCH['optimizer']}.",
+        f"{tune_options.get('freeze_epochs', FREEZE_EPOCHS)} frozen epochs on cached features, then all layers "
+        f"with layer decay {LAYER_DECAY}, {tune_options.get('epochs', FINETUNE_DEFAULTS['epochs'])} epochs in all). "
+        f"From scratch: the same LeNet-5 on the same images, {scratch_options['epochs']} epochs, batch "
+        f"{scratch_options['batch_size']}, {scratch_options['optimizer']}.",
         "",
         "| seed | MNIST net as is | from scratch | fine-tuned | gain |",
         "|---:|---:|---:|---:|---:|",

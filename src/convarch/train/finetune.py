@@ -31,6 +31,7 @@ from convarch.train.distributed import Distributed, setup
 from convarch.train.evaluate import EvalStats
 from convarch.train.progress import RunDisplay, epoch_line
 from convarch.train.run import _build, _load, data_extra, describe_source, finish_run, model_from_state, start_run
+from convarch.train.threads import intra_op_threads
 from convarch.train.trainer import BatchHook, Trainer, TrainResult
 from convarch.weights.checkpoint import load as load_checkpoint
 from convarch.weights.pretrained import load_weights
@@ -75,8 +76,6 @@ def finetune(
         raise ConfigError(f"freeze epochs must be between 0 and the epochs ({config.epochs}), got {freeze_epochs}")
     if not 0 < layer_decay <= 1:
         raise ConfigError(f"layer decay must be in (0, 1] (1: the same rate everywhere), got {layer_decay}")
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
     dist = setup(config.device)
     try:
         out_dir = Path(out) if out is not None else None
@@ -96,24 +95,33 @@ def finetune(
                 start_run(out_dir, dist, request, bundle)
         extra = {"data": json.dumps(data_extra(bundle)), "finetuned_from": str(weights)}
         parts = state[1] if state is not None else None
-        history: list[dict[str, Any]] = parts["history"] if parts is not None else []
-        if parts is None:
-            history = train_head(net, bundle, config, dist, freeze_epochs, display)
-            if out_dir is not None and dist.is_main:
-                save_frozen_phase(out_dir, net, history, dist, extra)
-        if freeze_epochs == config.epochs:
-            net.eval()
-            return TrainResult(net, history, out_dir, bundle)
-        trainer = Trainer(net, bundle, config, dist, out=out_dir, display=display, on_batch=on_batch, extra=extra,
-                          groups=discriminative_groups(net, config.base_lr, layer_decay, config.decay),
-                          first_epoch=freeze_epochs, history=history, phase="finetune")  # fmt: skip
-        if parts is not None and parts["progress"]["phase"] == "finetune":
-            trainer.load_parts(parts)
-        result = trainer.fit()
-        finish_run(out_dir, dist, bundle, result, display)
-        return result
+        with intra_op_threads(config.threads, net, dist.device):
+            return _run_phases(net, bundle, config, dist, parts, freeze_epochs, layer_decay, out_dir, display,
+                               on_batch, extra)  # fmt: skip
     finally:
         dist.close()
+
+
+def _run_phases(net: ConvNet, bundle: DataBundle, config: TrainConfig, dist: Distributed, parts: dict[str, Any] | None,
+                freeze_epochs: int, layer_decay: float, out_dir: Path | None, display: RunDisplay,
+                on_batch: BatchHook | None, extra: dict[str, str]) -> TrainResult:  # fmt: skip
+    """The frozen phase (skipped when resuming after it), then the unfrozen one (resumed where it stopped)."""
+    history: list[dict[str, Any]] = parts["history"] if parts is not None else []
+    if parts is None:
+        history = train_head(net, bundle, config, dist, freeze_epochs, display)
+        if out_dir is not None and dist.is_main:
+            save_frozen_phase(out_dir, net, history, dist, extra)
+    if freeze_epochs == config.epochs:
+        net.eval()
+        return TrainResult(net, history, out_dir, bundle, rank=dist.rank)
+    trainer = Trainer(net, bundle, config, dist, out=out_dir, display=display, on_batch=on_batch, extra=extra,
+                      groups=discriminative_groups(net, config.base_lr, layer_decay, config.decay),
+                      first_epoch=freeze_epochs, history=history, phase="finetune")  # fmt: skip
+    if parts is not None and parts["progress"]["phase"] == "finetune":
+        trainer.load_parts(parts)
+    result = trainer.fit()
+    finish_run(out_dir, dist, bundle, result, display)
+    return result
 
 
 # ---- the pretrained network -------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from convarch.train import checkpoint as ckpt
 from convarch.train.config import TrainConfig
 from convarch.train.distributed import Distributed, setup
 from convarch.train.progress import RunDisplay
+from convarch.train.threads import intra_op_threads
 from convarch.train.trainer import BatchHook, Trainer, TrainResult
 from convarch.weights.checkpoint import _materialise_buffers
 
@@ -51,8 +52,6 @@ def train(
     if model is None or data is None:
         raise ConfigError("train needs a model (zoo name, pattern text or model) and data (a dataset name or folder)")
     config = TrainConfig.from_dict(options)
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
     dist = setup(config.device)
     try:
         out_dir = Path(out) if out is not None else None
@@ -72,7 +71,8 @@ def train(
         if state is not None:
             trainer.load_parts(state[1])
             display.line(f"resuming {out_dir} at epoch {trainer.start_epoch + 1}/{config.epochs}")
-        result = trainer.fit()
+        with intra_op_threads(config.threads, net, dist.device):
+            result = trainer.fit()
         finish_run(out_dir, dist, bundle, result, display)
         return result
     finally:
@@ -131,7 +131,7 @@ def describe_source(source: ModelSource) -> str:
 # ---- the data and the run directory -----------------------------------------------------------------
 def _load(data: str | Path, model: ConvNet, config: TrainConfig) -> DataBundle:
     return load_data(data, model, labels_per_class=config.labels_per_class, val_fraction=config.val_fraction,
-                     split_seed=config.split_seed, cache=config.cache)  # fmt: skip
+                     split_seed=config.split_seed, cache=config.cache, num_workers=config.num_workers)  # fmt: skip
 
 
 def data_extra(bundle: DataBundle) -> dict[str, Any]:

@@ -8,6 +8,8 @@ same tensors as one that never stopped.
 
 from __future__ import annotations
 
+import contextlib
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -18,7 +20,7 @@ import torch
 from torch import nn
 
 from convarch.data.datasets import DataBundle
-from convarch.data.loader import derived_seed
+from convarch.data.loader import Batch, derived_seed
 from convarch.errors import ConfigError
 from convarch.nn.model import ConvNet, classification_loss
 from convarch.train import checkpoint as ckpt
@@ -102,7 +104,7 @@ class Trainer:
                                       world=dist.world, device=device, num_workers=config.num_workers)  # fmt: skip
         if len(self.train_loader) == 0:
             raise ConfigError(
-                f"the training set ({data.train.__len__()} images over {dist.world} process(es)) gives no full "
+                f"the training set ({len(data.train)} images over {dist.world} process(es)) gives no full "
                 f"batch of at least 2 images; use a smaller --batch-size or fewer processes"
             )
         steps = len(self.train_loader)
@@ -195,11 +197,9 @@ class Trainer:
                                amp=self.config.amp, channels_last=self.config.channels_last)  # fmt: skip
 
     def _train_epoch(self, epoch: int) -> tuple[float, float, int]:
-        config, dist, device = self.config, self.dist, self.dist.device
+        config, dist = self.config, self.dist
         self.net.train()
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-        correct = torch.zeros((), dtype=torch.float64, device=device)
-        count, steps = 0, len(self.train_loader)
+        loss_sum, correct, count, steps = 0.0, 0, 0, len(self.train_loader)
         self.display.start_epoch(f"epoch {epoch + 1}/{config.epochs}", steps)
         started = last_shown = time.perf_counter()
         try:
@@ -208,37 +208,51 @@ class Trainer:
                     self.on_batch(epoch, batch.index)
                 for path, reason in batch.skipped:
                     self.skipped[path] = reason
-                x = batch.x.contiguous(memory_format=torch.channels_last) if config.channels_last else batch.x
-                with autocast_for(device, config.amp):
-                    output = self.net(x)
-                    loss = classification_loss(output, batch.y, self.criterion)
-                if not dist.all_finite(loss):
-                    raise self._diverged(loss, epoch, step)
-                self.optimizer.zero_grad(set_to_none=True)
-                self.scaler.scale(loss).backward()
-                if config.clip_grad is not None:
-                    self.scaler.unscale_(self.optimizer)
-                    nn.utils.clip_grad_norm_(self.model.parameters(), config.clip_grad)
-                self.scaler.step(self.optimizer)
-                self.scaler.update()
-                self.scheduler.step()
-                if self.ema is not None:
-                    self.ema.update(self.model)
+                loss, hits = self._step(batch, epoch, step)
                 n = len(batch.y)
-                loss_sum += loss.detach().double() * n
-                correct += (logits_of(output).detach().argmax(dim=1) == batch.y).sum()
-                count += n
+                loss_sum, correct, count = loss_sum + loss * n, correct + hits, count + n
                 now = time.perf_counter()
                 if self.display.enabled and (now - last_shown > DISPLAY_INTERVAL_S or step == steps - 1):
                     last_shown = now
-                    self.display.update(step + 1, float(loss_sum) / count, float(correct) / count,
-                                        count * dist.world / (now - started))  # fmt: skip
+                    self.display.update(
+                        step + 1, loss_sum / count, correct / count, count * dist.world / (now - started)
+                    )
         finally:
             self.display.end_epoch()
-        totals = dist.all_reduce(torch.stack([loss_sum, correct, torch.tensor(float(count), dtype=torch.float64,
-                                                                              device=device)]))  # fmt: skip
+        totals = dist.all_reduce(torch.tensor([loss_sum, correct, count], dtype=torch.float64))
         seen = int(totals[2])
         return float(totals[0]) / max(1, seen), float(totals[1]) / max(1, seen), seen
+
+    def _step(self, batch: Batch, epoch: int, step: int) -> tuple[float, int]:
+        """One update; returns the batch's loss and correct count. Every per-step cost here is paid thousands
+        of times on a small network, so the disabled features (AMP, loss scaling) are skipped, not no-ops."""
+        config = self.config
+        x = batch.x.contiguous(memory_format=torch.channels_last) if config.channels_last else batch.x
+        with autocast_for(self.dist.device, True) if config.amp else contextlib.nullcontext():
+            output = self.net(x)
+            loss = classification_loss(output, batch.y, self.criterion)
+        value = loss.item()  # one sync, used for the check and the metrics
+        finite = self.dist.all_finite(loss) if self.dist.enabled else math.isfinite(value)
+        if not finite:
+            raise self._diverged(loss, epoch, step)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.scaler.is_enabled():
+            self.scaler.scale(loss).backward()
+            if config.clip_grad is not None:
+                self.scaler.unscale_(self.optimizer)
+                nn.utils.clip_grad_norm_(self.model.parameters(), config.clip_grad)
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            loss.backward()
+            if config.clip_grad is not None:
+                nn.utils.clip_grad_norm_(self.model.parameters(), config.clip_grad)
+            self.optimizer.step()
+        self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.model)
+        hits = int((logits_of(output).detach().argmax(dim=1) == batch.y).sum())
+        return value, hits
 
     def _diverged(self, loss: torch.Tensor, epoch: int, step: int) -> TrainingDiverged:
         where = f"epoch {epoch + 1}, step {step + 1}"
