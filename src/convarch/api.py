@@ -13,6 +13,7 @@ from convarch.analysis.modules import analyze_module
 from convarch.analysis.report import Report, analyze_spec
 from convarch.analysis.rules import check_network
 from convarch.errors import ConfigError, PatternError, SizingError
+from convarch.nn.init import initialize
 from convarch.nn.model import ConvNet
 from convarch.pattern.parser import parse
 from convarch.pattern.printer import to_pattern_text
@@ -72,7 +73,8 @@ def create_model(
 
         return create_with_weights(name, weights, num_classes=num_classes, in_chans=in_chans, **options)
     spec = model_spec(name, num_classes=num_classes, in_chans=in_chans, **options)
-    return ConvNet(spec, pretrained_cfg={"architecture": get_entry(name).name})
+    entry = get_entry(name)
+    return initialize(ConvNet(spec, pretrained_cfg={"architecture": entry.name}), entry.init)
 
 
 def build(

@@ -103,5 +103,6 @@ for _name, (_depth, _tv) in VARIANTS.items():
             ),
             options={"depth": _depth},
             key_maps={"torchvision": torchvision_keys},
+            init="he_fan_in",
         )
     )

@@ -164,6 +164,7 @@ register(
             ),
         ),
         key_maps={"torchvision": torchvision_keys},
+        init="truncnormal0.01",
     )
 )
 
@@ -179,5 +180,6 @@ register(
             notes=PAPER_NOTES,
             figures={"table1": TABLE1_ROWS, "table1_inconsistent": TABLE1_INCONSISTENT, "table1_source": TABLE1},
         ),
+        init="truncnormal0.01",
     )
 )

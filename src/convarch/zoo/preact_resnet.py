@@ -95,6 +95,7 @@ def _register(name: str, depth: int, timm_name: str, card: tuple[float, float] |
             ),
             options={"depth": depth},
             key_maps={"timm": timm_keys},
+            init="he_fc0.01",
         )
     )
 

@@ -26,6 +26,7 @@ class ModelEntry:
     info: ModelInfo
     options: dict[str, Any] = field(default_factory=dict)  # fixed arguments of spec_fn for this name
     key_maps: dict[str, KeyMap] = field(default_factory=dict)  # "torchvision"/"timm" -> map
+    init: str = "torch"  # the reference implementation's weight init (convarch.nn.init.SCHEMES)
 
     def spec(self, **options: Any) -> NetSpec:
         accepted = set(inspect.signature(self.spec_fn).parameters) - set(self.options)

@@ -139,6 +139,7 @@ def _register_torchvision(name: str, depth: int, widen: int, tv: tuple[int, floa
             ),
             options={"depth": depth, "widen": widen},
             key_maps={"torchvision": torchvision_keys},
+            init="he",
         )
     )
 
@@ -164,6 +165,7 @@ def _register_paper(depth: int) -> None:
                 figures=_table1(depth),
             ),
             options={"depth": depth, "stride_in": "conv1", "widen": 1},
+            init="he",
         )
     )
 

@@ -87,6 +87,7 @@ for _name, (_depth, _params, _precision) in CIFAR_VARIANTS.items():
                 ),
             ),
             options={"depth": _depth},
+            init="he",
         )
     )
 
@@ -108,5 +109,6 @@ register(
             ),
         ),
         options={"depth": 28, "k": 10},
+        init="he",
     )
 )

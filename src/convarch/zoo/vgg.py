@@ -143,6 +143,7 @@ def _register(name: str, config: str, batch_norm: bool, table2: int, tv: tuple |
             ),
             options={"config": config, "batch_norm": batch_norm, "adaptive": torchvision},
             key_maps={"torchvision": torchvision_keys} if torchvision else {},
+            init="he_fc0.01",
         )
     )
 
