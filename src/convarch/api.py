@@ -94,7 +94,10 @@ def build(
     if num_classes is not None:  # also resizes (or, for 0, removes) auxiliary classifiers
         spec = with_classifier(spec, num_classes)
     check_buildable(spec)
-    return ConvNet(spec)
+    model = ConvNet(spec)
+    if isinstance(source, str) and is_model_name(source):  # a zoo name starts from its reference's init
+        initialize(model, get_entry(source.strip()).init)
+    return model
 
 
 def check_buildable(spec: NetSpec) -> None:
