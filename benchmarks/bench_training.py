@@ -1,6 +1,6 @@
 """Issue 7 benchmark: training and fine-tuning on 2 CPU cores.
 
-    .venv/bin/python benchmarks/bench_training.py [--only lenet,pattern,overhead,finetune] [--repeats 3]
+    .venv/bin/python benchmarks/bench_training.py [--only lenet,pattern,overhead,threads,finetune] [--repeats 3]
 
 Targets:
 - LeNet-5 on the mnist5k split: >= 98.5% held-out top-1 within 30 s wall, end to end (a fresh
@@ -126,6 +126,17 @@ def bench_overhead(repeats: int, epochs: int = 3, batch_size: int = 64) -> list[
              f"{statistics.median(ratios):.3f}", f"{100 * (1 - statistics.median(ratios)):+.1f}%"]]  # fmt: skip
 
 
+def bench_threads(repeats: int, epochs: int = 3) -> list[list[str]]:
+    """LeNet-5 epochs on 1 and 2 intra-op threads, interleaved: why a small network defaults to one."""
+    times: dict[int, list[float]] = {1: [], 2: []}
+    for _ in range(repeats):
+        for threads in (1, 2):
+            result = ca.train("lenet5", "mnist5k", epochs=epochs, threads=threads, quiet=True)
+            times[threads] += [row["time"] for row in result.history]
+    print(f"threads: {times} (load {load_average()})")
+    return [[str(t), f"{min(v):.2f}", f"{statistics.median(v):.2f}", f"{max(v):.2f}"] for t, v in times.items()]
+
+
 def bench_finetune(seeds: int) -> list[list[str]]:
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
@@ -153,7 +164,7 @@ def bench_finetune(seeds: int) -> list[list[str]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", default="lenet,pattern,overhead,finetune")
+    parser.add_argument("--only", default="lenet,pattern,overhead,threads,finetune")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--seeds", type=int, default=3)
     args = parser.parse_args()
@@ -170,6 +181,9 @@ def main() -> None:
     if "overhead" in parts:
         print(markdown_table(["model", "plain img/s", "ca.train img/s", "ours/plain", "overhead"],
                              bench_overhead(args.repeats)))  # fmt: skip
+    if "threads" in parts:
+        print(markdown_table(["threads", "fastest epoch s", "median epoch s", "slowest epoch s"],
+                             bench_threads(args.repeats)))  # fmt: skip
     if "finetune" in parts:
         print(markdown_table(["seed", "from scratch", "fine-tuned", "gain (pt)", "s scratch / finetune"],
                              bench_finetune(args.seeds)))  # fmt: skip
