@@ -17,11 +17,13 @@ from rich.table import Table
 from convarch.api import is_model_name
 from convarch.cli.app import app, console, err_console
 from convarch.data.builtin import BUILTIN
+from convarch.errors import ConvarchError
 from convarch.train import checkpoint as ckpt
 from convarch.train.finetune import FREEZE_EPOCHS, LAYER_DECAY, finetune
 from convarch.train.inference import SPLITS, evaluate, predict
 from convarch.train.run import train
 from convarch.train.trainer import TrainResult
+from convarch.weights.checkpoint import read_header
 
 DataOpt = Annotated[
     str | None, typer.Option("--data", help="mnist5k, digits, or a folder with one subfolder per class.")
@@ -33,15 +35,23 @@ def _options(**given: Any) -> dict[str, Any]:
     return {k: v for k, v in given.items() if v is not None}
 
 
-def default_out(model: str, data: str) -> Path:
-    """``runs/<model>-<data>``, numbered when that directory already holds a run."""
+def default_out(model: str, data: str, suffix: str = "") -> Path:
+    """``runs/<model>-<data><suffix>``, numbered when that directory already holds a run; a pattern is "pattern"."""
     name = model if is_model_name(model) else "pattern"
     source = data.lower() if data.lower() in BUILTIN else Path(data).name
-    base = Path("runs") / re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{name}-{source}")
+    base = Path("runs") / re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{name}-{source}{suffix}")
     candidate, number = base, 2
     while ckpt.has_state(candidate):
         candidate, number = base.with_name(f"{base.name}-{number}"), number + 1
     return candidate
+
+
+def architecture_of(weights: str) -> str:
+    """The zoo name a convarch checkpoint records, for naming the run; "pattern" when it has none."""
+    try:
+        return json.loads(read_header(weights).get("pretrained_cfg") or "{}").get("architecture") or "pattern"
+    except (ConvarchError, ValueError):
+        return "pattern"  # not a local convarch file (a registry source): finetune itself explains any problem
 
 
 def _report(result: TrainResult) -> None:
@@ -132,8 +142,7 @@ def finetune_command(
     if resume is None and (weights is None or data is None):
         raise typer.BadParameter("give --weights and --data (or --resume DIR)")
     if resume is None and out is None:
-        base = default_out(model or Path(str(weights)).stem, data)  # type: ignore[arg-type]
-        out = base.with_name(base.name + "-finetune")
+        out = default_out(model or architecture_of(str(weights)), data, "-finetune")  # type: ignore[arg-type]
     result = finetune(model, data, weights=weights, freeze_epochs=freeze_epochs, layer_decay=layer_decay, out=out,
                       resume=resume, quiet=quiet, console=console, **options)  # fmt: skip
     _report(result)

@@ -53,7 +53,7 @@ class RunDisplay:
 def epoch_line(row: dict[str, Any], epochs: int) -> str:
     parts = [f"epoch {row['epoch']:>{len(str(epochs))}}/{epochs}"]
     if "phase" in row and row["phase"] != "train":
-        parts.append(f"[{row['phase']}]")
+        parts.append(f"({row['phase']})")  # parentheses: square brackets are rich markup
     parts.append(f"train loss {row['train_loss']:.3f} acc {row['train_top1']:.2%}")
     parts.append(f"val loss {row['val_loss']:.3f} top-1 {row['val_top1']:.2%} top-5 {row['val_top5']:.2%}")
     parts.append(f"lr {row['lr']:.2e}")
