@@ -52,7 +52,7 @@ def test_a_run_writes_checkpoints_metrics_and_learns(tmp_path: Path) -> None:
     assert header["epoch"] == str(result.best_epoch)
     assert json.loads(header["data"])["source"] == "digits"
     assert json.loads((out / "data.json").read_text())["train"] == len(result.data.train) == 1438  # 20% held out
-    assert not list(out.glob(".*.tmp"))
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no temporary file left
 
 
 def test_resume_after_a_crash_is_bit_identical(tmp_path: Path) -> None:
@@ -68,6 +68,13 @@ def test_resume_after_a_crash_is_bit_identical(tmp_path: Path) -> None:
     assert raw_whole.keys() == raw_resumed.keys() and all(torch.equal(raw_whole[k], raw_resumed[k]) for k in raw_whole)
     measured = ("train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr")  # not the timings
     assert [[r[k] for k in measured] for r in resumed.history] == [[r[k] for k in measured] for r in whole.history]
+
+
+def test_a_resumed_run_clears_what_a_kill_left_half_written(tmp_path: Path) -> None:
+    ca.train(TINY, "digits", out=tmp_path / "r", epochs=1, threads=1, quiet=True)
+    (tmp_path / "r" / ".state.safetensors.x1y2z3.safetensors").write_bytes(b"half a file")
+    ca.train(resume=tmp_path / "r", quiet=True)
+    assert not [p.name for p in (tmp_path / "r").iterdir() if p.name.startswith(".")]
 
 
 def test_resume_refuses_changed_options_and_a_run_is_not_overwritten(tmp_path: Path) -> None:
@@ -119,7 +126,7 @@ def test_a_full_disk_is_a_clear_error_and_the_previous_checkpoint_stays(tmp_path
     monkeypatch.setattr(safetensors.torch, "save_file", real_save)
     assert read_header(out / "state.safetensors")["epoch"] == "1"
     assert ca.load(out / "last.safetensors").num_classes == 10
-    assert not list(out.glob(".*.tmp"))  # no partial file left behind
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]  # no partial file left behind
     resumed = ca.train(resume=out, quiet=True)  # and the run continues from what was kept
     assert len(resumed.history) == 2
 

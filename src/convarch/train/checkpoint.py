@@ -140,7 +140,8 @@ def has_state(out: Path) -> bool:
 
 
 def remove_stale_temporaries(out: Path) -> None:
-    """A run killed while writing leaves ``.name.XXXX.tmp`` files behind; they are never read, so drop them."""
-    for temp in out.glob(".*.tmp"):
-        with suppress(OSError):
-            os.unlink(temp)
+    """A run killed while writing leaves ``.<name>.<random><suffix>`` files behind; they are never read."""
+    for name in (CONFIG, LAST, BEST, STATE, METRICS_CSV, METRICS_JSON, DATA_JSON, ".write-test"):
+        for temp in out.glob(f".{name}.*"):
+            with suppress(OSError):
+                os.unlink(temp)
