@@ -25,7 +25,7 @@ from convarch.train.distributed import Distributed, setup
 from convarch.train.progress import RunDisplay
 from convarch.train.threads import intra_op_threads
 from convarch.train.trainer import BatchHook, Trainer, TrainResult
-from convarch.weights.checkpoint import _materialise_buffers
+from convarch.weights.checkpoint import materialise_buffers
 
 ModelSource = str | NetSpec | ConvNet
 
@@ -113,7 +113,7 @@ def model_from_state(model_state: dict[str, torch.Tensor], header: dict[str, str
     with torch.device("meta"):
         model = ConvNet(spec_from_json(header["spec"]))
     model.load_state_dict(model_state, assign=True)
-    _materialise_buffers(model, model.spec)  # non-persistent buffers are not in the file
+    materialise_buffers(model, model.spec)  # non-persistent buffers are not in the file
     model.pretrained_cfg = json.loads(header.get("pretrained_cfg") or "{}")
     model.class_names = json.loads(header.get("class_names") or "null")
     return model

@@ -119,13 +119,13 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> Conv
             f"{path} does not match the network its header describes: missing {result.missing_keys[:5]}, "
             f"unexpected {result.unexpected_keys[:5]}"
         )
-    _materialise_buffers(model, spec)
+    materialise_buffers(model, spec)
     model.pretrained_cfg = json.loads(header.get("pretrained_cfg") or "{}")
     model.class_names = json.loads(header.get("class_names") or "null")
     return model.to(device)
 
 
-def _materialise_buffers(model: ConvNet, spec: Any) -> None:
+def materialise_buffers(model: ConvNet, spec: Any) -> None:
     """Non-persistent buffers (e.g. a connection table's index) are not saved: take them from a fresh build."""
     fresh = dict(ConvNet(spec).named_buffers())
     for name, buffer in list(model.named_buffers()):
