@@ -63,7 +63,7 @@ def pad_crop(images: torch.Tensor, pad: int, generator: torch.Generator) -> torc
 
 
 def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    flip = (torch.rand(images.shape[0], generator=generator) < 0.5).to(images.device).view(-1, 1, 1, 1)
+    flip = (torch.rand(images.shape[0], generator=generator) < 0.5).to(images.device).reshape(-1, 1, 1, 1)
     return torch.where(flip, images.flip(-1), images)
 
 

@@ -86,8 +86,8 @@ class Preprocessing:
         return center_crop(images, self.crop)
 
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(self.mean, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
-        std = torch.tensor(self.std, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+        mean = torch.tensor(self.mean, dtype=images.dtype, device=images.device).reshape(1, -1, 1, 1)
+        std = torch.tensor(self.std, dtype=images.dtype, device=images.device).reshape(1, -1, 1, 1)
         return (images - mean) / std
 
 
@@ -142,7 +142,7 @@ def match_channels(images: torch.Tensor, in_chans: int) -> torch.Tensor:
     if c == 1:
         return images.expand(*images.shape[:-3], in_chans, *images.shape[-2:]).contiguous()
     if c == 3 and in_chans == 1:
-        weights = torch.tensor(LUMA, dtype=images.dtype, device=images.device).view(-1, 1, 1)
+        weights = torch.tensor(LUMA, dtype=images.dtype, device=images.device).reshape(-1, 1, 1)
         return (images * weights).sum(dim=-3, keepdim=True)
     raise ConfigError(f"cannot convert {c}-channel images to the model's {in_chans} channels; give 1 or 3")
 

@@ -11,17 +11,16 @@ trainable subsampling and RBF output) count; BN, pooling and activations report 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from typing import Any, ClassVar
 
 from torch import nn
 
 from convarch.errors import ConfigError, SizingError
 from convarch.nn import layers as L
-from convarch.spec.nodes import Node
-from convarch.spec.volume import Volume, WindowSize, check_positive, window_output
-
-Pair = tuple[int, int]
+from convarch.spec.elementwise import BN, LRN, Dropout, Flatten, Relu, Softmax, Tanh
+from convarch.spec.layer_base import Layer, Pair, format_value, need_spatial, pair, positive_int, window_sizes
+from convarch.spec.volume import Volume, WindowSize, window_output
 
 # LeNet-5 C3 (LeCun et al. 1998, Table I): the S2 maps (0-5) each C3 map (0-15) is connected to.
 LENET5_C3 = (
@@ -31,105 +30,6 @@ LENET5_C3 = (
     (0, 1, 2, 3, 4, 5),
 )  # fmt: skip
 CONNECTION_TABLES: dict[str, tuple[tuple[int, ...], ...]] = {"lenet5_c3": LENET5_C3}
-
-
-def pair(value: Any, what: str, minimum: int = 1) -> Pair:
-    """Normalise ``3`` or ``(1, 7)`` to a pair of ints, refusing anything else with a clear message."""
-    items = value if isinstance(value, tuple | list) else (value, value)
-    if len(items) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
-        raise ConfigError(f"{what} must be an integer or HxW pair, got {value!r}")
-    if min(items) < minimum:
-        raise ConfigError(f"{what} must be at least {minimum}, got {value!r}")
-    return (int(items[0]), int(items[1]))
-
-
-def positive_int(value: Any, what: str) -> int:
-    """Refuse anything but a whole number >= 1, so a bad spec fails where it is written, not in a walk."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{what} must be a whole number of at least 1, got {value!r}")
-    return value
-
-
-def format_value(value: Any) -> str:
-    """Pattern text for an argument value: ``3``, ``1x7``, ``true``, ``0.5``, ``avg``."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, tuple):
-        return str(value[0]) if value[0] == value[1] else f"{value[0]}x{value[1]}"
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
-def need_spatial(layer: Layer, v: Volume) -> None:
-    if v.flat:
-        raise SizingError(
-            f"needs a spatial input, but receives the flat vector {v} (an FC, FLATTEN or GAP came "
-            "before it). Move it before the first FC or GAP.",
-            layer=layer.text(),
-        )
-
-
-def window_sizes(layer: Layer, v: Volume) -> tuple[int, int]:
-    """Output H and W of a windowed layer, or a SizingError that shows the arithmetic.
-
-    The layer's text is made only for the error: making it for every call dominated the cost of a walk.
-    """
-    h, w = (calc.out if calc.out >= 1 else check_positive(calc, layer.text(), axis)
-            for calc, axis in zip(layer.windows(v), "HW", strict=True))  # fmt: skip
-    return h, w
-
-
-@dataclass(frozen=True)
-class Layer(Node):
-    """Base of the primitives. Defaults describe an elementwise layer: same volume, no weights."""
-
-    kind: ClassVar[str]
-    shorthand: ClassVar[tuple[str, ...]] = ()  # fields written inline: CONV{f}-{out}, FC{out}
-    positional: ClassVar[tuple[str, ...]] = ()  # fields accepted without a name: DROPOUT(0.5)
-
-    def output(self, v: Volume) -> Volume:
-        return v
-
-    def params(self, v: Volume) -> int:
-        return 0
-
-    def weights(self, v: Volume) -> int:
-        return 0
-
-    def macs(self, v: Volume) -> int:
-        return 0
-
-    def windows(self, v: Volume) -> tuple[WindowSize, ...]:
-        """The sliding-window arithmetic along H and W (empty for layers without a window)."""
-        return ()
-
-    def resolved(self, v: Volume) -> Layer:
-        """This layer with every size that depends on the input written out (for listings)."""
-        return self
-
-    def exact(self, v: Volume) -> bool:
-        """True when every window fits exactly: nothing is floored or rounded away."""
-        return all(w.exact for w in self.windows(v))
-
-    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
-        raise NotImplementedError(f"{type(self).__name__}.module")
-
-    # ---- pattern text -------------------------------------------------------------------------
-    def defaults(self) -> dict[str, Any]:
-        """Each field's default for this instance (some depend on others, e.g. padding on F)."""
-        return {f.name: f.default for f in fields(self) if f.name != "label"}
-
-    def text(self) -> str:
-        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "label"}
-        defaults = self.defaults()
-        head = self.kind
-        for i, name in enumerate(self.shorthand):
-            if values[name] is None:
-                break
-            head += ("-" if i else "") + format_value(values[name])
-        extra = [f"{k}={format_value(v)}" for k, v in values.items() if k not in self.shorthand and v != defaults[k]]
-        return f"{head}({', '.join(extra)})" if extra else head
 
 
 # ---- weighted layers --------------------------------------------------------------------------------
@@ -417,107 +317,6 @@ class GAP(Layer):
         return L.GlobalAvgPool()
 
 
-# ---- elementwise and shape layers -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Relu(Layer):
-    kind: ClassVar[str] = "RELU"
-
-    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
-        return nn.ReLU(inplace=inplace)
-
-
-@dataclass(frozen=True)
-class Tanh(Layer):
-    """``a * tanh(s * x)``; the defaults are LeNet-5's A = 1.7159, S = 2/3 (LeCun et al. 1998, App. A)."""
-
-    kind: ClassVar[str] = "TANH"
-    a: float = 1.7159
-    s: float = 2 / 3
-
-    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
-        return L.ScaledTanh(self.a, self.s)
-
-
-@dataclass(frozen=True)
-class BN(Layer):
-    """Batch normalisation (Ioffe & Szegedy 2015): a scale and a shift per channel."""
-
-    kind: ClassVar[str] = "BN"
-    eps: float = 1e-5
-    momentum: float = 0.1
-
-    def params(self, v: Volume) -> int:
-        return 2 * v.c
-
-    def weights(self, v: Volume) -> int:
-        return v.c  # the scale gamma; the shift beta is a bias
-
-    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
-        norm = nn.BatchNorm1d if v.flat else nn.BatchNorm2d
-        return norm(v.c, eps=self.eps, momentum=self.momentum)
-
-
-@dataclass(frozen=True)
-class LRN(Layer):
-    """Local response normalisation across ``size`` neighbouring channels.
-
-    Arguments follow PyTorch and Caffe, where ``alpha`` is divided by ``size``. Krizhevsky et al. 2012
-    §3.3 write the sum without that division (alpha = 1e-4), which is ``alpha=5e-4`` here.
-    """
-
-    kind: ClassVar[str] = "LRN"
-    size: int = 5
-    alpha: float = 1e-4
-    beta: float = 0.75
-    k: float = 2.0
-
-    def __post_init__(self) -> None:
-        positive_int(self.size, "LRN size")
-
-    def output(self, v: Volume) -> Volume:
-        need_spatial(self, v)
-        return v
-
-    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
-        return nn.LocalResponseNorm(self.size, self.alpha, self.beta, self.k)
-
-
-@dataclass(frozen=True)
-class Dropout(Layer):
-    kind: ClassVar[str] = "DROPOUT"
-    positional: ClassVar[tuple[str, ...]] = ("p",)
-    p: float = 0.5
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= float(self.p) < 1.0:
-            raise ConfigError(f"DROPOUT probability must be in [0, 1), got {self.p!r}")
-        object.__setattr__(self, "p", float(self.p))
-
-    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
-        return nn.Dropout(self.p)
-
-
-@dataclass(frozen=True)
-class Flatten(Layer):
-    kind: ClassVar[str] = "FLATTEN"
-
-    def output(self, v: Volume) -> Volume:
-        return Volume(v.numel, 1, 1, flat=True)
-
-    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
-        return nn.Flatten(1)
-
-
-@dataclass(frozen=True)
-class Softmax(Layer):
-    kind: ClassVar[str] = "SOFTMAX"
-
-    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
-        return nn.Softmax(dim=1)
-
-
 @dataclass(frozen=True)
 class ZeroPad(Layer):
     """Option-A shortcut (He et al. 2015 §4.2): subsample by ``s``, zero-pad channels up to ``out``."""
@@ -556,3 +355,9 @@ PRIMITIVES: dict[str, type[Layer]] = {
 HEAD_KINDS = frozenset({"FC", "GAP", "FLATTEN", "RBF"})
 # Layers that can be the classifier at the end of the head.
 CLASSIFIER_KINDS = frozenset({"FC", "RBF"})
+
+__all__ = [
+    "BN", "CLASSIFIER_KINDS", "CONNECTION_TABLES", "FC", "GAP", "HEAD_KINDS", "LENET5_C3", "LRN", "PRIMITIVES",
+    "RBF", "Conv", "Dropout", "Flatten", "Layer", "Pair", "Pool", "Relu", "Softmax", "Subsample", "Tanh",
+    "ZeroPad", "format_value", "need_spatial", "pair", "positive_int", "window_sizes",
+]  # fmt: skip

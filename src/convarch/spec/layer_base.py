@@ -1,0 +1,118 @@
+"""The base of every primitive, and the helpers primitives share (argument checks, pattern text).
+
+A primitive knows four things for a given input volume: its output volume, its parameter count (and
+weights, i.e. parameters without biases), its multiply-adds, and how to build its torch module. It also
+prints itself in pattern notation (``CONV3-64``, ``POOL3(s=2)``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+from torch import nn
+
+from convarch.errors import ConfigError, SizingError
+from convarch.spec.nodes import Node
+from convarch.spec.volume import Volume, WindowSize, check_positive
+
+Pair = tuple[int, int]
+
+
+def pair(value: Any, what: str, minimum: int = 1) -> Pair:
+    """Normalise ``3`` or ``(1, 7)`` to a pair of ints, refusing anything else with a clear message."""
+    items = value if isinstance(value, tuple | list) else (value, value)
+    if len(items) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+        raise ConfigError(f"{what} must be an integer or HxW pair, got {value!r}")
+    if min(items) < minimum:
+        raise ConfigError(f"{what} must be at least {minimum}, got {value!r}")
+    return (int(items[0]), int(items[1]))
+
+
+def positive_int(value: Any, what: str) -> int:
+    """Refuse anything but a whole number >= 1, so a bad spec fails where it is written, not in a walk."""
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{what} must be a whole number of at least 1, got {value!r}")
+    return value
+
+
+def format_value(value: Any) -> str:
+    """Pattern text for an argument value: ``3``, ``1x7``, ``true``, ``0.5``, ``avg``."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return str(value[0]) if value[0] == value[1] else f"{value[0]}x{value[1]}"
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def need_spatial(layer: Layer, v: Volume) -> None:
+    if v.flat:
+        raise SizingError(
+            f"needs a spatial input, but receives the flat vector {v} (an FC, FLATTEN or GAP came "
+            "before it). Move it before the first FC or GAP.",
+            layer=layer.text(),
+        )
+
+
+def window_sizes(layer: Layer, v: Volume) -> tuple[int, int]:
+    """Output H and W of a windowed layer, or a SizingError that shows the arithmetic.
+
+    The layer's text is made only for the error: making it for every call dominated the cost of a walk.
+    """
+    h, w = (calc.out if calc.out >= 1 else check_positive(calc, layer.text(), axis)
+            for calc, axis in zip(layer.windows(v), "HW", strict=True))  # fmt: skip
+    return h, w
+
+
+@dataclass(frozen=True)
+class Layer(Node):
+    """Base of the primitives. Defaults describe an elementwise layer: same volume, no weights."""
+
+    kind: ClassVar[str]
+    shorthand: ClassVar[tuple[str, ...]] = ()  # fields written inline: CONV{f}-{out}, FC{out}
+    positional: ClassVar[tuple[str, ...]] = ()  # fields accepted without a name: DROPOUT(0.5)
+
+    def output(self, v: Volume) -> Volume:
+        return v
+
+    def params(self, v: Volume) -> int:
+        return 0
+
+    def weights(self, v: Volume) -> int:
+        return 0
+
+    def macs(self, v: Volume) -> int:
+        return 0
+
+    def windows(self, v: Volume) -> tuple[WindowSize, ...]:
+        """The sliding-window arithmetic along H and W (empty for layers without a window)."""
+        return ()
+
+    def resolved(self, v: Volume) -> Layer:
+        """This layer with every size that depends on the input written out (for listings)."""
+        return self
+
+    def exact(self, v: Volume) -> bool:
+        """True when every window fits exactly: nothing is floored or rounded away."""
+        return all(w.exact for w in self.windows(v))
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        raise NotImplementedError(f"{type(self).__name__}.module")
+
+    # ---- pattern text -------------------------------------------------------------------------
+    def defaults(self) -> dict[str, Any]:
+        """Each field's default for this instance (some depend on others, e.g. padding on F)."""
+        return {f.name: f.default for f in fields(self) if f.name != "label"}
+
+    def text(self) -> str:
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "label"}
+        defaults = self.defaults()
+        head = self.kind
+        for i, name in enumerate(self.shorthand):
+            if values[name] is None:
+                break
+            head += ("-" if i else "") + format_value(values[name])
+        extra = [f"{k}={format_value(v)}" for k, v in values.items() if k not in self.shorthand and v != defaults[k]]
+        return f"{head}({', '.join(extra)})" if extra else head
