@@ -78,6 +78,8 @@ def test_stratified_split_fraction_seed_and_errors() -> None:
 def test_unknown_dataset_is_a_clear_error(lenet: ca.ConvNet) -> None:
     with pytest.raises(ca.DataError, match="unknown dataset 'cifar10'.*mnist5k, digits"):
         load_data("cifar10", lenet)
+    with pytest.raises(ca.DataError, match="unknown dataset 'digitz'.*Did you mean digits"):
+        load_data("digitz", lenet)
 
 
 def test_training_preprocessing_uses_training_statistics(lenet: ca.ConvNet) -> None:

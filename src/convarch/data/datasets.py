@@ -8,6 +8,7 @@ record of the split that a run writes next to its checkpoints.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -102,9 +103,11 @@ def load_data(
     elif Path(text).exists():
         bundle = _folder(Path(text), geometry, labels_per_class, val_fraction, split_seed, cache, num_workers)
     else:
+        close = difflib.get_close_matches(text.lower(), list(BUILTIN), n=1)
+        hint = f" Did you mean {close[0]}?" if close else ""
         raise DataError(
             f"unknown dataset {text!r}: not a built-in dataset ({', '.join(BUILTIN)}) and no such folder; "
-            "give a built-in name or a folder with one subfolder per class"
+            f"give a built-in name or a folder with one subfolder per class.{hint}"
         )
     if fixed is None:
         stats_source = bundle.train.images if bundle.train.images is not None else _sample(bundle.train, geometry)
