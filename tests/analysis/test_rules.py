@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import convarch as ca
@@ -41,10 +43,11 @@ CASES = [
     ("INPUT(8x8x3) -> POOL2(p=2) -> GAP -> FC10", "volume-error", "error", "features.pool1",
      ["more than half the window"]),
     ("INPUT(227x227x3) -> CONV11-96(s=4, p=0) -> POOL3(s=2) -> GAP -> FC10", "input-divisibility", "info", "INPUT",
-     ["downsample by 2^3 = 8", "227 = 28 × 8 + 3 is not divisible by 8", "Use 224 or 232",
+     ["downsample by 2^3 = 8", "227 = 28 × 8 + 3 is not divisible by 8",
       "Every layer still works out at this size"]),
     ("INPUT(34x34x3) -> [CONV3-8 -> POOL2]*2 -> GAP -> FC10", "input-divisibility", "warning", "INPUT",
-     ["downsample by 2^2 = 4", "34 = 8 × 4 + 2", "Use 32 or 36", "see the fractional-size errors"]),
+     ["downsample by 2^2 = 4", "34 = 8 × 4 + 2", "Use 32 or 36, at which every layer works out too",
+      "see the fractional-size errors"]),
     ("INPUT(227x227x3) -> CONV11-96(s=4, p=0) -> GAP -> FC10", "large-filter", "info", "features.conv1",
      ["a 11x11 filter on the first layer", "AlexNet"]),
     ("INPUT(32x32x3) -> CONV3-8 -> CONV7-16 -> GAP -> FC10", "large-filter", "warning", "features.conv2",
@@ -162,3 +165,19 @@ def test_findings_print_as_one_line_each_and_count_by_severity() -> None:
     findings = ca.check("INPUT(32x32x8) -> POOL5 -> FC10")
     assert counts(findings) == {"error": 1, "warning": 3, "info": 0}
     assert has_errors(findings)
+
+
+@pytest.mark.parametrize("name", ["alexnet_paper", "zfnet", "inception_v4", "lenet5_paper"])
+def test_the_divisibility_advice_never_breaks_the_network(name: str) -> None:
+    """A net sized for an input that is not a multiple of its strides gets a note, not sizes that break it."""
+    for finding in ca.check(name):
+        if finding.rule == "input-divisibility":
+            assert finding.severity == "info" and "Use " not in finding.message, finding.message
+
+
+def test_suggested_divisible_sizes_work_out() -> None:
+    pattern = "INPUT(34x34x3) -> [CONV3-8 -> POOL2]*2 -> GAP -> FC10"
+    message = next(f.message for f in ca.check(pattern) if f.rule == "input-divisibility")
+    sizes = [int(s) for s in re.search(r"Use (\d+) or (\d+),", message).groups()]
+    for size in sizes:
+        assert not [f for f in ca.check(pattern, input_size=(3, size, size)) if f.severity == "error"], size

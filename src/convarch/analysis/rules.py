@@ -204,21 +204,26 @@ def _exact_images(spec: NetSpec, steps: int) -> list[str]:
 
 def _lossless_size(spec: NetSpec, axis: int, direction: int, tries: int) -> int | None:
     """The nearest size along ``axis`` (going ``direction``) at which no layer loses input pixels on it."""
-    v = spec.input
-    size = (v.h, v.w)[axis]
+    size = (spec.input.h, spec.input.w)[axis]
     for distance in range(tries + 1):
         candidate = size + direction * distance
         if candidate < 1:
             return None
-        volume = Volume(v.c, candidate, v.w) if axis == 0 else Volume(v.c, v.h, candidate)
-        recorder, _, error = _record(spec.with_input(volume))
-        if error is None and all(
-            getattr(s.layer, "ceil", False) or _lost_pixels(windows[axis]) <= 0
-            for s in recorder.steps
-            if (windows := s.layer.windows(s.input))
-        ):
+        if _lossless_at(spec, axis, candidate):
             return candidate
     return None
+
+
+def _lossless_at(spec: NetSpec, axis: int, size: int) -> bool:
+    """Whether every layer works out, losing no input pixel along ``axis``, when that axis is ``size``."""
+    v = spec.input
+    volume = Volume(v.c, size, v.w) if axis == 0 else Volume(v.c, v.h, size)
+    recorder, _, error = _record(spec.with_input(volume))
+    return error is None and all(
+        getattr(s.layer, "ceil", False) or _lost_pixels(windows[axis]) <= 0
+        for s in recorder.steps
+        if (windows := s.layer.windows(s.input))
+    )
 
 
 def _filter_rule(index: int, step: Step, net: _Net) -> Finding | None:
@@ -315,28 +320,51 @@ LAYER_RULES: tuple[Callable[[int, Step, _Net], Finding | None], ...] = (
 
 
 def _divisibility_rule(net: _Net, factor: Factor, findings: list[Finding]) -> Finding | None:
-    """The input should be divisible by 2 as many times as the network downsamples (CS231n)."""
+    """The input should be divisible by 2 as many times as the network downsamples (CS231n).
+
+    The sizes it suggests are multiples of the downsampling factor at which every layer also works out,
+    so following the advice never trades this note for a fractional-size error.
+    """
     v = net.input
-    bad = [(axis, n, r) for axis, n, r in (("H", v.h, factor[0]), ("W", v.w, factor[1])) if r > 1 and n % r]
+    bad = [(i, axis, n, r) for i, (axis, n, r) in enumerate((("H", v.h, factor[0]), ("W", v.w, factor[1])))
+           if r > 1 and n % r]  # fmt: skip
     if not bad:
         return None
-    axis, n, r = bad[0]
+    index, axis, n, r = bad[0]
     power = f"2^{r.bit_length() - 1} = {r}" if r & (r - 1) == 0 else str(r)
-    below, above = n - n % r, n - n % r + r
-    sizes = " or ".join(str(s) for s in (below, above) if s > 0)
     floors = any(f.rule == "fractional-size" for f in findings)
-    tail = (
-        "The strides do not work out: see the fractional-size errors."
-        if floors
-        else "Every layer still works out at this size (the network was sized for it), so this is a note."
-    )
+    if floors:
+        sizes = _divisible_sizes(net.spec.with_input(v), index, n, r)
+        tail = (
+            f"Use {' or '.join(map(str, sizes))}, at which every layer works out too (at {n} the strides do not: "
+            "see the fractional-size errors)."
+            if sizes
+            else f"No multiple of {r} near {n} makes every layer work out; the fractional-size errors suggest "
+            "sizes that do."
+        )
+    else:
+        tail = ("Every layer still works out at this size (the network was sized for it), so this is a note; "
+                f"at a multiple of {r} the layers would need other paddings.")  # fmt: skip
     return Finding(
         "warning" if floors else "info",
         "input-divisibility",
         "INPUT",
         f"INPUT {v}: the features downsample by {power} (the product of their strides), but {axis} = {n} = "
-        f"{n // r} × {r} + {n % r} is not divisible by {r}. Use {sizes} (CS231n: {COMMON_INPUTS}). {tail}",
+        f"{n // r} × {r} + {n % r} is not divisible by {r} (CS231n: {COMMON_INPUTS}). {tail}",
     )
+
+
+def _divisible_sizes(spec: NetSpec, axis: int, n: int, r: int) -> list[int]:
+    """The nearest multiples of ``r`` below and above ``n`` at which every layer works out along ``axis``."""
+    found = []
+    for direction in (-1, 1):
+        start = n - n % r if direction < 0 else n - n % r + r
+        for k in range(max(1, SEARCH_DISTANCE // r) + 1):
+            candidate = start + direction * k * r
+            if candidate >= 1 and _lossless_at(spec, axis, candidate):
+                found.append(candidate)
+                break
+    return found
 
 
 def _build_rule(net: _Net) -> Finding | None:
