@@ -39,3 +39,22 @@ def test_a_missing_directory_raises_the_callers_error_type(tmp_path: Path) -> No
         write_text(tmp_path / "missing" / "x.txt", "x")
     with pytest.raises(WeightsError):
         atomic_write(tmp_path / "missing" / "x.bin", lambda temp: None, error=WeightsError)
+
+
+def test_a_directory_is_not_a_file_name(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="it is a directory; give a file name"):
+        write_text(tmp_path, "x")
+
+
+def test_save_turns_a_write_failure_into_a_weights_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import safetensors.torch
+
+    import convarch as ca
+
+    def full_disk(*args, **kwargs) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full_disk)
+    with pytest.raises(ca.WeightsError, match="could not write .*No space left on device"):
+        ca.save(ca.build("INPUT(8x8x1) -> FC2"), tmp_path / "m.safetensors")
+    assert list(tmp_path.iterdir()) == []

@@ -27,6 +27,8 @@ def atomic_write(
     path = Path(path)
     if not path.parent.is_dir():
         raise error(f"cannot write {path}: the directory {path.parent} does not exist; create it first")
+    if path.is_dir():
+        raise error(f"cannot write {path}: it is a directory; give a file name")
     fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     os.close(fd)
     try:

@@ -94,3 +94,12 @@ def test_show_and_list_take_input_and_set_for_patterns(capsys) -> None:
     assert code == 0 and "INPUT(32x32x3)" in out and "1x1x512" in out and "FC10" in out
     code, out, err = run(capsys, "list", "vgg*", "--set", "N=2")
     assert code == 1 and "apply to pattern text" in out + err
+
+
+def test_build_refuses_an_output_that_is_not_a_safetensors_file(tmp_path, capsys) -> None:
+    from convarch.cli import main
+
+    for target in (tmp_path, tmp_path / "net.txt"):
+        assert main(["build", "INPUT(8x8x1) -> FC2", "--out", str(target)]) == 1
+        captured = capsys.readouterr()
+        assert "must end in .safetensors" in captured.err and "Traceback" not in captured.err

@@ -14,6 +14,7 @@ import typer
 from rich.text import Text
 
 from convarch.analysis.findings import Finding, counts
+from convarch.analysis.output import output_path
 from convarch.analysis.render import human
 from convarch.api import analyze, build, check, resolve, to_pattern
 from convarch.cli.app import app, console
@@ -78,6 +79,7 @@ def build_command(
 ) -> None:
     """Build a pattern into an initialised model and save it, with its spec and pattern text in the file."""
     options = keywords(input_text, sets, num_classes)
+    out = output_path(out, (".safetensors",), "the model")  # refused before anything is built
     torch.manual_seed(seed)
     model = build(resolve(pattern), **options)
     path = save(model, out)

@@ -66,7 +66,10 @@ def save(
         model.class_names = list(class_names)
     path = Path(path)
     state = {key: value.detach().contiguous().cpu() for key, value in model.state_dict().items()}
-    atomic_write(path, lambda temp: save_file(state, temp, metadata=header_of(model, extra)), error=WeightsError)
+    try:
+        atomic_write(path, lambda temp: save_file(state, temp, metadata=header_of(model, extra)), error=WeightsError)
+    except OSError as failure:  # a full disk, no permission: nothing partial is left (atomic_write)
+        raise WeightsError(f"could not write {path}: {failure.strerror or failure}") from None
     return path
 
 
