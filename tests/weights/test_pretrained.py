@@ -14,6 +14,7 @@ import torchvision
 from safetensors.torch import save_file
 from tests.conftest import smallest_input
 from tests.weights.helpers import files_under, randomise_batch_norm, serve_locally
+from torchvision.transforms import v2 as transforms_v2
 
 import convarch as ca
 from convarch.nn.model import ConvNet
@@ -249,8 +250,8 @@ def test_googlenet_weights_expect_half_mean_half_std(tmp_path: Path, monkeypatch
     torch.save(reference.state_dict(), path)
     ours = ca.create_model("googlenet", weights=str(path)).eval()
     pixels = torch.rand(2, 3, 64, 64)
-    imagenet = torchvision.transforms.v2.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))(pixels)
+    imagenet = transforms_v2.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))(pixels)
     cfg = ours.pretrained_cfg
-    recorded = torchvision.transforms.v2.Normalize(cfg["mean"], cfg["std"])(pixels)
+    recorded = transforms_v2.Normalize(cfg["mean"], cfg["std"])(pixels)
     assert cfg["mean"] == [0.5, 0.5, 0.5] and cfg["std"] == [0.5, 0.5, 0.5]
     assert max_diff(ours, reference, recorded, imagenet) <= 1e-5

@@ -62,3 +62,19 @@ def test_model_info_carries_the_paper_and_deviations() -> None:
     assert any("One weird trick" in d for d in info.deviations)
     assert ca.model_info("zfnet").paper.arxiv == "1311.2901"
     assert ca.model_info("vgg16").to_dict()["params"]["source"].startswith("torchvision")
+
+
+def test_running_a_model_on_an_input_it_cannot_take_is_a_sizing_error() -> None:
+    import torch
+
+    model = ca.create_model("alexnet").eval()
+    with pytest.raises(ca.SizingError, match=r"features\.pool3 POOL3\(s=2\).*collapses"):
+        model(torch.randn(1, 3, 32, 32))
+    with pytest.raises(ca.SizingError, match="takes 3-channel images but the batch has 1 channels.*in_chans=1"):
+        model(torch.randn(1, 1, 224, 224))
+    with pytest.raises(ca.SizingError, match=r"a batch of images \(N, C, H, W\)"):
+        model(torch.randn(3, 224, 224))
+    fixed = ca.create_model("zfnet").eval()  # no adaptive pool: FC6 takes exactly 6x6x256
+    with pytest.raises(ca.SizingError, match=r"pre_logits\.fc1 FC4096: it was built for 6x6x256 = 9,216 inputs"):
+        fixed(torch.randn(1, 3, 300, 300))
+    assert model(torch.randn(1, 3, 256, 256)).shape == (1, 1000)  # the adaptive pool takes other sizes

@@ -16,6 +16,7 @@ from torch import nn
 
 from convarch.errors import ConfigError
 from convarch.nn.build import ModuleBuilder
+from convarch.nn.input_check import check_input, tracing
 from convarch.nn.layers import AuxTap, HeadFlatten
 from convarch.spec.edit import num_classes_of, with_classifier
 from convarch.spec.nodes import NetSpec
@@ -64,6 +65,7 @@ class ConvNet(nn.Module):
         self.feature_info = stage_info(spec)
         self.pretrained_cfg: dict[str, Any] = dict(pretrained_cfg or {})
         self.class_names: list[str] | None = None
+        self._fits: torch.Size | None = None  # the last input shape checked against the spec
         self._check_aux_taps()
 
     def _check_aux_taps(self) -> None:
@@ -81,6 +83,9 @@ class ConvNet(nn.Module):
         return x if pre_logits else self.post(self.classifier(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | AuxOutputs:
+        if isinstance(x, torch.Tensor) and x.shape != self._fits and not tracing():
+            check_input(self.spec, tuple(x.shape))  # a SizingError naming the layer, not a torch error
+            self._fits = x.shape
         if self.training and self.has_aux:
             aux, weights = [], []
             for module in self.features.children():
@@ -112,6 +117,7 @@ class ConvNet(nn.Module):
             self.classifier = walk(parts.classifier, self._head_volume, "classifier", builder, ctx)[0].to(device)
         self.spec, self.num_classes = spec, num_classes
         self.class_names = None
+        self._fits = None
 
     def _reset_aux(self, spec: NetSpec, device: torch.device) -> None:
         """Rebuild the auxiliary heads for the new classes (removed for 0)."""
