@@ -50,3 +50,16 @@ def test_a_plain_state_dict_file_is_not_a_convarch_checkpoint(tmp_path: Path) ->
     save_file({"w": torch.zeros(2)}, str(tmp_path / "plain.safetensors"))
     with pytest.raises(ca.WeightsError, match="no convarch header"):
         ca.load(tmp_path / "plain.safetensors")
+
+
+def test_tensors_that_do_not_match_the_header_are_a_weights_error(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    from convarch.weights.checkpoint import header_of
+
+    five = ca.build("INPUT(8x8x3) -> CONV3-4 -> RELU -> GAP -> FC5")
+    seven = ca.build("INPUT(8x8x3) -> CONV3-4 -> RELU -> GAP -> FC7")
+    path = tmp_path / "edited.safetensors"
+    save_file({k: v.contiguous() for k, v in five.state_dict().items()}, str(path), metadata=header_of(seven))
+    with pytest.raises(ca.WeightsError, match=r"classifier\.(weight|bias) has shape \(5(, 4)?,?\) in the file but \(7"):
+        ca.load(path)

@@ -111,11 +111,18 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> Conv
         )
     try:
         spec = spec_from_json(header["spec"])
-    except ConfigError as error:
-        raise WeightsError(f"{path}: {error}") from None
-    with torch.device("meta"):
-        model = ConvNet(spec)
+        with torch.device("meta"):
+            model = ConvNet(spec)
+    except ConvarchError as error:
+        raise WeightsError(f"{path}: its header does not describe a network that builds: {error}") from None
     state = read_tensors(path)
+    expected = model.state_dict()
+    for key, tensor in state.items():
+        if key in expected and tuple(tensor.shape) != tuple(expected[key].shape):
+            raise WeightsError(
+                f"{path} does not match the network its header describes: {key} has shape {tuple(tensor.shape)} "
+                f"in the file but {tuple(expected[key].shape)} in the network; the file is damaged or was edited"
+            )
     result = model.load_state_dict(state, strict=False, assign=True)
     if result.missing_keys or result.unexpected_keys:
         raise WeightsError(
@@ -129,10 +136,15 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> Conv
 
 
 def materialise_buffers(model: ConvNet, spec: Any) -> None:
-    """Non-persistent buffers (e.g. a connection table's index) are not saved: take them from a fresh build."""
+    """Non-persistent buffers (e.g. a connection table's index) are not saved: take them from a fresh build.
+
+    Only the rare networks that have such buffers pay for building one (LeNet-5's C3 table).
+    """
+    missing = [name for name, buffer in model.named_buffers() if buffer.is_meta]
+    if not missing:
+        return
     fresh = dict(ConvNet(spec).named_buffers())
-    for name, buffer in list(model.named_buffers()):
-        if buffer.is_meta:
-            module_name, _, attr = name.rpartition(".")
-            module = model.get_submodule(module_name) if module_name else model
-            module._buffers[attr] = fresh[name]
+    for name in missing:
+        module_name, _, attr = name.rpartition(".")
+        module = model.get_submodule(module_name) if module_name else model
+        module._buffers[attr] = fresh[name]
