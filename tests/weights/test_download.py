@@ -138,3 +138,23 @@ def test_offline_uses_only_the_cache_and_names_the_missing_file(
     cached = fetch(source.as_uri(), progress=False)
     monkeypatch.setenv("CONVARCH_OFFLINE", "1")
     assert fetch(source.as_uri(), progress=False) == cached
+
+
+def test_a_file_placed_in_the_cache_is_verified_before_it_is_used(server: Server, monkeypatch) -> None:
+    """Offline mode asks users to copy files into the cache: a wrong one must not load unverified."""
+    digest = hashlib.sha256(PAYLOAD).hexdigest()
+    url = f"{server.url}/w.pth"
+    path = cache_path(url)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not the published file")
+    monkeypatch.setenv("CONVARCH_OFFLINE", "1")
+    with pytest.raises(ca.WeightsError, match="did not match its published SHA-256 and has been removed"):
+        fetch(url, sha256=digest, progress=False)
+    assert not path.exists()
+    path.write_bytes(PAYLOAD)  # the right file, copied by hand, is accepted once verified
+    assert fetch(url, sha256=digest, progress=False) == path
+    assert server.requests == [], "offline: nothing was downloaded"
+    reads = []
+    monkeypatch.setattr("convarch.weights.download.verify", lambda *args: reads.append(args))
+    fetch(url, sha256=digest, progress=False)
+    assert reads == [], "a verified file is not hashed again on every load"

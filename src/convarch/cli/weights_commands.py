@@ -12,7 +12,7 @@ from convarch.api import create_model
 from convarch.cli.app import app, console
 from convarch.errors import WeightsError
 from convarch.weights.checkpoint import save
-from convarch.weights.download import cache_path, fetch, verify
+from convarch.weights.download import cache_path, fetch
 from convarch.weights.sources import DEFAULT_TAG, WeightSource, find_source, sources_for
 from convarch.zoo.registry import get_entry, list_models
 
@@ -70,21 +70,9 @@ def fetch_command(
     """Download a model's weights into the cache (verified against the published hash where there is one)."""
     name = get_entry(model).name
     chosen = find_source(name, source)
-    path = cache_path(chosen.url)
-    if path.is_file():
-        if chosen.sha256 is not None:
-            try:
-                verify(path, chosen.sha256)
-            except WeightsError:
-                path.unlink()
-                raise WeightsError(
-                    f"the cached copy of {chosen.url} did not match its published SHA-256 and has been removed; "
-                    f"run `convarch weights fetch {name} --source {chosen.tag}` again to download it afresh"
-                ) from None
-        console.print(f"{name} ({chosen.tag}) is already cached: {path}")
-        return
-    path = fetch(chosen.url, sha256=chosen.sha256)
-    console.print(f"{name} ({chosen.tag}): {path}")
+    cached = cache_path(chosen.url).is_file()
+    path = fetch(chosen.url, sha256=chosen.sha256)  # a cached copy is verified against the hash too
+    console.print(f"{name} ({chosen.tag}) is already cached: {path}" if cached else f"{name} ({chosen.tag}): {path}")
 
 
 @app.command("export")

@@ -85,6 +85,8 @@ def fetch(
     """The cached copy of ``url``, downloaded (and verified against ``sha256``, a digest or its prefix) if needed."""
     path = cache_path(url)
     if path.is_file():
+        if sha256 is not None:
+            verify_cached(path, url, sha256)
         return path
     if is_offline():
         raise WeightsError(
@@ -96,6 +98,8 @@ def fetch(
     for attempt in range(attempts):
         try:
             atomic_write(path, lambda temp: _download_once(url, Path(temp), sha256, progress), error=WeightsError)
+            if sha256 is not None:
+                _stamp(path, sha256)
             return path
         except _Transient as error:
             if attempt + 1 == attempts:
@@ -114,6 +118,41 @@ def verify(path: Path, sha256: str) -> None:
         for block in iter(lambda: handle.read(CHUNK_BYTES), b""):
             digest.update(block)
     _check_digest(digest.hexdigest(), sha256, str(path))
+
+
+def verify_cached(path: Path, url: str, sha256: str) -> None:
+    """Check a cached file against its published hash once, however it got there.
+
+    A file copied into the cache by hand (offline mode asks for that) or damaged on disk would otherwise
+    load unverified. A stamp beside it records the size, modification time and hash it was verified for,
+    so later loads do not re-hash hundreds of megabytes. A mismatch removes the file and the stamp.
+    """
+    if _stamp_path(path).is_file() and _stamp_path(path).read_text() == _stamp_text(path, sha256):
+        return
+    try:
+        verify(path, sha256)
+    except WeightsError:
+        path.unlink(missing_ok=True)
+        _stamp_path(path).unlink(missing_ok=True)
+        raise WeightsError(
+            f"the cached copy of {url} did not match its published SHA-256 and has been removed; load it again "
+            "to download it afresh (or copy the published file to the cache)"
+        ) from None
+    _stamp(path, sha256)
+
+
+def _stamp_path(path: Path) -> Path:
+    return path.with_name(path.name + ".verified")
+
+
+def _stamp_text(path: Path, sha256: str) -> str:
+    stat = path.stat()
+    return f"{stat.st_size}:{stat.st_mtime_ns}:{sha256.lower()}"
+
+
+def _stamp(path: Path, sha256: str) -> None:
+    text = _stamp_text(path, sha256)
+    atomic_write(_stamp_path(path), lambda temp: Path(temp).write_text(text), error=WeightsError)
 
 
 class _Transient(Exception):
