@@ -90,8 +90,8 @@ def test_a_user_module_with_functional_code() -> None:
     assert report.rows[1].name == "SiLU" and report.rows[3].params == 0  # a reused module counts once
     composite, unused = report.rows[5], report.rows[6]
     assert composite.params == 8 and not composite.aux
-    assert unused.params == 4 * 4 + 4 and unused.aux  # never ran in eval mode: listed, not totalled
-    assert report.params == sum(p.numel() for p in _Custom().parameters()) - unused.params
+    assert unused.params == 4 * 4 + 4 and not unused.aux  # never ran as a module: its MACs are unknown
+    assert report.params == sum(p.numel() for p in _Custom().parameters())  # but it is still a parameter
 
 
 def test_torchvision_style_module_counts_its_own_macs() -> None:
@@ -112,3 +112,14 @@ def test_module_errors_are_clear() -> None:
         ca.analyze(nn.Conv2d(3, 8, 3), N=2)
     with pytest.raises(ca.SizingError, match="positive"):
         ca.analyze(nn.Conv2d(3, 8, 3), input_size=(3, 0, 32))
+
+
+@pytest.mark.parametrize(("name", "size"), [("vit_b_16", (3, 224, 224)), ("inception_v3", (3, 299, 299))])
+def test_parameters_used_through_functional_calls_count_in_the_totals(name: str, size: tuple) -> None:
+    """ViT's MultiheadAttention uses out_proj's weights without calling it; Inception-v3's aux head does
+    not run in eval mode. Both are parameters of the model, so the totals equal sum(p.numel())."""
+    import torchvision
+
+    with torch.device("meta"):
+        model = torchvision.models.get_model(name, **({"init_weights": False} if name == "inception_v3" else {}))
+    assert ca.analyze(model, input_size=size).params == sum(p.numel() for p in model.parameters())

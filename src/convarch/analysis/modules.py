@@ -196,8 +196,10 @@ class _Recorder:
                 held_by_composites += own
             else:
                 never_ran += own
+        # Both count in the totals: they are the model's parameters (a module may use another's weights through
+        # a functional call, as MultiheadAttention uses out_proj). Only their multiply-adds are unknown.
         extra = [("parameters of composite modules", held_by_composites, False),
-                 ("parameters of modules that did not run in eval mode", never_ran, True)]  # fmt: skip
+                 ("parameters of modules that did not run as modules in eval mode", never_ran, False)]  # fmt: skip
         for label, count, aux in extra:
             if count:
                 yield Row(len(self.rows) + 1, f"({label})", "PARAMS", "", "", 0, count, count, 0, False, aux)
