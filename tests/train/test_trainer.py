@@ -158,3 +158,14 @@ def test_amp_channels_last_clipping_adamw_cosine_and_warmup_run(tmp_path: Path) 
                       clip_grad=1.0, optimizer="adamw", schedule="cosine", warmup=1, label_smoothing=0.0)  # fmt: skip
     assert result.final_top1 > 0.2 and all(torch.isfinite(p).all() for p in result.model.parameters())
     assert result.history[0]["lr"] == pytest.approx(2e-3)  # the end of warmup is the peak (AdamW at batch 64)
+
+
+def test_a_damaged_run_config_is_a_clear_error(tmp_path) -> None:
+    from convarch.train.checkpoint import read_config
+    from convarch.train.config import TrainConfig
+
+    (tmp_path / "config.json").write_text("{bad")
+    with pytest.raises(ca.ConfigError, match="is damaged"):
+        read_config(tmp_path)
+    with pytest.raises(ca.ConfigError, match="wrong type"):
+        TrainConfig.from_dict({"epochs": "x"})

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from convarch.errors import WeightsError
+from convarch.errors import ConfigError, WeightsError
 from convarch.io import atomic_write
 from convarch.nn.model import ConvNet
 from convarch.train.state import flatten, unflatten
@@ -132,7 +132,13 @@ def read_config(out: Path) -> dict[str, Any]:
     path = out / CONFIG
     if not path.is_file():
         raise WeightsError(f"{out} is not a training run (no {CONFIG}); give the --out directory of an earlier run")
-    return json.loads(path.read_text())
+    try:
+        config = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} is damaged ({error}); the run cannot be resumed from it") from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"{path} is damaged: it does not hold the run's settings; the run cannot be resumed")
+    return config
 
 
 def has_state(out: Path) -> bool:

@@ -194,7 +194,7 @@ def train_head(model: ConvNet, bundle: DataBundle, config: TrainConfig, dist: Di
             loss_sum += float(loss.detach()) * len(pick)
             correct += int((logits.argmax(1) == train_y[pick]).sum())
         elapsed = time.perf_counter() - started
-        stats = _head_eval(head, val_x, val_y, criterion, model.num_classes)
+        stats = _head_eval(head, val_x, val_y, nn.CrossEntropyLoss(), model.num_classes)  # plain CE, as evaluate
         row = {"epoch": epoch + 1, "phase": "frozen", "train_loss": loss_sum / len(order),
                "train_top1": correct / len(order), "val_loss": stats.loss, "val_top1": stats.top1,
                "val_top5": stats.top5, "lr": HEAD_LR, "time": round(elapsed, 3),

@@ -193,7 +193,8 @@ class Trainer:
 
     def evaluate(self) -> EvalStats:
         model = self.eval_model
-        return evaluate_loader(model, self.val_loader, model.num_classes, self.dist, criterion=self.criterion,
+        # Validation loss is plain cross-entropy (no label smoothing), as `convarch evaluate` reports it.
+        return evaluate_loader(model, self.val_loader, model.num_classes, self.dist,
                                amp=self.config.amp, channels_last=self.config.channels_last)  # fmt: skip
 
     def _train_epoch(self, epoch: int) -> tuple[float, float, int]:
