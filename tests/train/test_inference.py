@@ -58,3 +58,14 @@ def test_charts_are_written(run: ca.TrainResult, tmp_path: Path) -> None:
     assert confusion.read_text().startswith("<?xml")
     with pytest.raises(ca.ConfigError, match="must end in"):
         learning_curves({"run": run.history}, tmp_path / "curves.txt")
+
+
+def test_checkpoint_arguments_that_are_not_convarch_checkpoints(tmp_path) -> None:
+    import torch
+
+    plain = tmp_path / "resnet.pth"
+    torch.save({"w": torch.zeros(1)}, plain)
+    with pytest.raises(ca.WeightsError, match="plain state dict.*convarch export MODEL --weights"):
+        ca.evaluate(plain, "digits")
+    with pytest.raises(ca.WeightsError, match="directory without best.safetensors"):
+        ca.evaluate(tmp_path, "digits")

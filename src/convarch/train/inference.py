@@ -17,7 +17,7 @@ from convarch.data.builtin import BUILTIN
 from convarch.data.datasets import DataBundle, Side, load_data
 from convarch.data.images import BadImage, read_image
 from convarch.data.preprocess import Preprocessing, model_preprocessing
-from convarch.errors import ConfigError, DataError
+from convarch.errors import ConfigError, DataError, WeightsError
 from convarch.nn.model import ConvNet
 from convarch.train.distributed import Distributed, pick_device
 from convarch.train.evaluate import EvalStats, evaluate_loader
@@ -48,8 +48,18 @@ class Evaluation:
 def _model_and_header(checkpoint: str | Path | ConvNet) -> tuple[ConvNet, dict[str, Any]]:
     if isinstance(checkpoint, ConvNet):
         return checkpoint, {}
-    header = read_header(checkpoint)
-    return load(checkpoint), json.loads(header.get("data") or "{}")
+    path = Path(checkpoint)
+    if path.is_dir():  # a training run: its best checkpoint
+        if not (path / "best.safetensors").is_file():
+            raise WeightsError(f"{path} is a directory without best.safetensors; give a checkpoint file or a run")
+        path = path / "best.safetensors"
+    elif path.suffix.lower() in (".pth", ".pt", ".bin", ".ckpt"):
+        raise WeightsError(
+            f"{path} is a plain state dict, which does not say which network it holds. Make a self-describing "
+            f"checkpoint first: convarch export MODEL --weights {path} --out model.safetensors"
+        )
+    header = read_header(path)
+    return load(path), json.loads(header.get("data") or "{}")
 
 
 def evaluate(
