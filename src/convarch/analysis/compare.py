@@ -47,6 +47,7 @@ class Comparison:
             "gmacs": self.gmacs,
             "activations": r.activations,
             "forward_bytes_per_image": r.forward_bytes,
+            "param_bytes": r.param_bytes,
             "fc_share": r.fc_share,
             "top1": figure(self.top1),
             "top5": figure(self.top5),

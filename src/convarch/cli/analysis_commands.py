@@ -56,8 +56,8 @@ def _comparison_table(rows: list[Comparison], batches: tuple[int, ...]) -> tuple
     sources: list[str] = []
     table = Table(title="Model complexity comparison", caption=CONVENTIONS, caption_justify="left",
                   title_justify="left")  # fmt: skip
-    headers = ["model", "year", "input", "params", "GMACs", "activations", "fwd mem/image", "top-1", "top-5",
-               "FC share"] + [f"ms @ batch {b}" for b in batches]  # fmt: skip
+    headers = ["model", "year", "input", "params", "GMACs", "activations", "fwd mem/image", "param mem",
+               "top-1", "top-5", "FC share"] + [f"ms @ batch {b}" for b in batches]  # fmt: skip
     for header in headers:
         table.add_column(header, justify="left" if header == "model" else "right")
     for row in rows:
@@ -69,7 +69,8 @@ def _comparison_table(rows: list[Comparison], batches: tuple[int, ...]) -> tuple
             marks.append(f"{figure.value:.2f} [{sources.index(figure.source) + 1}]" if figure else "-")
         latency = [f"{row.latency[b] * 1e3:.1f}" if b in row.latency else "-" for b in batches]
         table.add_row(row.name, str(row.year or "-"), str(r.input), human(r.params), f"{row.gmacs:.3f}",
-                      human(r.activations), human_bytes(r.forward_bytes), *marks, f"{r.fc_share:.0%}",
+                      human(r.activations), human_bytes(r.forward_bytes), human_bytes(r.param_bytes), *marks,
+                      f"{r.fc_share:.0%}",
                       *latency)  # fmt: skip
     return table, [f"[{i}] {s}" for i, s in enumerate(sources, 1)]
 
