@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 
 import pytest
 
 from convarch.errors import ConfigError, WeightsError
-from convarch.io import atomic_write, write_text
+from convarch.io import UMASK, atomic_write, write_text
 
 
 def test_written_files_get_the_umask_mode_not_mkstemps_owner_only(tmp_path: Path) -> None:
-    old = os.umask(0o022)
-    try:
-        path = write_text(tmp_path / "report.md", "hello")
-    finally:
-        os.umask(old)
+    path = write_text(tmp_path / "report.md", "hello")
     assert path.read_text() == "hello"
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~UMASK != 0o600
 
 
 def test_a_failing_writer_leaves_the_old_file_and_no_temporary(tmp_path: Path) -> None:

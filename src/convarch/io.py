@@ -15,6 +15,10 @@ from pathlib import Path
 
 from convarch.errors import ConfigError, ConvarchError
 
+# The process's umask, read once at import: reading it means setting it, which is not thread-safe later.
+UMASK = os.umask(0o022)
+os.umask(UMASK)
+
 
 def atomic_write(
     path: str | os.PathLike, write: Callable[[str], object], *, error: type[ConvarchError] = ConfigError
@@ -33,18 +37,14 @@ def atomic_write(
     os.close(fd)
     try:
         write(temp)
-        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes the file owner-only; give it the usual mode
+        with open(temp, "rb+") as handle:  # on disk before the rename, so a crash cannot leave an empty file
+            os.fsync(handle.fileno())
+        os.chmod(temp, 0o666 & ~UMASK)  # mkstemp makes the file owner-only; give it the usual mode
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
 
 
 def write_text(path: str | os.PathLike, text: str, *, error: type[ConvarchError] = ConfigError) -> Path:
