@@ -61,3 +61,9 @@ def test_conv_ratio_sets_the_width_from_the_input() -> None:
 def test_conv_ratio_is_checked(kwargs: dict, message: str) -> None:
     with pytest.raises(ca.ConfigError, match=message):
         Conv(f=1, **kwargs)
+
+
+@pytest.mark.parametrize("text", ["DENSE(0)", "DENSE(4, k=0)", "TRANSITION(2.0)", "TRANSITION(0)"])
+def test_block_arguments_out_of_range_are_pattern_errors(text: str) -> None:
+    with pytest.raises(ca.PatternError, match="DENSE|TRANSITION"):
+        ca.parse(f"INPUT(8x8x16) -> {text}")

@@ -78,3 +78,8 @@ def test_running_a_model_on_an_input_it_cannot_take_is_a_sizing_error() -> None:
     with pytest.raises(ca.SizingError, match=r"pre_logits\.fc1 FC4096: it was built for 6x6x256 = 9,216 inputs"):
         fixed(torch.randn(1, 3, 300, 300))
     assert model(torch.randn(1, 3, 256, 256)).shape == (1, 1000)  # the adaptive pool takes other sizes
+
+
+def test_a_bad_stride_place_is_refused_even_where_basic_blocks_ignore_it() -> None:
+    with pytest.raises(ca.ConfigError, match="stride_in must be one of conv1, conv2, got 'bogus'"):
+        ca.create_model("resnet18", stride_in="bogus")

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 
-from convarch.blocks.residual import bottleneck, res
+from convarch.blocks.residual import STRIDE_PLACES, bottleneck, res
 from convarch.errors import ConfigError
 from convarch.spec.layers import BN, FC, GAP, Conv, Pool, Relu
 from convarch.spec.nodes import Block, NetSpec, Node, Repeat, Seq
@@ -57,6 +57,8 @@ def resnet_stages(depth: int, **options: object) -> list[Node]:
         raise ConfigError(f"ResNet depth must be one of {', '.join(map(str, DEPTHS))}, got {depth!r}")
     kind, counts = DEPTHS[depth]
     make = res if kind == "RES" else bottleneck
+    if "stride_in" in options and options["stride_in"] not in STRIDE_PLACES:
+        raise ConfigError(f"stride_in must be one of {', '.join(STRIDE_PLACES)}, got {options['stride_in']!r}")
     if kind == "RES":
         options = {k: v for k, v in options.items() if k not in ("stride_in", "widen")}
     return [
