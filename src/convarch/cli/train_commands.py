@@ -73,7 +73,7 @@ def _report(result: TrainResult) -> None:
 def train_command(
     model: Annotated[str | None, typer.Argument(help="A zoo model name or pattern text (in quotes).")] = None,
     data: DataOpt = None,
-    epochs: Annotated[int | None, Opt(help="Epochs [default: 20].")] = None,
+    epochs: Annotated[int | None, Opt(help="Epochs [default: 30].")] = None,
     batch_size: Annotated[int | None, Opt(help="Images per step and process [default: 64].")] = None,
     lr: Annotated[float | None, Opt(help="Peak learning rate [default: 0.1 x batch/64 for SGD].")] = None,
     optimizer: Annotated[str | None, Opt(help="sgd or adamw [default: sgd].")] = None,

@@ -5,7 +5,8 @@ The names follow the reference scripts of torchvision and timm where they overla
 default for this optimizer": SGD (Nesterov momentum 0.9) takes lr 0.1 per 64 images of batch (the linear
 scaling rule, Goyal et al. 2017 §2.1) and weight decay 5e-4; AdamW takes 2e-3 scaled by the square root of
 batch/64 (the rule timm applies to adaptive optimizers) and weight decay 0.05. The defaults (SGD, batch 64,
-one-cycle, 20 epochs, label smoothing 0.1, pad-crop on digits) train LeNet-5 to 99% on mnist5k in ~15 s.
+one-cycle, 30 epochs, label smoothing 0.1, pad-crop on digits) train LeNet-5 to 99% on mnist5k in ~20 s
+(20 epochs gave the same mean but a worst seed of 98.3% over 8 seeds; 30 gave a worst of 98.6%).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ DEFAULT_WEIGHT_DECAY = {"adamw": 0.05, "sgd": 5e-4}
 
 @dataclass
 class TrainConfig:
-    epochs: int = 20
+    epochs: int = 30
     batch_size: int = 64
     lr: float | None = None
     optimizer: str = "sgd"
