@@ -21,7 +21,7 @@ def test_bench_times_every_batch_and_derives_rates_from_the_static_macs() -> Non
         assert len(timing.seconds) == 3 and timing.median == statistics.median(timing.seconds) > 0
         assert timing.images_per_second == pytest.approx(timing.batch / timing.median)
         assert timing.gflops == pytest.approx(2 * macs * timing.batch / timing.median / 1e9)
-        assert timing.peak_bytes is None or timing.peak_bytes >= 0
+        assert timing.peak_bytes is not None and timing.peak_bytes >= 0  # the real check is below
     data = result.to_dict()
     assert data["timings"][1]["batch"] == 4 and data["matmul_peak_gflops"] is None
 
@@ -60,3 +60,16 @@ def test_refusals() -> None:
         bench("vgg16", batches=(1_000_000,))
     with pytest.raises(ca.UnknownModelError):
         bench("resnet9000")
+
+
+def test_peak_memory_covers_the_largest_activation() -> None:
+    """A first pass that allocates a 256 MiB feature map must show at least that much growth. Tensors this
+    large are fresh mmaps, so earlier tests' freed memory cannot hide them."""
+    import os
+
+    if not os.path.exists("/proc/self/statm"):
+        pytest.skip("resident-set size is read from /proc")
+    pattern = "INPUT(512x512x3) -> CONV3-32 -> GAP -> FC2"
+    result = bench(pattern, batches=(8,), warmup=0, repeats=1, measure_peak=False)
+    activation = 8 * 32 * 512 * 512 * 4
+    assert result.timings[0].peak_bytes >= 0.9 * activation
