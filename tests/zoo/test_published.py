@@ -47,10 +47,8 @@ def test_torchvision_totals_equal_its_num_params_and_ops(name: str) -> None:
     info = ca.model_info(name)
     assert info.params is not None and info.gmacs is not None, f"{name}: torchvision publishes both figures"
     assert "torchvision" in info.params.source and "torchvision" in info.gmacs.source
-    # torchvision's published GoogLeNet (and its num_params) has no auxiliary heads; the constructor adds them.
-    options = {"aux_logits": False, "init_weights": False} if name == "googlenet" else {}
-    with torch.device("meta"):
-        reference = torchvision.models.get_model(name, **options)
+    with torch.device("meta"):  # as published: torchvision's GoogLeNet weights come without auxiliary heads
+        reference = torchvision.models.get_model(name, **REFERENCE_OPTIONS.get(name, {}))
     theirs = ca.analyze(reference, input_size=info.input_size)
     ours = ca.analyze(name, input_size=info.input_size)
     assert (ours.params, ours.macs) == (theirs.params, theirs.macs)
