@@ -57,6 +57,7 @@ def create_model(
     num_classes: int | None = None,
     in_chans: int | None = None,
     weights: str | os.PathLike | None = None,
+    pretrained: bool = False,
     **options: Any,
 ) -> ConvNet:
     """Build a zoo model, like ``timm.create_model``.
@@ -67,7 +68,12 @@ def create_model(
     ``convarch weights list``), a ``.safetensors``/``.pth`` file, or an ``http(s)://`` or ``file://`` URL,
     in our layout, torchvision's or timm's. The first conv and the heads adapt to ``in_chans`` and
     ``num_classes``; ``model.pretrained_cfg`` and ``transforms_for(model)`` give the matching preprocessing.
+    ``pretrained=True`` is timm's spelling of ``weights="imagenet"``, the model's default source.
     """
+    if pretrained:
+        if weights is not None:
+            raise ConfigError(f"give either weights={weights!r} or pretrained=True, not both")
+        weights = "imagenet"
     if weights is not None:
         from convarch.weights.pretrained import create_with_weights
 

@@ -22,6 +22,13 @@ def test_list_prints_name_family_year_params_input(capsys) -> None:
     assert "vgg16_bn" in out and "vgg16_c" in out and "2014" in out and "138.4M" in out and "224x224x3" in out
 
 
+def test_list_pretrained_shows_only_models_with_weights(capsys) -> None:
+    code, out, _ = run(capsys, "list", "lenet*", "--pretrained")
+    assert code == 1 and "no model with registered weights matches 'lenet*'" in out
+    code, out, _ = run(capsys, "list", "resnet5*", "--pretrained")
+    assert code == 0 and "resnet50 " in out and "resnet50_paper" not in out
+
+
 def test_list_accepts_a_pattern(capsys) -> None:
     code, out, _ = run(capsys, "list", "INPUT(32x32x3) -> CONV3-8 -> POOL2 -> FC10")
     assert code == 0 and "CONV3-8" in out

@@ -232,6 +232,16 @@ def test_pretrained_cfg_and_checkpoint_round_trip(alexnet_reference, tmp_path: P
     assert again.pretrained_cfg["layout"] == "convarch" and again.pretrained_cfg["resize"] == 256
 
 
+def test_pretrained_true_is_the_default_source(alexnet_reference, monkeypatch) -> None:
+    reference, pth = alexnet_reference
+    source = serve_locally(monkeypatch, "alexnet", pth)
+    model = ca.create_model("alexnet", pretrained=True).eval()  # timm's spelling
+    assert model.pretrained_cfg["tag"] == source.tag
+    assert max_diff(model, reference, torch.randn(1, 3, 64, 64)) <= 1e-5
+    with pytest.raises(ca.ConfigError, match="either weights='timm' or pretrained=True"):
+        ca.create_model("alexnet", weights="timm", pretrained=True)
+
+
 def test_loading_into_a_built_model_keeps_its_device_and_dtype(tmp_path: Path) -> None:
     source = ca.create_model("lenet5")
     save_file({k: v.half() for k, v in source.state_dict().items()}, str(tmp_path / "half.safetensors"))

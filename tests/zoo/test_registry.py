@@ -17,6 +17,16 @@ def test_list_models_is_sorted_and_filters() -> None:
     assert ca.list_models("VGG16*") == ["vgg16", "vgg16_bn", "vgg16_c"]
 
 
+def test_list_models_pretrained_keeps_the_models_with_registered_weights() -> None:
+    from convarch.weights.sources import sources_for
+
+    with_weights = ca.list_models(pretrained=True)
+    assert with_weights and set(with_weights) < set(ca.list_models())
+    assert all(sources_for(name) for name in with_weights)
+    assert not [name for name in ca.list_models() if sources_for(name) and name not in with_weights]
+    assert ca.list_models("vgg16*", pretrained=True) == ["vgg16", "vgg16_bn"]  # vgg16_c has no public weights
+
+
 def test_registering_a_duplicate_name_raises() -> None:
     entry = ModelEntry("lenet5", lenet5, ModelInfo("lenet5", "lenet", Paper("x", 1998, "x")))
     with pytest.raises(ca.ConfigError, match="already registered"):

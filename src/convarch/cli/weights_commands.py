@@ -54,7 +54,7 @@ def list_command(
 ) -> None:
     """List the pretrained sources: tag, URL, hash, accuracy, preprocessing, and whether it is cached."""
     if model is None:
-        models = [name for name in list_models() if sources_for(name)]
+        models = list_models(pretrained=True)
     else:
         name = get_entry(model).name
         find_source(name)  # a clear error when the model has no registered weights

@@ -17,11 +17,11 @@ from convarch.spec.bind import bind
 from convarch.zoo.registry import list_models, model_info
 
 
-def zoo_table(pattern: str = "*") -> Table:
+def zoo_table(names: list[str]) -> Table:
     table = Table(title="convarch model zoo", title_justify="left")
     for header in ("name", "family", "year", "params", "GMACs", "input"):
         table.add_column(header, justify="right" if header in ("year", "params", "GMACs") else "left")
-    for name in list_models(pattern):
+    for name in names:
         info = model_info(name)
         report = analyze(name)
         c, h, w = info.input_size
@@ -36,6 +36,7 @@ def list_command(
     input_text: InputOption = None,
     sets: SetOption = None,
     num_classes: NumClassesOption = None,
+    pretrained: Annotated[bool, typer.Option("--pretrained", help="Only models with registered weights.")] = False,
 ) -> None:
     """List the zoo models (name, family, year, params, GMACs, input size)."""
     options = keywords(input_text, sets, num_classes)
@@ -50,11 +51,12 @@ def list_command(
         return
     if options:
         raise ConfigError("--input, --set and --num-classes apply to pattern text; `convarch show NAME` takes them")
-    names = list_models(pattern)
+    names = list_models(pattern, pretrained=pretrained)
     if not names:
-        console.print(f"no model matches {pattern!r}; `convarch list` shows them all")
+        which = "with registered weights " if pretrained else ""
+        console.print(f"no model {which}matches {pattern!r}; `convarch list` shows them all")
         raise typer.Exit(1)
-    console.print(zoo_table(pattern))
+    console.print(zoo_table(names))
 
 
 @app.command("show")

@@ -64,10 +64,19 @@ def get_entry(name: str) -> ModelEntry:
     raise UnknownModelError(f"unknown model {name!r}.{hint} `convarch list` shows every model.")
 
 
-def list_models(pattern: str = "*") -> list[str]:
-    """Registered names matching a shell-style pattern such as ``resnet*``, sorted."""
+def list_models(pattern: str = "*", *, pretrained: bool = False) -> list[str]:
+    """Registered names matching a shell-style pattern such as ``resnet*``, sorted.
+
+    ``pretrained=True`` keeps only the models with registered weights, as in ``timm.list_models``.
+    """
     _ensure_loaded()
-    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern.lower()))
+    names = sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern.lower()))
+    if pretrained:
+        from convarch.weights.sources import models_with_sources  # the weights package builds on the zoo
+
+        with_weights = set(models_with_sources())
+        names = [n for n in names if n in with_weights]
+    return names
 
 
 def model_info(name: str) -> ModelInfo:
