@@ -6,7 +6,7 @@ Binding fills in, in one pass that follows the volume through the net:
 * the INPUT volume (``input_size``; default 32x32x3, CIFAR-sized, when neither text nor caller gives one);
 * template variables such as ``N``, ``M``, ``K`` (an unbound one is an error that names it);
 * bare ``CONV``: a 3x3 conv whose width starts at ``base_width`` and doubles after each downsampling
-  layer, capped at ``max_width`` (VGG's rule, Simonyan & Zisserman 2015 §2.1);
+  layer, capped at ``max_width`` (VGG's rule, Simonyan & Zisserman 2014 §2.1);
 * bare ``FC``: ``hidden_width`` units, except the last layer, which gets ``num_classes``;
 * ``X?``: with ``optional="auto"`` the element is kept when its windows fit exactly and the volume stays
   at least 1x1, and dropped otherwise; ``"keep"`` keeps every one, ``"drop"`` drops every one.

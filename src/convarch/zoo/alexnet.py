@@ -21,12 +21,12 @@ PAPER = Paper(
     "Krizhevsky, Sutskever & Hinton",
     2012,
     "ImageNet Classification with Deep Convolutional Neural Networks",
-    venue="NeurIPS 2012",
+    venue="NIPS 2012 (Advances in Neural Information Processing Systems 25)",
 )
 # §3.3: k=2, n=5, alpha=1e-4, beta=0.75, with alpha multiplying the plain sum of squares. PyTorch's LRN
 # divides alpha by n, so the paper's alpha is 5 x 1e-4 here.
 PAPER_LRN = LRN(size=5, alpha=5e-4, beta=0.75, k=2.0)
-ILSVRC = "ILSVRC 2012 winner: 16% top-5 error against 26% for the runner-up (CS231n)"
+ILSVRC = "ILSVRC 2012 winner: 15.3% top-5 test error against 26.2% for the second-best entry (abstract)"
 
 
 def _head(dropout: float, num_classes: int) -> tuple:
@@ -100,7 +100,7 @@ register(
             paper=PAPER,
             ilsvrc=ILSVRC,
             input_size=(3, 227, 227),
-            params=Figure(60_000_000, "Krizhevsky et al. 2012 §1: '60 million parameters'", 2_000_000),
+            params=Figure(60_000_000, "Krizhevsky et al. 2012, abstract: '60 million parameters'", 2_000_000),
             deviations=(),
             notes=(
                 "The paper says 224x224x3 inputs (§3.5), but an 11x11 stride-4 conv then gives "

@@ -1,4 +1,4 @@
-"""DenseNet (Huang, Liu, van der Maaten & Weinberger 2017): every layer sees all earlier layers of its block.
+"""DenseNet (Huang, Liu, van der Maaten & Weinberger 2016): every layer sees all earlier layers of its block.
 
 Within a dense block, layer l receives the concatenation [x_0, ..., x_{l-1}] (eq. 2), a "gradient highway"
 from the loss to every layer, and adds only k (the growth rate) new maps. The ImageNet nets are

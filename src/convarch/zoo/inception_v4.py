@@ -205,7 +205,8 @@ register(
                 "10, 20 and 10 Inception-ResNet blocks instead of Fig. 15's 5, 10 and 5; the last C block has no "
                 "ReLU and no scaling, and a 1x1 conv to 1536 maps follows it.",
                 "Block widths of the release: the A blocks project back to 320 maps (Fig. 16: 384), B to 1088 "
-                "(Fig. 17: 1154), C to 2080 (Fig. 19: 2048); residuals are scaled by 0.17, 0.10 and 0.20 (§3.3).",
+                "(Fig. 17: 1154), C to 2080 (Fig. 19: 2048); residuals are scaled by 0.17, 0.10 and 0.20 (§3.3 gives "
+                "only a range, 0.1 to 0.3; these values are the authors' TF-slim release, which timm ports).",
             ),
             notes=("Reduction-A uses Table 1's Inception-ResNet-v2 widths: k = 256, l = 256, m = 384, n = 384.",),
         ),

@@ -27,7 +27,8 @@ PAPER = Paper(
     "He, Zhang, Ren & Sun", 2016, "Identity Mappings in Deep Residual Networks", arxiv="1603.05027", venue="ECCV 2016"
 )
 
-# name: (depth, timm model, timm model card (params in millions, GMACs) or None when timm publishes no weights)
+# name: (depth, timm model, timm model card (params in millions, GMACs) or None where none is recorded: timm
+# has no ImageNet-1k weights for resnetv2_152, and the cards of its newer 18/34 weights were not to hand)
 VARIANTS: dict[str, tuple[int, str, tuple[float, float] | None]] = {
     "preact_resnet18": (18, "resnetv2_18", None),
     "preact_resnet34": (34, "resnetv2_34", None),

@@ -159,9 +159,10 @@ def _register_paper(depth: int) -> None:
                 ilsvrc=ILSVRC,
                 gmacs=_table1(depth)["table1_gmacs"],
                 notes=(
-                    "ResNet v1 as in the paper: a downsampling bottleneck strides in its first 1x1 conv "
-                    "(§3.3: 'performed by convolutions with a stride of 2'). Projection shortcuts (option B) "
-                    "where the volume changes, identities elsewhere.",
+                    "ResNet v1 as in the paper: a downsampling bottleneck strides in its first 1x1 conv. §3.3 says "
+                    "only that downsampling is done by stride-2 convolutions and Table 1 that conv3_1, conv4_1 "
+                    "and conv5_1 downsample; the first 1x1 is where the authors' released models put the "
+                    "stride. Projection shortcuts (option B) where the volume changes, identities elsewhere.",
                     TABLE1_NOTE,
                 ),
                 figures=_table1(depth),

@@ -26,7 +26,7 @@ PAPER = Paper(
     arxiv="1409.1556",
     venue="ICLR 2015",
 )
-TABLE2 = "Simonyan & Zisserman 2015, Table 2 (millions)"
+TABLE2 = "Simonyan & Zisserman 2014, Table 2 (millions)"
 ILSVRC = "ILSVRC 2014 runner-up in classification (CS231n)"
 
 # Table 1, column by column: a number is a 3x3 conv of that width, "1x1-N" a 1x1 conv, "M" a 2x2 max
