@@ -21,6 +21,7 @@ from convarch.errors import (
     UnknownModelError,
     WeightsError,
 )
+from convarch.nn.features import FeatureExtractor
 from convarch.nn.model import ConvNet
 from convarch.spec.bind import bind
 from convarch.spec.nodes import NetSpec
@@ -38,6 +39,7 @@ __all__ = [
     "ConvNet",
     "ConvarchError",
     "DataError",
+    "FeatureExtractor",
     "Finding",
     "ModelInfo",
     "NetSpec",

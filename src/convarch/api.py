@@ -13,6 +13,7 @@ from convarch.analysis.modules import analyze_module
 from convarch.analysis.report import Report, analyze_spec
 from convarch.analysis.rules import check_network
 from convarch.errors import ConfigError, PatternError, SizingError
+from convarch.nn.features import FeatureExtractor, StageIndices
 from convarch.nn.init import initialize
 from convarch.nn.model import ConvNet
 from convarch.pattern.parser import parse
@@ -58,8 +59,10 @@ def create_model(
     in_chans: int | None = None,
     weights: str | os.PathLike | None = None,
     pretrained: bool = False,
+    features_only: bool = False,
+    out_indices: StageIndices = None,
     **options: Any,
-) -> ConvNet:
+) -> ConvNet | FeatureExtractor:
     """Build a zoo model, like ``timm.create_model``.
 
     ``num_classes`` replaces the classifier (0 removes it: the model returns pooled features);
@@ -69,18 +72,26 @@ def create_model(
     in our layout, torchvision's or timm's. The first conv and the heads adapt to ``in_chans`` and
     ``num_classes``; ``model.pretrained_cfg`` and ``transforms_for(model)`` give the matching preprocessing.
     ``pretrained=True`` is timm's spelling of ``weights="imagenet"``, the model's default source.
+    ``features_only=True`` returns a ``FeatureExtractor`` whose forward gives the feature maps at the ends of
+    the stages ``out_indices`` selects (see ``ConvNet.forward_intermediates``), as timm's option does.
     """
     if pretrained:
         if weights is not None:
             raise ConfigError(f"give either weights={weights!r} or pretrained=True, not both")
         weights = "imagenet"
+    if out_indices is not None and not features_only:
+        raise ConfigError("out_indices selects the stages of a feature extractor: add features_only=True")
     if weights is not None:
         from convarch.weights.pretrained import create_with_weights
 
-        return create_with_weights(name, weights, num_classes=num_classes, in_chans=in_chans, **options)
-    spec = model_spec(name, num_classes=num_classes, in_chans=in_chans, **options)
-    entry = get_entry(name)
-    return initialize(ConvNet(spec, pretrained_cfg={"architecture": entry.name}), entry.init)
+        model = create_with_weights(name, weights, num_classes=num_classes, in_chans=in_chans, **options)
+    else:
+        spec = model_spec(name, num_classes=num_classes, in_chans=in_chans, **options)
+        entry = get_entry(name)
+        model = initialize(ConvNet(spec, pretrained_cfg={"architecture": entry.name}), entry.init)
+    if features_only:
+        return FeatureExtractor(model.features, model.spec, model.feature_info, out_indices, model.pretrained_cfg)
+    return model
 
 
 def build(

@@ -64,7 +64,7 @@ def test_num_classes_zero_gives_pooled_features(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_feature_info_matches_the_real_stage_outputs(name: str) -> None:
+def test_feature_info_and_forward_intermediates_match_the_real_stage_outputs(name: str) -> None:
     model = ca.create_model(name).eval()
     c, h, w = model.spec.input.chw
     seen: dict[str, torch.Size] = {}
@@ -75,10 +75,13 @@ def test_feature_info_matches_the_real_stage_outputs(name: str) -> None:
         )
         for info in model.feature_info
     ]
+    x = torch.randn(1, c, h, w)
     with torch.no_grad():
-        model.forward_features(torch.randn(1, c, h, w))
+        final, maps = model.forward_intermediates(x)  # one pass: the hooks watch the same modules
     for hook in hooks:
         hook.remove()
+    assert [m.shape for m in maps] == [seen[info["module"]] for info in model.feature_info]
+    assert torch.equal(final, maps[-1]), "the last stage ends where the features end"
     reductions = [info["reduction"] for info in model.feature_info]
     assert reductions == sorted(set(reductions)), "stages must be in order of growing reduction"
     for info in model.feature_info:

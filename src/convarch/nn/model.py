@@ -3,7 +3,8 @@
 The contract (timm's interface, which torchvision users also meet): ``num_classes``, ``in_chans``,
 ``num_features``, ``forward_features(x)`` (the last feature map), ``forward_head(x, pre_logits=False)``,
 ``reset_classifier(num_classes)``, ``get_classifier()``, ``feature_info`` (channels and reduction of each
-stage) and ``spec`` (the network as data, always in step with the modules).
+stage), ``forward_intermediates(x, indices)`` (the maps where the stages end) and ``spec`` (the network as
+data, always in step with the modules).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from torch import nn
 
 from convarch.errors import ConfigError
 from convarch.nn.build import ModuleBuilder
+from convarch.nn.features import StageIndices, select_stages, stage_outputs
 from convarch.nn.input_check import check_input, tracing
 from convarch.nn.layers import AuxTap, HeadFlatten
 from convarch.spec.edit import num_classes_of, with_classifier
@@ -82,10 +84,28 @@ class ConvNet(nn.Module):
         x = self.pre_logits(x)
         return x if pre_logits else self.post(self.classifier(x))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor | AuxOutputs:
+    def forward_intermediates(
+        self, x: torch.Tensor, indices: StageIndices = None, *, intermediates_only: bool = False,
+        stop_early: bool = False,
+    ) -> list[torch.Tensor] | tuple[torch.Tensor, list[torch.Tensor]]:  # fmt: skip
+        """The feature maps where the chosen stages of ``feature_info`` end, as in timm.
+
+        ``indices``: None for every stage, n for the last n, or a list of stage indices. Returns
+        ``(forward_features output, maps)``, or only the maps with ``intermediates_only``; ``stop_early``
+        skips the layers after the last chosen stage (the first item is then that stage's map).
+        """
+        self._check_input(x)
+        final, maps = stage_outputs(self.features, x, select_stages(self.feature_info, indices),
+                                    stop_early=stop_early or intermediates_only)  # fmt: skip
+        return maps if intermediates_only else (final, maps)
+
+    def _check_input(self, x: torch.Tensor) -> None:
         if isinstance(x, torch.Tensor) and x.shape != self._fits and not tracing():
             check_input(self.spec, tuple(x.shape))  # a SizingError naming the layer, not a torch error
             self._fits = x.shape
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | AuxOutputs:
+        self._check_input(x)
         if self.training and self.has_aux:
             aux, weights = [], []
             for module in self.features.children():
