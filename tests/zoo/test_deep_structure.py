@@ -21,7 +21,8 @@ def test_the_issue_s_models_are_registered() -> None:
         "googlenet", "googlenet_paper", "inception_v4", "inception_resnet_v2",
         *(f"resnet{d}" for d in (18, 34, 50, 101, 152)), *(f"resnet{d}_paper" for d in (50, 101, 152)),
         *(f"preact_resnet{d}" for d in (18, 34, 50, 101, 152)), "wide_resnet50_2", "wide_resnet101_2",
-        "wrn28_10", *(f"resnet{d}" for d in (20, 32, 44, 56, 110)), "densenet121", "densenet169", "densenet201",
+        "wrn28_10", *(f"resnet{d}" for d in (20, 32, 44, 56, 110)), "densenet121", "densenet161", "densenet169",
+        "densenet201",
     }  # fmt: skip
     assert expected == set(DEEP) | set(CIFAR)
 

@@ -67,7 +67,7 @@ TORCHVISION: dict[str, tuple[str, str, list[tuple[str, str, float | None, float 
         ("V1", "wide_resnet101_2-32ee1156.pth", None, None, 256),
     ]),
     "densenet121": ("densenet", "DenseNet121_Weights", [("V1", "densenet121-a639ec97.pth", None, None, 256)]),
-    "densenet161": ("densenet", "DenseNet161_Weights", [("V1", "densenet161-8d451a50.pth", 77.138, 93.560, 256)]),
+    "densenet161": ("densenet", "DenseNet161_Weights", [("V1", "densenet161-8d451a50.pth", None, None, 256)]),
     "densenet169": ("densenet", "DenseNet169_Weights", [("V1", "densenet169-b2777c0a.pth", None, None, 256)]),
     "densenet201": ("densenet", "DenseNet201_Weights", [("V1", "densenet201-c1103571.pth", None, None, 256)]),
 }  # fmt: skip

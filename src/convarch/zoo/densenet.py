@@ -31,8 +31,13 @@ PAPER = Paper(
     venue="CVPR 2017",
 )
 
-# Table 1: layers in each of the four dense blocks.
-BLOCKS: dict[int, tuple[int, int, int, int]] = {121: (6, 12, 24, 16), 169: (6, 12, 32, 32), 201: (6, 12, 48, 32)}
+# Table 1: layers in each of the four dense blocks (DenseNet-161 is Table 1's k = 48 net).
+BLOCKS: dict[int, tuple[int, int, int, int]] = {
+    121: (6, 12, 24, 16),
+    161: (6, 12, 36, 24),
+    169: (6, 12, 32, 32),
+    201: (6, 12, 48, 32),
+}
 
 
 def densenet(
@@ -79,14 +84,15 @@ def torchvision_keys(spec: NetSpec) -> dict[str, str]:
     return table
 
 
-# name: (depth, torchvision IMAGENET1K_V1 (params, GMACs, top-1, top-5))
-VARIANTS: dict[str, tuple[int, tuple[int, float, float, float]]] = {
-    "densenet121": (121, (7_978_856, 2.834, 74.434, 91.972)),
-    "densenet169": (169, (14_149_480, 3.36, 75.600, 92.806)),
-    "densenet201": (201, (20_013_928, 4.291, 76.896, 93.370)),
+# name: (depth, growth rate k, torchvision IMAGENET1K_V1 (params, GMACs, top-1, top-5))
+VARIANTS: dict[str, tuple[int, int, tuple[int, float, float, float]]] = {
+    "densenet121": (121, 32, (7_978_856, 2.834, 74.434, 91.972)),
+    "densenet161": (161, 48, (28_681_000, 7.728, 77.138, 93.560)),
+    "densenet169": (169, 32, (14_149_480, 3.36, 75.600, 92.806)),
+    "densenet201": (201, 32, (20_013_928, 4.291, 76.896, 93.370)),
 }
 
-for _name, (_depth, _tv) in VARIANTS.items():
+for _name, (_depth, _k, _tv) in VARIANTS.items():
     register(
         ModelEntry(
             _name,
@@ -98,10 +104,10 @@ for _name, (_depth, _tv) in VARIANTS.items():
                 **torchvision_figures(*_tv),
                 notes=(
                     f"DenseNet-BC-{_depth} of Table 1: dense blocks of {', '.join(map(str, BLOCKS[_depth]))} "
-                    "bottleneck layers, growth rate k = 32, compression θ = 0.5.",
+                    f"bottleneck layers, growth rate k = {_k}, compression θ = 0.5.",
                 ),
             ),
-            options={"depth": _depth},
+            options={"depth": _depth, "k": _k},
             key_maps={"torchvision": torchvision_keys},
             init="he_fan_in",
         )
