@@ -128,6 +128,16 @@ def test_more_input_channels_repeat_and_rescale_the_filters(alexnet_reference) -
     assert model(torch.randn(1, 5, 64, 64)).shape == (1, 1000)
 
 
+@pytest.mark.parametrize("in_chans", [1, 2, 4, 7])
+def test_input_channel_adaptation_equals_timm_s(in_chans: int) -> None:
+    from timm.models import adapt_input_conv
+
+    from convarch.weights.adapt import adapt_filters
+
+    rgb = torch.randn(8, 3, 5, 5)
+    assert torch.equal(adapt_filters(rgb, in_chans), adapt_input_conv(in_chans, rgb.clone()))
+
+
 def test_other_classes_replace_the_head_and_load_everything_else(
     alexnet_reference, caplog: pytest.LogCaptureFixture
 ) -> None:
