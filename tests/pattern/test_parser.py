@@ -184,12 +184,17 @@ ABSURD = [
 ]
 
 
+# A refusal at the layer limit reads all 10,000 layers first: about 0.2 s on a quiet 2-core machine, over
+# 1 s on a loaded one. The bound separates that from a hang or an expansion, not fast from slow.
+REFUSAL_BOUND_S = 5.0
+
+
 @pytest.mark.parametrize(("text", "message"), ABSURD, ids=[m for _, m in ABSURD])
 def test_absurd_patterns_are_refused_fast(text: str, message: str) -> None:
     start = time.perf_counter()
     with pytest.raises(ca.PatternError, match=message):
         ca.parse(text)
-    assert time.perf_counter() - start < 1.0
+    assert time.perf_counter() - start < REFUSAL_BOUND_S
 
 
 def test_absurd_bindings_and_builds_are_refused_before_allocating() -> None:
@@ -200,7 +205,7 @@ def test_absurd_bindings_and_builds_are_refused_before_allocating() -> None:
         ca.build("[RELU]*N -> FC10", N=10**9)
     with pytest.raises(ca.SizingError, match="over the build limit"):
         ca.build("INPUT(65536x65536x3) -> CONV3-65536 -> FC65536")  # 1.8e19 parameters, refused by arithmetic
-    assert time.perf_counter() - start < 2.0
+    assert time.perf_counter() - start < REFUSAL_BOUND_S
 
 
 # ---- named blocks are pattern tokens -------------------------------------------------------------------
