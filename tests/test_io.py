@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import errno
 import stat
+import tempfile
 from pathlib import Path
 
 import pytest
 
 from convarch.errors import ConfigError, WeightsError
-from convarch.io import UMASK, atomic_write, write_text
+from convarch.io import UMASK, atomic_write, write_failure, write_text
 
 
 def test_written_files_get_the_umask_mode_not_mkstemps_owner_only(tmp_path: Path) -> None:
@@ -24,9 +26,62 @@ def test_a_failing_writer_leaves_the_old_file_and_no_temporary(tmp_path: Path) -
         Path(temp).write_text("half")
         raise OSError(28, "No space left on device")
 
-    with pytest.raises(OSError):
+    with pytest.raises(ConfigError, match=r"could not write .*metrics.csv: the disk is full; the previous metrics.csv "
+                       r"is intact\. Choose another location or free some space\."):  # fmt: skip
         atomic_write(path, broken)
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]
+
+
+@pytest.mark.parametrize(
+    ("failure", "reason"),
+    [
+        (OSError(errno.EROFS, "Read-only file system"), "the file system is read-only"),
+        (OSError(errno.EFBIG, "File too large"), "the file is larger than the file system or a limit allows"),
+        (OSError(errno.EIO, "Input/output error"), "Input/output error"),
+    ],
+)
+def test_io_failures_name_the_reason(tmp_path: Path, failure: OSError, reason: str) -> None:
+    def broken(temp: str) -> None:
+        raise failure
+
+    with pytest.raises(WeightsError, match=f"could not write .*x.bin: {reason}; no x.bin was written"):
+        atomic_write(tmp_path / "x.bin", broken, error=WeightsError)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_library_wrapped_io_failures_are_recognised(tmp_path: Path) -> None:
+    safetensor_error = type("SafetensorError", (Exception,), {})
+    wrapped = safetensor_error('Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No '
+                               'space left on device" })')  # fmt: skip
+    assert write_failure(wrapped) == "the disk is full"
+
+    def pillow_cleanup(temp: str) -> None:  # Pillow can fail on cleanup while the OSError is being handled
+        try:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        except OSError:
+            raise AttributeError("'PngStream' object has no attribute '_idat'") from None
+
+    assert write_failure(AttributeError("x")) is None
+    with pytest.raises(ConfigError, match="the disk is full"):
+        atomic_write(tmp_path / "chart.png", pillow_cleanup)
+
+
+def test_a_bug_in_a_writer_is_not_disguised_as_a_write_error(tmp_path: Path) -> None:
+    def buggy(temp: str) -> None:
+        raise TypeError("unsupported operand")
+
+    with pytest.raises(TypeError, match="unsupported operand"):
+        atomic_write(tmp_path / "x.txt", buggy)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_unwritable_directory_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # as root a chmod would not stop the test's own writes
+    with pytest.raises(ConfigError, match="cannot write .*x.txt: permission denied; choose another location"):
+        write_text(tmp_path / "x.txt", "x")
 
 
 def test_a_missing_directory_raises_the_callers_error_type(tmp_path: Path) -> None:
@@ -50,6 +105,6 @@ def test_save_turns_a_write_failure_into_a_weights_error(tmp_path: Path, monkeyp
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(safetensors.torch, "save_file", full_disk)
-    with pytest.raises(ca.WeightsError, match="could not write .*No space left on device"):
+    with pytest.raises(ca.WeightsError, match="could not write .*m.safetensors: the disk is full; no m.safetensors"):
         ca.save(ca.build("INPUT(8x8x1) -> FC2"), tmp_path / "m.safetensors")
     assert list(tmp_path.iterdir()) == []

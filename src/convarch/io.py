@@ -8,7 +8,9 @@ no partial file behind.
 
 from __future__ import annotations
 
+import errno
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -20,20 +22,57 @@ UMASK = os.umask(0o022)
 os.umask(UMASK)
 
 
+WRITE_ERRORS = {
+    errno.ENOSPC: "the disk is full",
+    errno.EFBIG: "the file is larger than the file system or a limit allows",
+    errno.EROFS: "the file system is read-only",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "permission denied",
+    errno.EDQUOT: "the disk quota is exceeded",
+}
+
+
+def write_failure(failure: BaseException) -> str | None:
+    """Why a write failed, if ``failure`` is an I/O error; None for anything else (a bug stays a bug).
+
+    Libraries wrap the operating system's error in their own types: safetensors raises ``SafetensorError``
+    carrying ``Os { code: 28, ... }``, and Pillow can fail on cleanup after the OSError that caused it.
+    """
+    seen: set[int] = set()
+    cause: BaseException | None = failure
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, OSError):
+            return WRITE_ERRORS.get(cause.errno or 0, cause.strerror or str(cause))
+        code = re.search(r"\bOs \{ code: (\d+)", str(cause)) if type(cause).__name__ == "SafetensorError" else None
+        if code:
+            return WRITE_ERRORS.get(int(code.group(1)), os.strerror(int(code.group(1))))
+        cause = cause.__cause__ or cause.__context__
+    return None
+
+
 def atomic_write(
-    path: str | os.PathLike, write: Callable[[str], object], *, error: type[ConvarchError] = ConfigError
+    path: str | os.PathLike,
+    write: Callable[[str], object],
+    *,
+    error: type[ConvarchError] = ConfigError,
+    advice: str = "choose another location or free some space",
 ) -> Path:
     """Call ``write(temporary_path)``, then move the result to ``path``.
 
     The temporary file keeps ``path``'s suffix, so writers that pick a format from it (matplotlib) work.
-    A missing directory raises ``error`` before anything is written.
+    A missing directory raises ``error`` before anything is written; an I/O failure (full disk, read-only
+    or forbidden directory) raises ``error`` naming the file, the reason, what was kept, and ``advice``.
     """
     path = Path(path)
     if not path.parent.is_dir():
         raise error(f"cannot write {path}: the directory {path.parent} does not exist; create it first")
     if path.is_dir():
         raise error(f"cannot write {path}: it is a directory; give a file name")
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    try:
+        fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+    except OSError as failure:
+        raise error(f"cannot write {path}: {write_failure(failure)}; {advice}") from None
     os.close(fd)
     try:
         write(temp)
@@ -41,9 +80,13 @@ def atomic_write(
             os.fsync(handle.fileno())
         os.chmod(temp, 0o666 & ~UMASK)  # mkstemp makes the file owner-only; give it the usual mode
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as failure:
         Path(temp).unlink(missing_ok=True)
-        raise
+        reason = None if isinstance(failure, ConvarchError) else write_failure(failure)
+        if reason is None:
+            raise
+        kept = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} was written"
+        raise error(f"could not write {path}: {reason}; {kept}. {advice[:1].upper()}{advice[1:]}.") from failure
     return path
 
 

@@ -15,12 +15,10 @@ previous version whole. The resume state is one file on purpose: two files could
 from __future__ import annotations
 
 import csv
-import errno
 import io
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -38,36 +36,16 @@ METRICS_CSV, METRICS_JSON, DATA_JSON = "metrics.csv", "metrics.json", "data.json
 STATE_FORMAT = "convarch.train-state"
 
 
-WRITE_ERRORS = {
-    errno.ENOSPC: "the disk is full",
-    errno.EROFS: "the file system is read-only",
-    errno.EACCES: "permission denied",
-    errno.EDQUOT: "the disk quota is exceeded",
-}
+RESUME_ADVICE = "free some space or give another --out directory, then continue with --resume"
 
 
 class CheckpointWriteError(WeightsError):
     """A file of the run could not be written (disk full, read-only, permissions)."""
 
 
-@contextmanager
-def reporting_write_errors(path: Path) -> Iterator[None]:
-    """Turn an OSError while writing ``path`` into a message that names the file and says what is intact."""
-    try:
-        yield
-    except OSError as error:
-        reason = WRITE_ERRORS.get(error.errno or 0, error.strerror or str(error))
-        kept = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} was written"
-        raise CheckpointWriteError(
-            f"could not write {path}: {reason}; {kept}. Free some space or give another --out directory, "
-            "then continue with --resume."
-        ) from None
-
-
 def guarded(path: Path, write: Any) -> None:
-    """``atomic_write`` (temporary file, then os.replace) with clear errors."""
-    with reporting_write_errors(path):
-        atomic_write(path, write)
+    """``atomic_write`` (temporary file, then os.replace) with errors that say how to go on."""
+    atomic_write(path, write, error=CheckpointWriteError, advice=RESUME_ADVICE)
 
 
 def check_writable(out: Path) -> None:
@@ -87,8 +65,8 @@ def write_text(path: Path, text: str) -> None:
 
 
 def write_model(model: ConvNet, path: Path, extra: dict[str, str]) -> None:
-    with reporting_write_errors(path):
-        save_model(model, path, class_names=model.class_names, extra=extra)  # atomic itself
+    save_model(model, path, class_names=model.class_names, extra=extra, error=CheckpointWriteError,
+               advice=RESUME_ADVICE)  # fmt: skip
 
 
 def write_state(path: Path, model: ConvNet, parts: dict[str, Any], extra: dict[str, str]) -> None:

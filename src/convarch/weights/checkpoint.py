@@ -51,8 +51,13 @@ def save(
     *,
     class_names: list[str] | None = None,
     extra: dict[str, str] | None = None,
+    error: type[ConvarchError] = WeightsError,
+    advice: str = "choose another location or free some space",
 ) -> Path:
-    """Write ``model`` to ``path`` (``.safetensors``) atomically, with the header ``load`` needs."""
+    """Write ``model`` to ``path`` (``.safetensors``) atomically, with the header ``load`` needs.
+
+    A write that fails (full disk, read-only directory) raises ``error`` naming the file and ``advice``.
+    """
     from safetensors.torch import save_file
 
     if not isinstance(model, ConvNet):
@@ -66,10 +71,8 @@ def save(
         model.class_names = list(class_names)
     path = Path(path)
     state = {key: value.detach().contiguous().cpu() for key, value in model.state_dict().items()}
-    try:
-        atomic_write(path, lambda temp: save_file(state, temp, metadata=header_of(model, extra)), error=WeightsError)
-    except OSError as failure:  # a full disk, no permission: nothing partial is left (atomic_write)
-        raise WeightsError(f"could not write {path}: {failure.strerror or failure}") from None
+    atomic_write(path, lambda temp: save_file(state, temp, metadata=header_of(model, extra)), error=error,
+                 advice=advice)  # fmt: skip
     return path
 
 
