@@ -19,7 +19,6 @@ from convarch.nn.model import ConvNet
 from convarch.pattern.parser import parse
 from convarch.pattern.printer import to_pattern_text
 from convarch.spec.bind import bind, is_template
-from convarch.spec.edit import with_classifier
 from convarch.spec.limits import MAX_BUILD_PARAMS
 from convarch.spec.nodes import NetSpec
 from convarch.spec.volume import Volume
@@ -108,8 +107,6 @@ def build(
     (``base_width``, ``hidden_width``, ``max_width``, ``optional``); see ``convarch.spec.bind``.
     """
     spec = bind(resolve(source), input_size=input_size, num_classes=num_classes, **keywords)
-    if num_classes is not None:  # also resizes (or, for 0, removes) auxiliary classifiers
-        spec = with_classifier(spec, num_classes)
     check_buildable(spec)
     model = ConvNet(spec)
     if isinstance(source, str) and is_model_name(source):  # a zoo name starts from its reference's init

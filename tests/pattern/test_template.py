@@ -73,3 +73,21 @@ def test_widths_are_options_and_k_zero_leaves_only_the_classifier() -> None:
 def test_keywords_win_over_the_text() -> None:
     spec = ca.build("INPUT(64x64x1) -> CONV3-8 -> GAP -> FC100", input_size=(3, 32, 32), num_classes=7).spec
     assert spec.input == ca.Volume(3, 32, 32) and layers_of(spec, FC)[-1].out == 7
+
+
+@pytest.mark.parametrize("value", ["x", 0, -1, 10**9, 2.5, True])
+def test_template_widths_must_be_whole_numbers_in_range(value: object) -> None:
+    for option in ("base_width", "hidden_width", "max_width"):
+        with pytest.raises(ca.ConfigError, match=f"{option} must be a whole number of units from 1 to 65,536"):
+            ca.build("INPUT(16x16x1) -> [CONV -> RELU]*N -> FC", N=1, **{option: value})
+
+
+def test_zero_classes_mean_the_same_network_to_build_analyze_and_check() -> None:
+    text = "INPUT(16x16x3) -> [CONV -> RELU]*N -> POOL2 -> [FC -> RELU]*K -> FC"
+    model = ca.build(text, N=2, K=1, num_classes=0)
+    report = ca.analyze(text, N=2, K=1, num_classes=0)
+    assert model.num_classes == 0
+    assert report.params == sum(p.numel() for p in model.parameters())
+    assert ca.to_pattern(model) == ca.to_pattern(ca.bind(ca.parse(text), N=2, K=1, num_classes=0))
+    assert [row.kind for row in report.rows[-2:]] == ["FC", "RELU"]  # the hidden FC stays, the classifier goes
+    assert ca.check(text, N=2, K=1, num_classes=0) == ca.check(model.spec)

@@ -22,9 +22,9 @@ import difflib
 from dataclasses import dataclass, replace
 
 from convarch.errors import ConfigError, PatternError, SizingError
-from convarch.spec.edit import check_num_classes, classifier_index
+from convarch.spec.edit import check_num_classes, classifier_index, with_classifier
 from convarch.spec.layers import FC, Conv, Layer
-from convarch.spec.limits import MAX_LAYERS, MAX_REPEAT, expanded_size
+from convarch.spec.limits import MAX_DIM, MAX_LAYERS, MAX_REPEAT, expanded_size
 from convarch.spec.nodes import Aux, Block, Dense, NetSpec, Node, Opt, Parallel, Repeat, Residual, Seq, children
 from convarch.spec.volume import Volume
 from convarch.spec.walk import Context, _Tracer, trace, walk
@@ -94,9 +94,30 @@ def bind(
     optional: str = "auto",
     **variables: int,
 ) -> NetSpec:
-    """A concrete copy of ``spec`` with every template part filled in (see the module docstring)."""
+    """A concrete copy of ``spec`` with every template part filled in (see the module docstring).
+
+    ``num_classes`` sizes the final FC, auxiliary classifiers with it; 0 removes them (pooled features), so
+    ``build``, ``analyze`` and ``check`` describe the same network for the same keywords.
+    """
+    bound = _bind_network(spec, input_size, num_classes, base_width, hidden_width, max_width, optional, variables)
+    return with_classifier(bound, num_classes) if num_classes is not None else bound
+
+
+def _bind_network(
+    spec: NetSpec,
+    input_size: tuple[int, int, int] | Volume | None,
+    num_classes: int | None,
+    base_width: int,
+    hidden_width: int,
+    max_width: int,
+    optional: str,
+    variables: dict[str, int],
+) -> NetSpec:
     if optional not in OPTIONAL_MODES:
         raise ConfigError(f"optional must be one of {', '.join(OPTIONAL_MODES)}, got {optional!r}")
+    for name, value in (("base_width", base_width), ("hidden_width", hidden_width), ("max_width", max_width)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DIM:
+            raise ConfigError(f"{name} must be a whole number of units from 1 to {MAX_DIM:,}, got {value!r}")
     known = variables_of(spec)
     for name in variables:
         if name.upper() not in known:
