@@ -19,6 +19,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from convarch.errors import ConfigError
+from convarch.io import write_failure, write_text
 from convarch.train import checkpoint as ckpt
 from convarch.train.finetune import FINETUNE_DEFAULTS, FREEZE_EPOCHS, LAYER_DECAY, finetune
 from convarch.train.inference import evaluate
@@ -26,6 +28,8 @@ from convarch.train.run import train
 from convarch.viz.training import comparison_chart, confusion_chart, learning_curves
 
 MODEL = "lenet5"
+TITLE = "# convarch demo: LeNet-5, and don't be a hero"  # the report's first line
+MARKER = ".convarch-demo"  # marks a directory the demo may clear
 LABELS_PER_CLASS = 10
 # From scratch gets the same number of epochs and batch size as fine-tuning, and the recipe that did best
 # for it among those tried (benchmarks/RESULTS.md): AdamW at lr 2e-3.
@@ -59,7 +63,7 @@ def run_demo(out: str | Path = "runs/demo", *, seeds: int = 3, console: Console 
     scratch_options = {**SCRATCH, "epochs": 2} if quick else SCRATCH
     out = Path(out)
     started = time.perf_counter()
-    _clear(out, seeds)
+    prepare_out(out, seeds)
     say = (lambda text: None) if quiet else (lambda text: console.print(text, highlight=False, soft_wrap=True))
 
     say(f"[bold]1. Train {MODEL} on mnist5k[/] (4,000 training digits, 1,000 held out)")
@@ -91,13 +95,35 @@ def run_demo(out: str | Path = "runs/demo", *, seeds: int = 3, console: Console 
     return result
 
 
-def _clear(out: Path, seeds: int) -> None:
-    """Remove the demo's own run directories from an earlier demo (and nothing else)."""
+def prepare_out(out: Path, seeds: int) -> None:
+    """Make ``out`` the demo's directory, removing the demo's own runs from an earlier demo there.
+
+    Runs are removed only from a directory the demo made (its marker file, or the report an earlier
+    version wrote), so ``--out runs`` cannot delete a user's ``runs/lenet5-mnist5k`` from ``convarch train``.
+    """
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file; the demo needs a directory: a new one, or an earlier demo's")
+    if out.is_dir() and any(out.iterdir()) and not _made_by_demo(out):
+        raise ConfigError(
+            f"--out {out} already holds files the demo did not write, and the demo replaces its runs there; "
+            "give a new or empty directory"
+        )
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as failure:
+        raise ConfigError(f"cannot create {out}: {write_failure(failure)}; choose another --out") from None
+    write_text(out / MARKER, "Written by `convarch demo`; it replaces its own runs in this directory.\n")
     names = ["lenet5-mnist5k"] + [f"{kind}-seed{s}" for kind in ("finetune", "scratch") for s in range(max(seeds, 3))]
     for name in names:
         if (out / name / ckpt.CONFIG).is_file():
             shutil.rmtree(out / name)
-    out.mkdir(parents=True, exist_ok=True)
+
+
+def _made_by_demo(out: Path) -> bool:
+    if (out / MARKER).is_file():
+        return True
+    report = out / "README.md"
+    return report.is_file() and report.read_text(encoding="utf-8", errors="replace").startswith(TITLE)
 
 
 def summary_table(result: DemoResult) -> Table:
@@ -130,7 +156,7 @@ def write_report(out: Path, result: DemoResult, pretrain_history: list[dict[str,
     confusion_chart(tuned_eval.stats.confusion, tuned_eval.class_names, charts / "finetuned-confusion.png",
                     title=f"fine-tuned (seed 0) on the rest of digits: top-1 {tuned_eval.top1:.2%}")  # fmt: skip
     lines = [
-        "# convarch demo: LeNet-5, and don't be a hero",
+        TITLE,
         "",
         f"## 1. LeNet-5 on MNIST-5k: {result.pretrain_top1:.2%} held-out top-1",
         "",
