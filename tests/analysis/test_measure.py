@@ -60,6 +60,14 @@ def test_refusals() -> None:
         bench("vgg16", batches=(1_000_000,))
     with pytest.raises(ca.UnknownModelError):
         bench("resnet9000")
+    threads = torch.get_num_threads()
+    for count in (0, 100_000):  # 100,000 threads crashed the process before the check
+        with pytest.raises(ca.ConfigError, match=r"--threads must be from 1 to \d+"):
+            bench(TINY, threads=count)
+    assert torch.get_num_threads() == threads
+    for seconds in (-5.0, float("nan"), float("inf")):
+        with pytest.raises(ca.ConfigError, match="--max-time must be a number of seconds, 0 or more"):
+            bench(TINY, max_seconds=seconds)
 
 
 def test_peak_memory_covers_the_largest_activation() -> None:

@@ -71,6 +71,18 @@ def test_sweep_refuses_missing_and_unknown_variables() -> None:
         sweep(spec, {"N": [1], "M": [2], "K": [0], "Q": [1]})
 
 
+def test_sweeps_too_big_to_finish_are_refused_before_the_first_instance() -> None:
+    with pytest.raises(ca.ConfigError, match="N goes up to 100,000, over the repeat limit of 10,000"):
+        parse_setting("N=1..100000")
+    with pytest.raises(ca.ConfigError, match="over the repeat limit"):
+        parse_setting("N=1,20000")
+    seen = []
+    with pytest.raises(ca.ConfigError, match="have 50,015,001 layers in all, over the sweep limit of 1,000,000"):
+        sweep(ca.parse("INPUT(32x32x3) -> [CONV3-8]*N -> FC10"), dict([parse_setting("N=0..10000")]),
+              on_instance=seen.append)  # fmt: skip
+    assert seen == []
+
+
 def test_csv_and_json_outputs() -> None:
     results = sweep(ca.parse(SEED), {"N": [1, 2], "M": [2], "K": [1]}, checker=ca.check)
     lines = to_csv(results, SEED).splitlines()

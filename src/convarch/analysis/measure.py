@@ -12,6 +12,7 @@ half millisecond (the allocator's caching is included, so it is an upper bound o
 
 from __future__ import annotations
 
+import math
 import os
 import statistics
 import threading
@@ -137,13 +138,19 @@ def _peak_rss() -> Iterator[list[int]]:
         result[0] = max(0, max(peak[0], _rss_bytes()) - base)
 
 
+def check_threads(count: int) -> int:
+    """A thread count the machine can run: asking for 100,000 threads crashes the process, not a clear error."""
+    limit = 4 * (os.cpu_count() or 1)
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= limit:
+        raise ConfigError(f"--threads must be from 1 to {limit} (4 x the {os.cpu_count()} CPUs here), got {count!r}")
+    return count
+
+
 @contextmanager
 def _threads(count: int | None) -> Iterator[int]:
     previous = torch.get_num_threads()
     if count is not None:
-        if count < 1:
-            raise ConfigError(f"--threads must be at least 1, got {count}")
-        torch.set_num_threads(count)
+        torch.set_num_threads(check_threads(count))
     try:
         yield torch.get_num_threads()
     finally:
@@ -232,6 +239,8 @@ def bench_model(
     """Latency, throughput, achieved GFLOP/s and peak memory of ``model`` at each batch size."""
     if not batches or any(b < 1 for b in batches):
         raise ConfigError(f"batch sizes must be positive integers, got {list(batches)}")
+    if not math.isfinite(max_seconds) or max_seconds < 0:  # 0: stop after the three runs always timed
+        raise ConfigError(f"--max-time must be a number of seconds, 0 or more, got {max_seconds!r}")
     torch_device, torch_dtype = resolve_device(device), resolve_dtype(dtype)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = model.eval().to(device=torch_device, dtype=torch_dtype, memory_format=memory_format)

@@ -20,9 +20,13 @@ from typing import Any
 from convarch.analysis.report import CONVENTIONS, analyze_spec
 from convarch.errors import ConfigError, ConvarchError
 from convarch.spec.bind import bind, variables_of
+from convarch.spec.limits import MAX_LAYERS, MAX_REPEAT, expanded_size
 from convarch.spec.nodes import NetSpec
 
 MAX_INSTANCES = 100_000
+# Layers walked over the whole sweep: hundreds of seed-pattern instances walk a few thousand; a million
+# takes about a minute on 2 cores. Bigger sweeps are refused before the first instance, not left to hang.
+MAX_SWEEP_LAYERS = 1_000_000
 _RANGE = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*(\d+)\s*\.\.\s*(\d+)\s*$")
 _LIST = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*(\d+(?:\s*,\s*\d+)*)\s*$")
 
@@ -33,10 +37,16 @@ def parse_setting(text: str) -> tuple[str, list[int]]:
         name, low, high = match[1].upper(), int(match[2]), int(match[3])
         if low > high:
             raise ConfigError(f"empty range in --set {text!r}: {low} is above {high}; write it as {name}={high}..{low}")
-        return name, list(range(low, high + 1))
+        return name, _within_limit(text, name, range(low, high + 1))
     if match := _LIST.match(text):
-        return match[1].upper(), [int(v) for v in match[2].split(",")]
+        return match[1].upper(), _within_limit(text, match[1].upper(), [int(v) for v in match[2].split(",")])
     raise ConfigError(f"cannot read --set {text!r}: write NAME=LOW..HIGH (N=1..3) or NAME=V1,V2,... (N=1,2,4)")
+
+
+def _within_limit(text: str, name: str, values: range | list[int]) -> list[int]:
+    if max(values) > MAX_REPEAT:
+        raise ConfigError(f"--set {text!r}: {name} goes up to {max(values):,}, over the repeat limit of {MAX_REPEAT:,}")
+    return list(values)
 
 
 @dataclass
@@ -105,6 +115,12 @@ def sweep(
         total *= len(values)
     if total > MAX_INSTANCES:
         raise ConfigError(f"the settings give {total:,} instances, over the limit of {MAX_INSTANCES:,}; narrow them")
+    layers = sum(min(expanded_size(spec.layers, values), MAX_LAYERS + 1) for values in instances(settings))
+    if layers > MAX_SWEEP_LAYERS:
+        raise ConfigError(
+            f"the {total:,} instances have {layers:,} layers in all, over the sweep limit of {MAX_SWEEP_LAYERS:,}; "
+            "narrow the ranges"
+        )
     results = []
     for values in instances(settings):
         instance = Instance(values)

@@ -239,7 +239,9 @@ def bench_command(
     input_size: InputOption = None,
     warmup: Annotated[int, typer.Option(help="Untimed runs per batch size.")] = 2,
     repeats: Annotated[int, typer.Option(help="Timed runs per batch size (the median is reported).")] = 10,
-    max_time: Annotated[float, typer.Option(help="Seconds per batch size after which repeats stop (min 3).")] = 10.0,
+    max_time: Annotated[
+        float, typer.Option(help="Seconds per batch size after which repeats stop (3 timed runs at least).")
+    ] = 10.0,
     as_json: JsonOption = False,
 ) -> None:
     """Measured latency, images/s, achieved GFLOP/s, peak memory and the matmul peak, on real tensors."""
