@@ -107,6 +107,35 @@ def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoin
     assert all(torch.isfinite(t).all() for t in kept.state_dict().values() if t.is_floating_point())
 
 
+def test_weights_that_diverge_in_the_last_step_of_an_epoch_are_not_saved(tmp_path: Path) -> None:
+    # 5 labels per class: 50 images, one step per epoch, so the poisoned update is the epoch's last and no
+    # later batch loss could notice it; only the end-of-epoch check stands between it and the checkpoints.
+    out = tmp_path / "nan"
+    holder: dict[str, torch.nn.Module] = {}
+
+    def poison_gradient(epoch: int, index: torch.Tensor) -> None:
+        if epoch == 1:
+            holder["model"].features.conv1.weight.register_hook(lambda grad: grad * float("nan"))
+
+    model = ca.build(TINY)
+    holder["model"] = model
+    with pytest.raises(TrainingDiverged, match=r"weights became non-finite .*after epoch 2.*last good checkpoint"):
+        ca.train(model, "digits", out=out, on_batch=poison_gradient, labels_per_class=5, quiet=True, **FAST)
+    assert read_header(out / "last.safetensors")["epoch"] == read_header(out / "best.safetensors")["epoch"] == "1"
+    assert read_state(out / "state.safetensors")[1]["progress"]["next_epoch"] == 1
+    assert len(json.loads((out / "metrics.json").read_text())) == 1
+    for name in ("last.safetensors", "best.safetensors"):
+        assert all(torch.isfinite(t).all() for t in ca.load(out / name).state_dict().values() if t.is_floating_point())
+
+
+def test_a_huge_learning_rate_stops_the_run_instead_of_finishing_with_nan(tmp_path: Path) -> None:
+    # The reviewer's case: one huge step leaves finite batch losses but overflowing weights.
+    out = tmp_path / "lr"
+    with pytest.raises(TrainingDiverged, match=r"after epoch 1; .*no checkpoint was written.*--lr \(now 1e\+30\)"):
+        ca.train(TINY, "digits", out=out, labels_per_class=5, epochs=1, threads=1, lr=1e30, quiet=True)
+    assert not (out / "last.safetensors").exists() and not (out / "metrics.json").exists()
+
+
 def test_a_full_disk_is_a_clear_error_and_the_previous_checkpoint_stays(tmp_path: Path, monkeypatch) -> None:
     import safetensors.torch
 

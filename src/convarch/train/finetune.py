@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from pathlib import Path
 from typing import Any
@@ -32,7 +33,7 @@ from convarch.train.evaluate import EvalStats
 from convarch.train.progress import RunDisplay, epoch_line
 from convarch.train.run import _build, _load, data_extra, describe_source, finish_run, model_from_state, start_run
 from convarch.train.threads import intra_op_threads
-from convarch.train.trainer import BatchHook, Trainer, TrainResult
+from convarch.train.trainer import BatchHook, Trainer, TrainingDiverged, TrainResult
 from convarch.weights.checkpoint import load as load_checkpoint
 from convarch.weights.pretrained import load_weights
 
@@ -185,8 +186,9 @@ def train_head(model: ConvNet, bundle: DataBundle, config: TrainConfig, dist: Di
             logits = head(train_x[pick])
             loss = criterion(logits, train_y[pick])
             if not torch.isfinite(loss):
-                raise ConfigError(
-                    f"the loss became {float(loss):.4g} while training the new classifier; check the data"
+                raise TrainingDiverged(
+                    f"the loss became {float(loss):.4g} while training the new classifier; nothing was saved. "
+                    "Check the data"
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -195,6 +197,11 @@ def train_head(model: ConvNet, bundle: DataBundle, config: TrainConfig, dist: Di
             correct += int((logits.argmax(1) == train_y[pick]).sum())
         elapsed = time.perf_counter() - started
         stats = _head_eval(head, val_x, val_y, nn.CrossEntropyLoss(), model.num_classes)  # plain CE, as evaluate
+        if not math.isfinite(stats.loss):  # the last update can diverge after the last batch loss was checked
+            raise TrainingDiverged(
+                f"the new classifier's weights became non-finite after epoch {epoch + 1} (held-out loss "
+                f"{stats.loss:.4g}); nothing was saved. Check the data"
+            )
         row = {"epoch": epoch + 1, "phase": "frozen", "train_loss": loss_sum / len(order),
                "train_top1": correct / len(order), "val_loss": stats.loss, "val_top1": stats.top1,
                "val_top5": stats.top5, "lr": HEAD_LR, "time": round(elapsed, 3),

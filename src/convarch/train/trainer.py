@@ -172,6 +172,11 @@ class Trainer:
                 self.dist.average_buffers(self.ema.module)
             elapsed = time.perf_counter() - started
             stats = self.evaluate()
+            # The batch losses are checked before each update, so the epoch's last update can still leave
+            # non-finite weights (a finite loss with an exploding gradient); checked here, before they are saved.
+            if not (math.isfinite(stats.loss) and self._weights_finite()):
+                raise self._diverged(f"the weights became non-finite (held-out loss {stats.loss:.4g})", epoch,
+                                     f"after epoch {epoch + 1}")  # fmt: skip
             row = {
                 "epoch": epoch + 1, "phase": self.phase, "train_loss": loss, "train_top1": top1,
                 "val_loss": stats.loss, "val_top1": stats.top1, "val_top5": stats.top5, "lr": self.scheduler.lr,
@@ -235,7 +240,8 @@ class Trainer:
         value = loss.item()  # one sync, used for the check and the metrics
         finite = self.dist.all_finite(loss) if self.dist.enabled else math.isfinite(value)
         if not finite:
-            raise self._diverged(loss, epoch, step)
+            raise self._diverged(f"the loss became {float(loss.detach().float().mean()):.4g}", epoch,
+                                 f"at epoch {epoch + 1}, step {step + 1}")  # fmt: skip
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler.is_enabled():
             self.scaler.scale(loss).backward()
@@ -255,14 +261,19 @@ class Trainer:
         hits = int((logits_of(output).detach().argmax(dim=1) == batch.y).sum())
         return value, hits
 
-    def _diverged(self, loss: torch.Tensor, epoch: int, step: int) -> TrainingDiverged:
-        where = f"epoch {epoch + 1}, step {step + 1}"
+    def _weights_finite(self) -> bool:
+        """Whether every floating tensor that ``save`` would write (model, EMA) is finite; one sync."""
+        models = [self.model] if self.ema is None else [self.model, self.ema.module]
+        checks = [torch.isfinite(t).all() for m in models for t in m.state_dict().values() if t.is_floating_point()]
+        return bool(torch.stack(checks).all()) if checks else True
+
+    def _diverged(self, what: str, epoch: int, where: str) -> TrainingDiverged:
         if self.out is not None and (self.out / ckpt.LAST).exists():
             kept = f"the last good checkpoint is {self.out / ckpt.LAST} (epoch {epoch})"
         else:
             kept = "no checkpoint was written before it"
         return TrainingDiverged(
-            f"the loss became {float(loss.detach().float().mean()):.4g} at {where}; training stopped and {kept}. "
+            f"{what} {where}; training stopped and {kept}. "
             f"Lower --lr (now {self.config.base_lr:g}), add --warmup or --clip-grad, or check the data."
         )
 
