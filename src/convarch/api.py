@@ -12,7 +12,7 @@ from convarch.analysis.findings import Finding
 from convarch.analysis.modules import analyze_module
 from convarch.analysis.report import Report, analyze_spec
 from convarch.analysis.rules import check_network
-from convarch.errors import ConfigError, PatternError, SizingError
+from convarch.errors import ConfigError, PatternError, SizingError, UnknownModelError
 from convarch.nn.features import FeatureExtractor, StageIndices
 from convarch.nn.init import initialize
 from convarch.nn.model import ConvNet
@@ -23,7 +23,7 @@ from convarch.spec.limits import MAX_BUILD_PARAMS
 from convarch.spec.nodes import NetSpec
 from convarch.spec.volume import Volume
 from convarch.spec.walk import trace
-from convarch.zoo.registry import _REGISTRY, _ensure_loaded, get_entry, model_spec
+from convarch.zoo.registry import _REGISTRY, _ensure_loaded, get_entry, list_models, model_spec
 
 Source = str | NetSpec
 
@@ -48,6 +48,15 @@ def resolve(source: Source) -> NetSpec:
     except PatternError:
         if re.fullmatch(r"\s*[a-z][a-z0-9_.-]*\s*", source):  # looks like a model name, not a layer
             get_entry(source.strip())  # raises UnknownModelError with the closest names
+        glob = source.strip()
+        matches = list_models(glob) if re.fullmatch(r"[A-Za-z0-9_.-]*[*?][A-Za-z0-9_.*?-]*", glob) else []
+        if matches or re.fullmatch(r"[a-z0-9_.-]*[*?][a-z0-9_.*?-]*", glob):  # a name glob such as resnet*
+            found = f"it matches {', '.join(matches[:5])}{', ...' if len(matches) > 5 else ''}" if matches else (
+                "it matches no model")  # fmt: skip
+            raise UnknownModelError(
+                f"{glob!r} is a name pattern, not one model ({found}); `convarch list '{glob}'` or "
+                f"ca.list_models({glob!r}) lists them"
+            ) from None
         raise
 
 

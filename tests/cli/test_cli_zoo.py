@@ -65,3 +65,22 @@ def test_the_installed_command_has_no_traceback_on_error() -> None:
     )
     assert result.returncode == 1
     assert "unknown model" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_name_glob_where_one_model_is_expected_points_to_list(capsys) -> None:
+    code, out, err = run(capsys, "show", "vgg1?_bn")
+    assert code == 1 and "Traceback" not in out + err
+    assert "'vgg1?_bn' is a name pattern, not one model (it matches vgg11_bn, vgg13_bn, vgg16_bn, vgg19_bn)" in err
+    assert "`convarch list 'vgg1?_bn'`" in err
+    code, _, err = run(capsys, "show", "CONVV3-8*2")  # pattern text with a typo stays a pattern error
+    assert code == 2 and "unknown layer 'CONVV3'. Did you mean CONV3?" in err
+
+
+def test_show_refuses_bad_options_before_printing_anything(capsys) -> None:
+    code, out, err = run(capsys, "show", "lenet5", "--set", "N=2")
+    assert code == 1 and out == "" and "'N' is not a template variable" in err
+
+
+def test_build_seed_out_of_range_is_a_usage_error(capsys, tmp_path) -> None:
+    code, _, err = run(capsys, "build", "lenet5", "-o", str(tmp_path / "m.safetensors"), "--seed", str(2**70))
+    assert code == 2 and "--seed" in err and "Traceback" not in err and not list(tmp_path.iterdir())

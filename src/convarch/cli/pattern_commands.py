@@ -75,7 +75,7 @@ def build_command(
     input_text: InputOption = None,
     sets: SetOption = None,
     num_classes: NumClassesOption = None,
-    seed: Annotated[int, typer.Option(help="Random seed of the initial weights.")] = 0,
+    seed: Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Random seed of the initial weights.")] = 0,
 ) -> None:
     """Build a pattern into an initialised model and save it, with its spec and pattern text in the file."""
     options = keywords(input_text, sets, num_classes)

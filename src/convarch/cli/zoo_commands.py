@@ -68,6 +68,9 @@ def show_command(
     num_classes: NumClassesOption = None,
 ) -> None:
     """Show a model's paper, figures and deviations, and its layers' volumes and params."""
+    options = keywords(input_text, sets, num_classes)
+    text = to_pattern(bind(resolve(name), **options) if options else name)  # a mistake shows before any output
+    report = analyze(name, **options)
     if is_model_name(name):
         info = model_info(name)
         console.print(f"[bold]{info.name}[/]  ({info.family}, {info.year})")
@@ -83,7 +86,5 @@ def show_command(
                 console.print(f"{title}:")
                 for line in lines:
                     console.print(f"  - {line}")
-    options = keywords(input_text, sets, num_classes)
-    text = to_pattern(bind(resolve(name), **options) if options else name)
     console.print(Text(f"pattern: {text}"), soft_wrap=True)  # Text: a label such as [a: ...] is not markup
-    console.print(analyze(name, **options).to_table(compact=compact))
+    console.print(report.to_table(compact=compact))
