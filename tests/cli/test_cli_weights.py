@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import save_file
-from tests.weights.helpers import files_under, serve_locally
+from tests.weights.helpers import Server, files_under, running_server, serve_locally
 
 import convarch as ca
 from convarch.cli import main
@@ -30,20 +31,29 @@ def lenet_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.fixture
+def server() -> Iterator[Server]:
+    """Registered sources served over HTTP: a file:// URL is read in place, so only these use the cache."""
+    with running_server() as served:
+        yield served
+
+
 def run(capsys: pytest.CaptureFixture, *argv: str) -> tuple[int, str, str]:
     code = main(list(argv))
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
 
-def test_list_shows_source_url_hash_accuracy_preprocessing_and_cache(capsys, monkeypatch, lenet_file) -> None:
+def test_list_shows_source_url_hash_accuracy_preprocessing_and_cache(capsys, monkeypatch, lenet_file, server) -> None:
     code, out, _ = run(capsys, "weights", "list")
     assert code == 0
     source = sources_for("vgg16")[0]
     row = next(line for line in out.splitlines() if " vgg16 " in line)
     for text in ("torchvision.v1", source.url, f"{source.sha256}...", "71.592 / 90.382", "256->224 bilinear", " no "):
         assert text in row
-    serve_locally(monkeypatch, "lenet5", lenet_file)
+    serve_locally(monkeypatch, "lenet5", lenet_file, server=server)
+    code, out, _ = run(capsys, "weights", "list", "lenet5")
+    assert code == 0 and " no " in next(line for line in out.splitlines() if " lenet5 " in line)
     assert main(["weights", "fetch", "lenet5"]) == 0
     code, out, _ = run(capsys, "weights", "list", "lenet5")
     assert code == 0 and " yes " in next(line for line in out.splitlines() if " lenet5 " in line)
@@ -54,17 +64,17 @@ def test_list_of_a_model_without_weights_is_a_clear_error(capsys) -> None:
     assert code == 1 and "no registered pretrained weights" in err and "Traceback" not in out + err
 
 
-def test_fetch_downloads_verifies_and_reports_a_cache_hit(capsys, monkeypatch, lenet_file) -> None:
-    source = serve_locally(monkeypatch, "lenet5", lenet_file)
+def test_fetch_downloads_verifies_and_reports_a_cache_hit(capsys, monkeypatch, lenet_file, server) -> None:
+    source = serve_locally(monkeypatch, "lenet5", lenet_file, server=server)
     code, out, _ = run(capsys, "weights", "fetch", "lenet5", "--source", "test")
     assert code == 0 and str(cache_path(source.url)) in out.replace("\n", "")
     assert cache_path(source.url).read_bytes() == lenet_file.read_bytes()
     code, out, _ = run(capsys, "weights", "fetch", "lenet5")
-    assert code == 0 and "already cached" in out
+    assert code == 0 and "already cached" in out and len(server.requests) == 1
 
 
-def test_fetch_removes_a_cached_copy_that_fails_its_hash(capsys, monkeypatch, lenet_file) -> None:
-    source = serve_locally(monkeypatch, "lenet5", lenet_file)
+def test_fetch_removes_a_cached_copy_that_fails_its_hash(capsys, monkeypatch, lenet_file, server) -> None:
+    source = serve_locally(monkeypatch, "lenet5", lenet_file, server=server)
     cache_path(source.url).parent.mkdir(parents=True)
     cache_path(source.url).write_bytes(b"tampered")
     code, _, err = run(capsys, "weights", "fetch", "lenet5")

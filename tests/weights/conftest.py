@@ -3,11 +3,13 @@ or a local HTTP server. Nothing touches the network or the user's real cache."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import torch
 import torchvision
+from tests.weights.helpers import Server, running_server
 
 
 @pytest.fixture(autouse=True)
@@ -27,3 +29,10 @@ def alexnet_reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[torch.n
     path = tmp_path_factory.mktemp("alexnet") / "alexnet-random.pth"
     torch.save(model.state_dict(), path)
     return model, path
+
+
+@pytest.fixture
+def server() -> Iterator[Server]:
+    """A local HTTP server (see ``helpers.Server``): what the cache keeps, a file:// URL is read in place."""
+    with running_server() as served:
+        yield served

@@ -3,62 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from tests.weights.helpers import files_under, sha256_of
+from tests.weights.helpers import PAYLOAD, Server, files_under, sha256_of
 
 import convarch as ca
 from convarch.weights.download import cache_dir, cache_path, fetch
-
-PAYLOAD = bytes(range(256)) * 4096  # 1 MiB, so the download takes several reads
-
-
-class Server:
-    """A local HTTP server whose answers the test scripts: a queue of statuses per path, then 200."""
-
-    def __init__(self) -> None:
-        self.requests: list[str] = []
-        self.plans: dict[str, list[str]] = {}  # path -> ["503", "short", "200", "404", ...], last one repeats
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                server.requests.append(self.path)
-                plan = server.plans.get(self.path, ["404"])
-                step = plan.pop(0) if len(plan) > 1 else plan[0]
-                if step == "short":  # announce the whole file, send half, hang up
-                    self.send_response(200)
-                    self.send_header("Content-Length", str(len(PAYLOAD)))
-                    self.end_headers()
-                    self.wfile.write(PAYLOAD[: len(PAYLOAD) // 2])
-                    self.close_connection = True
-                    return
-                status = int(step)
-                body = PAYLOAD if status == 200 else b"no"
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                return
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-
-@pytest.fixture
-def server() -> Iterator[Server]:
-    served = Server()
-    thread = threading.Thread(target=served.httpd.serve_forever, daemon=True)
-    thread.start()
-    yield served
-    served.httpd.shutdown()
-    served.httpd.server_close()
 
 
 def test_cache_layout_follows_the_url_under_convarch_home(cache_home: Path) -> None:
@@ -110,34 +61,72 @@ def test_persistent_5xx_gives_up_with_a_clear_error(server: Server) -> None:
     assert files_under(cache_dir()) == []
 
 
-def test_file_url_is_cached_and_a_second_fetch_does_not_read_the_source(tmp_path: Path) -> None:
+def test_file_url_is_read_in_place_so_a_rewritten_file_is_never_stale(tmp_path: Path) -> None:
     source = tmp_path / "weights.bin"
     source.write_bytes(PAYLOAD)
-    first = fetch(source.as_uri(), progress=False)
-    source.unlink()  # a second read of the source would now fail
-    assert fetch(source.as_uri(), progress=False) == first and first.read_bytes() == PAYLOAD
+    assert fetch(source.as_uri(), progress=False) == source
+    source.write_bytes(b"retrained")
+    assert fetch(source.as_uri(), progress=False).read_bytes() == b"retrained"
+    assert files_under(cache_dir()) == [], "nothing is copied into the cache"
 
 
-def test_missing_file_url(tmp_path: Path) -> None:
+def test_a_file_url_is_checked_against_its_hash_and_left_alone(tmp_path: Path) -> None:
+    source = tmp_path / "weights.bin"
+    source.write_bytes(PAYLOAD)
+    assert fetch(source.as_uri(), sha256=sha256_of(source)[:8], progress=False) == source
+    with pytest.raises(ca.WeightsError, match="SHA-256 mismatch.*left as it is"):
+        fetch(source.as_uri(), sha256="deadbeef", progress=False)
+    assert source.read_bytes() == PAYLOAD, "a user's file is never deleted"
+
+
+def test_missing_file_url_and_a_directory(tmp_path: Path) -> None:
     with pytest.raises(ca.WeightsError, match="does not exist"):
         fetch((tmp_path / "absent.pth").as_uri(), progress=False)
+    with pytest.raises(ca.WeightsError, match="names a directory"):
+        fetch(tmp_path.as_uri(), progress=False)
     assert files_under(cache_dir()) == []
 
 
-def test_offline_uses_only_the_cache_and_names_the_missing_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_offline_uses_only_the_cache_and_names_the_missing_file(server: Server, monkeypatch) -> None:
+    url = f"{server.url}/w.pth"
+    server.plans["/w.pth"] = ["200"]
+    monkeypatch.setenv("CONVARCH_OFFLINE", "1")
+    with pytest.raises(ca.WeightsError, match="CONVARCH_OFFLINE") as caught:
+        fetch(url, progress=False)
+    assert str(cache_path(url)) in str(caught.value)
+    assert files_under(cache_dir()) == [] and server.requests == []
+    monkeypatch.delenv("CONVARCH_OFFLINE")
+    cached = fetch(url, progress=False)
+    monkeypatch.setenv("CONVARCH_OFFLINE", "1")
+    assert fetch(url, progress=False) == cached and server.requests == ["/w.pth"]
+
+
+def test_offline_still_reads_local_files(tmp_path: Path, monkeypatch) -> None:
     source = tmp_path / "weights.bin"
     source.write_bytes(PAYLOAD)
     monkeypatch.setenv("CONVARCH_OFFLINE", "1")
-    with pytest.raises(ca.WeightsError, match="CONVARCH_OFFLINE") as caught:
-        fetch(source.as_uri(), progress=False)
-    assert str(cache_path(source.as_uri())) in str(caught.value)
-    assert files_under(cache_dir()) == []
-    monkeypatch.delenv("CONVARCH_OFFLINE")
-    cached = fetch(source.as_uri(), progress=False)
-    monkeypatch.setenv("CONVARCH_OFFLINE", "1")
-    assert fetch(source.as_uri(), progress=False) == cached
+    assert fetch(source.as_uri(), progress=False) == source
+
+
+@pytest.mark.parametrize("home", ["file", "under a file"])
+def test_an_unusable_convarch_home_is_a_clear_error(server: Server, tmp_path: Path, monkeypatch, home: str) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file")
+    monkeypatch.setenv("CONVARCH_HOME", str(blocker if home == "file" else blocker / "home"))
+    server.plans["/w.pth"] = ["200"]
+    with pytest.raises(ca.WeightsError, match=f"{blocker} is a file, not a directory.*Set CONVARCH_HOME to a writable"):
+        fetch(f"{server.url}/w.pth", progress=False)
+    assert blocker.read_text() == "a file" and server.requests == []
+
+
+def test_an_unwritable_convarch_home_is_a_clear_error(server: Server, tmp_path: Path, monkeypatch) -> None:
+    def refuse(self: Path, *args: object, **kwargs: object) -> None:
+        raise PermissionError(1, "Operation not permitted", str(self))  # what /sys or a read-only mount answers
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    server.plans["/w.pth"] = ["200"]
+    with pytest.raises(ca.WeightsError, match="permission denied \\(CONVARCH_HOME is .*Set CONVARCH_HOME"):
+        fetch(f"{server.url}/w.pth", progress=False)
 
 
 def test_a_file_placed_in_the_cache_is_verified_before_it_is_used(server: Server, monkeypatch) -> None:
@@ -158,3 +147,18 @@ def test_a_file_placed_in_the_cache_is_verified_before_it_is_used(server: Server
     monkeypatch.setattr("convarch.weights.download.verify", lambda *args: reads.append(args))
     fetch(url, sha256=digest, progress=False)
     assert reads == [], "a verified file is not hashed again on every load"
+
+
+def test_a_read_only_cache_still_serves_its_verified_files(server: Server, monkeypatch) -> None:
+    """A shared cache prepared offline may be read-only: the stamp that saves re-hashing is then skipped."""
+    url = f"{server.url}/w.pth"
+    path = cache_path(url)
+    path.parent.mkdir(parents=True)
+    path.write_bytes(PAYLOAD)
+
+    def read_only(target: Path, *args: object, **kwargs: object) -> None:
+        raise ca.WeightsError(f"could not write {target}: the file system is read-only")
+
+    monkeypatch.setattr("convarch.weights.download.atomic_write", read_only)
+    assert fetch(url, sha256=hashlib.sha256(PAYLOAD).hexdigest(), progress=False) == path
+    assert server.requests == []

@@ -4,7 +4,6 @@ the cache is used, in_chans and num_classes adapt, and every mismatch is a clear
 from __future__ import annotations
 
 import logging
-import shutil
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -13,7 +12,7 @@ import torch
 import torchvision
 from safetensors.torch import save_file
 from tests.conftest import smallest_input
-from tests.weights.helpers import files_under, randomise_batch_norm, serve_locally
+from tests.weights.helpers import Server, files_under, randomise_batch_norm, serve_locally
 from torchvision.transforms import v2 as transforms_v2
 
 import convarch as ca
@@ -90,24 +89,34 @@ def test_ddp_prefixed_keys_load(alexnet_reference, tmp_path: Path) -> None:
     assert max_diff(ca.create_model("alexnet", weights=str(path)).eval(), reference, x) <= 1e-5
 
 
-def test_second_load_uses_the_cache_not_the_source(alexnet_reference, tmp_path: Path) -> None:
+def test_second_load_uses_the_cache_not_the_source(alexnet_reference, server: Server) -> None:
     reference, pth = alexnet_reference
-    copy = shutil.copy(pth, tmp_path / "alexnet.pth")
-    url = Path(copy).as_uri()
+    url = server.serve(pth)
     first = ca.create_model("alexnet", weights=url).eval()
-    Path(copy).unlink()  # reading the source again would now fail
     second = ca.create_model("alexnet", weights=url).eval()
     x = torch.randn(1, 3, 64, 64)
     assert max_diff(first, second, x) == 0.0 and max_diff(second, reference, x) <= 1e-5
-    assert len(files_under(cache_dir())) == 1
+    assert len(files_under(cache_dir())) == 1 and server.requests == [f"/{pth.name}"]
 
 
-def test_hash_mismatch_is_refused_and_the_cache_stays_clean(alexnet_reference, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_file_url_is_read_in_place_like_a_path(tmp_path: Path) -> None:
+    """A cached copy of a local file would go stale: after the file is rewritten, both spellings see the new one."""
+    path = tmp_path / "lenet.safetensors"
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        save_file(ca.create_model("lenet5").state_dict(), str(path))
+        by_url, by_path = (ca.create_model("lenet5", weights=w).eval() for w in (path.as_uri(), str(path)))
+        x = torch.randn(2, 1, 32, 32)
+        assert max_diff(by_url, by_path, x) == 0.0
+    assert files_under(cache_dir()) == []
+
+
+def test_hash_mismatch_is_refused_and_the_cache_stays_clean(alexnet_reference, monkeypatch, server: Server) -> None:
     _, pth = alexnet_reference
-    serve_locally(monkeypatch, "alexnet", pth, sha256="0123abcd")
+    serve_locally(monkeypatch, "alexnet", pth, sha256="0123abcd", server=server)
     with pytest.raises(ca.WeightsError, match="SHA-256 mismatch"):
         ca.create_model("alexnet", weights="torchvision")
-    assert files_under(cache_dir()) == []
+    assert files_under(cache_dir()) == [] and server.requests == [f"/{pth.name}"]
 
 
 def test_one_input_channel_sums_the_rgb_filters(alexnet_reference) -> None:

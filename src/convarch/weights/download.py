@@ -6,10 +6,13 @@ A download streams into a temporary file in the same directory, its SHA-256 is c
 and only then is it moved into place with ``os.replace``: the final path never holds a partial or
 unverified file. Connection errors, timeouts and 5xx answers are retried with exponential backoff; a 4xx
 answer is final. ``CONVARCH_OFFLINE=1`` never touches the network and names the file it would need.
+A ``file://`` URL names a local file, which is read in place like a plain path: a cached copy would go stale
+when the file is rewritten, and offline mode has no reason to refuse it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.client
 import os
@@ -22,7 +25,7 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote, urlsplit
 
 from convarch.errors import WeightsError
-from convarch.io import atomic_write
+from convarch.io import WRITE_ERRORS, atomic_write
 
 ENV_HOME = "CONVARCH_HOME"
 ENV_OFFLINE = "CONVARCH_OFFLINE"
@@ -30,6 +33,7 @@ URL_SCHEMES = ("http", "https", "file")
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 30.0
 RETRY_STATUS = frozenset({408, 425, 429})  # 4xx answers that mean "try again later"; every 5xx is retried too
+_CACHE_ADVICE = f"free some space, or set {ENV_HOME} to a writable directory (the cache is {ENV_HOME}/weights)"
 
 
 def convarch_home() -> Path:
@@ -54,22 +58,28 @@ def is_url(text: str) -> bool:
     return isinstance(text, str) and urlsplit(text).scheme.lower() in URL_SCHEMES and "://" in text
 
 
+def local_file(url: str) -> Path | None:
+    """The local path a ``file://`` URL names; None for any other URL."""
+    parts = urlsplit(url)
+    return Path(urllib.request.url2pathname(parts.path)) if parts.scheme.lower() == "file" else None
+
+
 def cache_path(url: str) -> Path:
-    """Where ``url`` is kept in the cache: host and path, each part made safe for any file system."""
+    """Where ``url`` is kept: in the cache by host and path, each part made safe for any file system; a
+    ``file://`` URL's own file, which is read in place."""
     parts = urlsplit(url)
     if parts.scheme.lower() not in URL_SCHEMES:
-        raise WeightsError(f"{url}: only http(s):// and file:// URLs can be downloaded")
-    if parts.scheme.lower() == "file":
-        # A local file has no host to group it by: key it by its full URL, keep its name.
-        where = ["file", hashlib.sha256(url.encode()).hexdigest()[:16], Path(unquote(parts.path)).name]
-    else:
-        where = [parts.netloc, *(p for p in unquote(parts.path).split("/") if p)]
-        if len(where) == 1:
-            where.append("download")  # a bare host: the file still needs a name
-        if parts.query:  # keep the suffix last: it says how to read the file
-            stem, dot, suffix = where[-1].rpartition(".")
-            tag = "-" + hashlib.sha256(parts.query.encode()).hexdigest()[:8]
-            where[-1] = f"{stem}{tag}.{suffix}" if dot else where[-1] + tag
+        raise WeightsError(f"{url}: only {', '.join(URL_SCHEMES)} URLs can be read")
+    local = local_file(url)
+    if local is not None:
+        return local
+    where = [parts.netloc, *(p for p in unquote(parts.path).split("/") if p)]
+    if len(where) == 1:
+        where.append("download")  # a bare host: the file still needs a name
+    if parts.query:  # keep the suffix last: it says how to read the file
+        stem, dot, suffix = where[-1].rpartition(".")
+        tag = "-" + hashlib.sha256(parts.query.encode()).hexdigest()[:8]
+        where[-1] = f"{stem}{tag}.{suffix}" if dot else where[-1] + tag
     safe = [re.sub(r"[^A-Za-z0-9._-]", "_", p).lstrip(".") or "_" for p in where]
     return cache_dir().joinpath(*safe)
 
@@ -82,8 +92,12 @@ def fetch(
     retries: int = 3,
     backoff_s: float = 1.0,
 ) -> Path:
-    """The cached copy of ``url``, downloaded (and verified against ``sha256``, a digest or its prefix) if needed."""
+    """The cached copy of ``url``, downloaded (and verified against ``sha256``, a digest or its prefix) if needed.
+
+    A ``file://`` URL gives its own file (verified against ``sha256`` on every call, since it can change)."""
     path = cache_path(url)
+    if local_file(url) is not None:
+        return _local(url, path, sha256)
     if path.is_file():
         if sha256 is not None:
             verify_cached(path, url, sha256)
@@ -93,11 +107,12 @@ def fetch(
             f"{ENV_OFFLINE} is set, so nothing is downloaded, and {url} is not in the cache: it is expected at "
             f"{path}. Download it while online (convarch weights fetch MODEL), or copy the file to that path."
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    _make_cache_dir(path.parent)
     attempts = 1 + max(0, retries)
     for attempt in range(attempts):
         try:
-            atomic_write(path, lambda temp: _download_once(url, Path(temp), sha256, progress), error=WeightsError)
+            atomic_write(path, lambda temp: _download_once(url, Path(temp), sha256, progress), error=WeightsError,
+                         advice=_CACHE_ADVICE)  # fmt: skip
             if sha256 is not None:
                 _stamp(path, sha256)
             return path
@@ -111,13 +126,38 @@ def fetch(
     raise AssertionError("unreachable")
 
 
-def verify(path: Path, sha256: str) -> None:
-    """Check a file against a SHA-256 digest or its published prefix."""
+def _make_cache_dir(directory: Path) -> None:
+    """Create the cache directory, or say which setting points at an unusable place."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        blocker = next((p for p in (directory, *directory.parents) if p.exists() and not p.is_dir()), None)
+        reason = f"{blocker} is a file, not a directory" if blocker else WRITE_ERRORS.get(error.errno or 0, str(error))
+        setting = f"{ENV_HOME} is {os.environ[ENV_HOME]}" if os.environ.get(ENV_HOME) else f"{ENV_HOME} is not set"
+        raise WeightsError(
+            f"cannot create the weights cache {directory}: {reason} ({setting}). Set {ENV_HOME} to a writable "
+            "directory (it is created if missing), or pass a local weights file instead."
+        ) from None
+
+
+def _local(url: str, path: Path, sha256: str | None) -> Path:
+    """A ``file://`` URL's file, checked in place: nothing is copied, so a rewritten file is never stale."""
+    if path.is_dir():
+        raise WeightsError(f"{url} names a directory, {path}: name the weights file inside it")
+    if not path.is_file():
+        raise WeightsError(f"{url} names no file: {path} does not exist")
+    if sha256 is not None:
+        verify(path, sha256, then="replace it with the published file (it was left as it is)")
+    return path
+
+
+def verify(path: Path, sha256: str, then: str = "") -> None:
+    """Check a file against a SHA-256 digest or its published prefix; ``then`` says what to do on a mismatch."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(CHUNK_BYTES), b""):
             digest.update(block)
-    _check_digest(digest.hexdigest(), sha256, str(path))
+    _check_digest(digest.hexdigest(), sha256, str(path), then)
 
 
 def verify_cached(path: Path, url: str, sha256: str) -> None:
@@ -152,7 +192,9 @@ def _stamp_text(path: Path, sha256: str) -> str:
 
 def _stamp(path: Path, sha256: str) -> None:
     text = _stamp_text(path, sha256)
-    atomic_write(_stamp_path(path), lambda temp: Path(temp).write_text(text), error=WeightsError)
+    # A read-only cache (shared, prepared offline) still serves its files: they are hashed on each load instead.
+    with contextlib.suppress(WeightsError):
+        atomic_write(_stamp_path(path), lambda temp: Path(temp).write_text(text), error=WeightsError)
 
 
 class _Transient(Exception):
@@ -160,25 +202,26 @@ class _Transient(Exception):
 
 
 def _download_once(url: str, temp: Path, sha256: str | None, progress: bool) -> None:
-    if urlsplit(url).scheme.lower() == "file":
-        source = Path(urllib.request.url2pathname(urlsplit(url).path))
-        if not source.is_file():
-            raise WeightsError(f"{url} names no file: {source} does not exist")
     request = urllib.request.Request(url, headers={"User-Agent": "convarch"})
     digest = hashlib.sha256()
+    transient = None
     try:
         with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response, open(temp, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
             received = _stream(response, out, digest, total, Path(urlsplit(url).path).name, progress)
     except urllib.error.HTTPError as error:
-        if error.code >= 500 or error.code in RETRY_STATUS:
-            raise _Transient(f"HTTP {error.code} {error.reason}") from None
-        raise WeightsError(
-            f"{url} answered HTTP {error.code} {error.reason}: the file cannot be downloaded from there. "
-            "Check the URL (for a registered model, `convarch weights list MODEL` shows its sources)."
-        ) from None
+        if not (error.code >= 500 or error.code in RETRY_STATUS):
+            raise WeightsError(
+                f"{url} answered HTTP {error.code} {error.reason}: the file cannot be downloaded from there. "
+                "Check the URL (for a registered model, `convarch weights list MODEL` shows its sources)."
+            ) from None
+        transient = f"HTTP {error.code} {error.reason}"
     except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException) as error:
-        raise _Transient(str(getattr(error, "reason", error)) or type(error).__name__) from None
+        transient = str(getattr(error, "reason", error)) or type(error).__name__
+    if transient is not None:
+        # Raised outside the handler: with the network's OSError as its context, atomic_write would take it
+        # for a failure to write the file and report it as such instead of letting fetch retry.
+        raise _Transient(transient)
     if total is not None and received != total:
         raise _Transient(f"the transfer stopped after {received:,} of {total:,} bytes")
     if sha256 is not None:
@@ -202,10 +245,10 @@ def _stream(response: BinaryIO, out: BinaryIO, digest: Any, total: int | None, n
     return received
 
 
-def _check_digest(actual: str, expected: str, where: str) -> None:
+def _check_digest(actual: str, expected: str, where: str, then: str = "") -> None:
     if not actual.startswith(expected.lower()):
         shown = expected if len(expected) == 64 else f"{expected}... (the published prefix)"
         raise WeightsError(
             f"SHA-256 mismatch for {where}: expected {shown}, got {actual}. The file is corrupt or not the "
-            "published one; nothing was kept in the cache. Try again, or check the source."
+            f"published one; {then or 'nothing was kept in the cache. Try again, or check the source.'}"
         )
