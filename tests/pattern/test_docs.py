@@ -16,6 +16,7 @@ import pytest
 
 import convarch as ca
 from convarch.analysis.findings import RULES
+from convarch.analysis.sweep import MAX_INSTANCES, MAX_SWEEP_LAYERS
 from convarch.blocks import BLOCKS
 from convarch.pattern.parser import signature_text
 from convarch.spec.bind import BASE_WIDTH, HIDDEN_WIDTH, MAX_WIDTH
@@ -80,7 +81,8 @@ def test_every_layer_and_block_is_documented_with_its_arguments() -> None:
 
 def test_the_limits_and_template_defaults_in_the_doc_are_the_codes() -> None:
     for value, unit in [(MAX_TEXT, "characters"), (MAX_DEPTH, "deep"), (MAX_REPEAT, ""), (MAX_LAYERS, ""),
-                        (MAX_DIM, ""), (MAX_BUILD_PARAMS, "")]:  # fmt: skip
+                        (MAX_DIM, ""), (MAX_BUILD_PARAMS, ""), (MAX_INSTANCES, ""),
+                        (MAX_SWEEP_LAYERS, "")]:  # fmt: skip
         assert f"| {value:,} {unit}".rstrip() in TEXT, value
     for option, value in [("base_width", BASE_WIDTH), ("max_width", MAX_WIDTH), ("hidden_width", HIDDEN_WIDTH)]:
         assert f"`{option}` (default {value})" in TEXT
