@@ -87,6 +87,41 @@ def test_resume_refuses_changed_options_and_a_run_is_not_overwritten(tmp_path: P
         ca.train(resume=tmp_path / "nothing")
 
 
+def test_resume_without_the_state_file_is_refused_and_changes_nothing(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    ca.train(TINY, "digits", out=out, epochs=1, threads=1, quiet=True)
+    (out / "state.safetensors").unlink()
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(ca.WeightsError, match=r"holds last.safetensors, .* but not state.safetensors.*nothing was"):
+        ca.train(resume=out, quiet=True)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_a_run_killed_before_its_first_checkpoint_resumes_from_the_start(tmp_path: Path) -> None:
+    out = tmp_path / "r"
+    with pytest.raises(Interrupt):
+        ca.train(TINY, "digits", out=out, on_batch=stop_at(epoch=0), quiet=True, **FAST)
+    assert sorted(p.name for p in out.iterdir()) == ["config.json", "data.json"]  # nothing to lose
+    assert len(ca.train(resume=out, quiet=True).history) == FAST["epochs"]
+
+
+def test_resume_into_an_unwritable_directory_fails_before_training(tmp_path: Path, monkeypatch) -> None:
+    import tempfile
+
+    out = tmp_path / "r"
+    with pytest.raises(Interrupt):
+        ca.train(TINY, "digits", out=out, on_batch=stop_at(epoch=1), quiet=True, **FAST)
+    steps: list[int] = []
+
+    def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # what atomic_write meets in a read-only directory
+    with pytest.raises(CheckpointWriteError, match=r"permission denied.*make .* writable"):
+        ca.train(resume=out, on_batch=lambda epoch, index: steps.append(epoch), quiet=True)
+    assert steps == []  # refused before the first batch, not after an epoch
+
+
 def test_a_nan_loss_stops_with_a_clear_message_and_keeps_the_last_good_checkpoint(tmp_path: Path) -> None:
     out = tmp_path / "nan"
     holder: dict[str, torch.nn.Module] = {}

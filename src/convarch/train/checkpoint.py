@@ -43,12 +43,12 @@ class CheckpointWriteError(WeightsError):
     """A file of the run could not be written (disk full, read-only, permissions)."""
 
 
-def guarded(path: Path, write: Any) -> None:
+def guarded(path: Path, write: Any, advice: str = RESUME_ADVICE) -> None:
     """``atomic_write`` (temporary file, then os.replace) with errors that say how to go on."""
-    atomic_write(path, write, error=CheckpointWriteError, advice=RESUME_ADVICE)
+    atomic_write(path, write, error=CheckpointWriteError, advice=advice)
 
 
-def check_writable(out: Path) -> None:
+def check_writable(out: Path, advice: str = RESUME_ADVICE) -> None:
     """Fail before training starts, not after the first epoch, when the run directory cannot be written."""
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -56,7 +56,7 @@ def check_writable(out: Path) -> None:
         raise CheckpointWriteError(
             f"cannot create the run directory {out}: {error.strerror}; choose another --out"
         ) from None
-    guarded(out / ".write-test", lambda temp: Path(temp).write_bytes(b"ok"))
+    guarded(out / ".write-test", lambda temp: Path(temp).write_bytes(b"ok"), advice)
     (out / ".write-test").unlink(missing_ok=True)
 
 
@@ -121,6 +121,29 @@ def read_config(out: Path) -> dict[str, Any]:
 
 def has_state(out: Path) -> bool:
     return (out / STATE).is_file()
+
+
+def resume_state(
+    out: Path, *, writer: bool = True
+) -> tuple[dict[str, torch.Tensor], dict[str, Any], dict[str, str]] | None:
+    """The resume state of the run in ``out``, or None when the run stopped before its first epoch was saved.
+
+    Checkpoints or metrics without the state mean the state was deleted or moved; starting over would
+    overwrite them, so that is refused. The process that writes the run (``writer``, rank 0) checks that the
+    directory is writable now, not after an epoch of training.
+    """
+    if not has_state(out):
+        left = [name for name in (LAST, BEST, METRICS_JSON, METRICS_CSV) if (out / name).exists()]
+        if left:
+            keep = f" (to keep its weights, fine-tune from {out / BEST})" if (out / BEST).exists() else ""
+            raise WeightsError(
+                f"{out} holds {', '.join(left)} but not {STATE}, the resume state, so the run cannot continue "
+                f"where it stopped; nothing was changed. Put {STATE} back, or start a new run with another --out"
+                f"{keep}"
+            )
+    if writer:
+        check_writable(out, advice=f"make {out} writable, or copy the run to a writable place and resume it there")
+    return read_state(out / STATE) if has_state(out) else None
 
 
 def remove_stale_temporaries(out: Path) -> None:

@@ -80,7 +80,7 @@ def finetune(
     dist = setup(config.device)
     try:
         out_dir = Path(out) if out is not None else None
-        state = ckpt.read_state(out_dir / ckpt.STATE) if resume is not None and ckpt.has_state(out_dir) else None  # type: ignore[operator]
+        state = ckpt.resume_state(out_dir, writer=dist.is_main) if resume is not None else None  # type: ignore[arg-type]
         display = RunDisplay(console, enabled=not quiet and dist.is_main)
         if state is not None:
             net = model_from_state(state[0], state[2])

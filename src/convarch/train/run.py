@@ -55,7 +55,7 @@ def train(
     dist = setup(config.device)
     try:
         out_dir = Path(out) if out is not None else None
-        state = ckpt.read_state(out_dir / ckpt.STATE) if resume is not None and ckpt.has_state(out_dir) else None  # type: ignore[operator]
+        state = ckpt.resume_state(out_dir, writer=dist.is_main) if resume is not None else None  # type: ignore[arg-type]
         if state is not None:
             net = model_from_state(state[0], state[2])
             bundle = _load(data, net, config)
