@@ -71,6 +71,17 @@ def test_missing_path_and_unknown_text(tmp_path: Path) -> None:
         ca.create_model("alexnet", weights="timm")
 
 
+def test_a_mistyped_tag_a_foreign_url_and_a_directory_are_named_as_such(tmp_path: Path) -> None:
+    with pytest.raises(ca.WeightsError, match=r"no weights tagged 'torchvision.v3'; its tags are: imagenet, torch"):
+        ca.create_model("alexnet", weights="torchvision.v3")  # a dotted tag is not taken for a file name
+    with pytest.raises(ca.WeightsError, match=r"ftp://x/y.pth: unsupported URL scheme 'ftp'.*http://, https://"):
+        ca.create_model("alexnet", weights="ftp://x/y.pth")
+    with pytest.raises(ca.WeightsError, match="is a directory, not a weights file"):
+        ca.create_model("alexnet", weights=str(tmp_path) + "/")
+    with pytest.raises(ca.WeightsError, match="is a directory, not a weights file"):
+        ca.create_model("alexnet", weights=tmp_path)
+
+
 def test_checkpoint_wrappers_and_ddp_prefixes_are_undone(tmp_path: Path) -> None:
     state = {"features.conv1.weight": torch.randn(2, 1, 3, 3)}
     torch.save({"epoch": 7, "state_dict": {f"module.{k}": v for k, v in state.items()}}, tmp_path / "ckpt.pt")

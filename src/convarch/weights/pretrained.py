@@ -26,10 +26,10 @@ from convarch.nn.model import ConvNet
 from convarch.spec.edit import with_classifier
 from convarch.spec.nodes import NetSpec
 from convarch.weights.adapt import Heads, adapt_in_chans, drop_heads, first_conv
-from convarch.weights.download import fetch, is_url
+from convarch.weights.download import URL_SCHEMES, fetch, is_url
 from convarch.weights.layout import OUR_LAYOUT, detect_layout, unwrap_keys
 from convarch.weights.preprocess import PREPROCESS_KEYS, default_cfg
-from convarch.weights.reader import read_state_dict
+from convarch.weights.reader import WEIGHTS_SUFFIXES, read_state_dict
 from convarch.weights.sources import WeightSource, find_source, is_source_tag, sources_for
 from convarch.zoo.keymaps import squeeze_linear
 from convarch.zoo.registry import _REGISTRY, _ensure_loaded, get_entry, model_spec
@@ -139,16 +139,27 @@ def resolve_weights(
     text = os.fspath(weights)
     if isinstance(weights, str) and is_url(text):
         return fetch(text, progress=progress), None, text
+    if isinstance(weights, str) and "://" in text:  # Path() would fold it into a mangled path ("ftp:/x/y.pth")
+        raise WeightsError(
+            f"{text}: unsupported URL scheme {text.partition('://')[0]!r}; convarch reads "
+            f"{', '.join(scheme + '://' for scheme in URL_SCHEMES)} URLs. Download the file yourself and pass its path."
+        )
     if isinstance(weights, str) and name and is_source_tag(name, text):
         source = find_source(name, text)
         return fetch(source.url, sha256=source.sha256, progress=progress), source, f"{name} ({source.tag})"
     path = Path(text).expanduser()
     if path.is_file():
         return path, None, str(path)
-    if path.suffix or os.sep in text or "/" in text or not isinstance(weights, str):
+    if path.is_dir():
+        raise WeightsError(f"{path} is a directory, not a weights file: pass the file inside it")
+    # A weights suffix or a directory part means a path; anything else ("torchvision.v3") may be a mistyped tag.
+    if path.suffix.lower() in WEIGHTS_SUFFIXES or os.sep in text or "/" in text or not isinstance(weights, str):
         raise WeightsError(f"no weights file at {path}: it does not exist")
     if name:
-        find_source(name, text)  # raises: the model has no registered weights, or these are its tags
+        try:
+            find_source(name, text)  # raises: the model has no registered weights, or these are its tags
+        except WeightsError as error:
+            raise WeightsError(f"{str(error).rstrip('.')}; no file {str(path)!r} exists either.") from None
     raise WeightsError(
         f"{text!r} is neither a weights file nor a URL, and a model built from a pattern has no registered "
         "weights. Pass a path or a URL."

@@ -20,6 +20,7 @@ from convarch.weights.checkpoint import read_header, read_tensors
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
+WEIGHTS_SUFFIXES = SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES
 # Checkpoints often wrap the state dict: {"state_dict": ...} (Lightning), {"model": ...} (torchvision's
 # reference scripts, DeiT), {"model_state_dict": ...}. One level is unwrapped, in this order.
 WRAPPER_KEYS = ("state_dict", "model", "model_state_dict", "module", "net")
