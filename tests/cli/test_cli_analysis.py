@@ -92,6 +92,20 @@ def test_bench_table(capsys) -> None:
     assert code == 0 and "24x24x3" in out and "channels_last" in out and "GFLOP/s" in out
 
 
+def test_profile_and_bench_bind_a_template_with_set(capsys) -> None:
+    bound = ["--set", "N=1", "--set", "M=2", "--set", "K=1"]
+    code, out, _ = run(capsys, "profile", SEED, "--full", *bound)
+    expected = ca.analyze(SEED, N=1, M=2, K=1)
+    assert code == 0 and f"{expected.params:,}" in out
+    code, out, _ = run(capsys, "bench", SEED, *bound, "--input", "16x16x3", "--repeats", "3", "--max-time", "0",
+                       "--json")  # fmt: skip
+    data = json.loads(out)
+    assert code == 0 and data["input_chw"] == [3, 16, 16]
+    assert data["macs_per_image"] == ca.analyze(SEED, input_size=(3, 16, 16), N=1, M=2, K=1).macs
+    code, _, err = run(capsys, "bench", SEED)
+    assert code == 2 and "unbound template variables K, M, N" in err and "--set K=2" in err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

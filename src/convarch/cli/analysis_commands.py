@@ -22,10 +22,11 @@ from convarch.analysis.report import CONVENTIONS
 from convarch.analysis.sweep import parse_setting, sizing_checker, sweep, to_csv, to_json
 from convarch.api import analyze, resolve
 from convarch.cli.app import app, console, err_console
-from convarch.cli.options import InputOption
+from convarch.cli.options import InputOption, SetOption, settings
 from convarch.cli.options import input_size as parse_input
 from convarch.errors import ConfigError
 from convarch.io import write_text
+from convarch.spec.bind import bind
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
 
@@ -131,13 +132,14 @@ def profile_command(
     input_size: InputOption = None,
     out: Annotated[str | None, typer.Option(help="Write the full report to FILE.json, .csv or .html.")] = None,
     full: Annotated[bool, typer.Option("--full", help="Every layer, not only those with weights/new volumes.")] = False,
+    sets: SetOption = None,
 ) -> None:
     """Per-layer memory and parameters of one model, and where each is concentrated."""
     from convarch.viz.save import chart_path
 
     chart_file = chart_path(chart) if chart else None
     out_file = output_path(out, REPORT_FORMATS, what="report") if out else None
-    report = analyze(model, input_size=parse_input(input_size))
+    report = analyze(model, input_size=parse_input(input_size), **settings(sets))
     profile = layer_profile(report)
     console.print(report.to_table(compact=not full))
     memory_third = profile.share_before(1 / 3, profile.memory_bytes)
@@ -243,12 +245,15 @@ def bench_command(
         float, typer.Option(help="Seconds per batch size after which repeats stop (3 timed runs at least).")
     ] = 10.0,
     as_json: JsonOption = False,
+    sets: SetOption = None,
 ) -> None:
     """Measured latency, images/s, achieved GFLOP/s, peak memory and the matmul peak, on real tensors."""
     batches = parse_batches(batch)
     if warmup < 0 or repeats < 1:
         raise ConfigError("--warmup must be at least 0 and --repeats at least 1")
     size = parse_input(input_size)
+    if sets:  # a template pattern, bound here; the input size is applied when bench builds it
+        model = bind(resolve(model), **settings(sets))
     with progress_bar(f"benchmarking {model}", len(batches) * (max(warmup, 1) + repeats)) as advance:
         result = bench(model, input_size=size, batches=batches, threads=threads, channels_last=channels_last,
                        dtype=dtype, device=device, warmup=warmup, repeats=repeats, max_seconds=max_time,

@@ -131,7 +131,8 @@ def _bind_network(
         example = ", ".join(f"{m}=2" for m in missing)
         raise PatternError(
             f"unbound template variable{'s' if len(missing) > 1 else ''} {', '.join(missing)}: "
-            f"give {'them' if len(missing) > 1 else 'it'} a value, e.g. {example}"
+            f"give {'them' if len(missing) > 1 else 'it'} a value, e.g. {example} (on the command line: "
+            f"--set {missing[0]}=2)"
         )
     size = expanded_size(spec.layers, variables)
     if size > MAX_LAYERS:
