@@ -57,6 +57,24 @@ def test_mistakes_are_one_clear_message(capsys, argv: list[str], message: str) -
     assert code != 0 and message in err and "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--val-fraction", "0"], "--val-fraction must be between 0 and 1 (exclusive), got 0.0"),
+        (["--val-fraction", "1"], "--val-fraction must be between 0 and 1 (exclusive), got 1.0"),
+        (["--threads", "100000"], "--threads must be between 1 and"),  # OpenMP died on it with no message
+        (["--threads", "0"], "--threads must be between 1 and"),
+    ],
+)
+def test_out_of_range_options_are_refused_before_the_run_directory_is_made(
+    capsys, tmp_path: Path, option: list[str], message: str
+) -> None:
+    out = tmp_path / "run"
+    code, _, err = run(capsys, "train", "lenet5", "--data", "digits", "--epochs", "1", "--out", str(out), *option)
+    assert code == 1 and message in err and "Traceback" not in err
+    assert not out.exists()
+
+
 def test_demo_quick_writes_the_report_and_charts(capsys, tmp_path: Path) -> None:
     out = tmp_path / "demo"
     code, text, _ = run(capsys, "demo", "--out", str(out), "--seeds", "1", "--quick")

@@ -30,6 +30,14 @@ def test_seeded_stratified_split_is_recorded(tmp_path: Path, net: ca.ConvNet) ->
     assert again.record["val_files"] == bundle.record["val_files"]
 
 
+def test_a_zero_validation_fraction_is_refused_not_replaced_by_the_default(tmp_path: Path, net: ca.ConvNet) -> None:
+    root = write_class_folder(tmp_path / "pets", {"cat": 4, "dog": 4})
+    with pytest.raises(ca.ConfigError, match="between 0 and 1, got 0"):
+        load_data(root, net, val_fraction=0)
+    with pytest.raises(ca.ConfigError, match="between 0 and 1, got 0"):
+        load_data("digits", ca.build("INPUT(28x28x1) -> FC10"), val_fraction=0.0)
+
+
 def test_train_and_val_folders_are_used_as_given(tmp_path: Path, net: ca.ConvNet) -> None:
     write_class_folder(tmp_path / "d" / "train", {"a": 4, "b": 4})
     write_class_folder(tmp_path / "d" / "val", {"a": 2, "b": 3})

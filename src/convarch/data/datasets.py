@@ -137,7 +137,7 @@ def _builtin(name: str, geometry: Preprocessing, per_class: int | None, val_frac
         train, val = stratified_split(data.labels, train_per_class=per_class, seed=split_seed)
         how = f"{per_class} training images per class, the rest held out, seed {split_seed}"
     else:
-        fraction = val_fraction or DEFAULT_VAL_FRACTION
+        fraction = DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction
         train, val = stratified_split(data.labels, val_fraction=fraction, seed=split_seed)
         how = f"stratified split, {fraction:.0%} held out, seed {split_seed}"
     fitted = _to_uint8(geometry.geometry(data.images))
@@ -170,7 +170,7 @@ def _folder(root: Path, geometry: Preprocessing, per_class: int | None, val_frac
         train, val = _subset(train_scan, train_idx), _subset(val_scan, torch.arange(len(val_scan.paths)))
     else:
         scan = scan_folder(root)
-        fraction = val_fraction or DEFAULT_VAL_FRACTION
+        fraction = DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction
         kwargs = {"train_per_class": per_class} if per_class is not None else {"val_fraction": fraction}
         train_idx, val_idx = stratified_split(scan.label_tensor, seed=split_seed, **kwargs)
         how = (f"{per_class} training images per class, the rest held out" if per_class is not None
