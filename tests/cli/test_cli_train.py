@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 from tests.train.helpers import TINY, write_image
 
+import convarch as ca
 from convarch.cli import main
+from convarch.data import load_data
 
 FAST = ["--epochs", "1", "--threads", "1", "--quiet"]
 
@@ -30,6 +32,23 @@ def test_train_evaluate_predict(capsys, tmp_path: Path) -> None:
     assert code == 0 and text.startswith(str(image)) and text.count("%") == 2
     code, _, err = run(capsys, "predict", str(out / "best.safetensors"), str(tmp_path / "missing.png"))
     assert code == 1 and "missing.png: cannot read it (no such file)" in err
+    code, _, err = run(capsys, "predict", str(out / "best.safetensors"), str(tmp_path))
+    assert code == 1 and f"{tmp_path}: cannot read it (it is a directory" in err
+
+
+def test_predict_reports_a_decompression_bomb_and_goes_on(capsys, tmp_path: Path) -> None:
+    from PIL import Image
+
+    checkpoint = tmp_path / "m.safetensors"
+    model = ca.build(TINY)
+    model.pretrained_cfg.update(load_data("digits", model).preprocessing.to_cfg())
+    ca.save(model, checkpoint)
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(bomb)  # 400 M pixels in 50 KB: its header is all Pillow reads
+    image = write_image(tmp_path / "x.png", size=(28, 28))
+    code, text, err = run(capsys, "predict", str(checkpoint), str(bomb), str(image))
+    assert code == 1 and "bomb.png: cannot read it (too large to decode safely: 400,000,000 pixels" in err
+    assert text.startswith(str(image)) and "Traceback" not in err
 
 
 def test_resume_and_finetune_from_the_command_line(capsys, tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import pytest
@@ -70,6 +71,23 @@ def test_bad_files_are_skipped_and_listed(tmp_path: Path, net: ca.ConvNet) -> No
     assert "unreadable" in reasons[str(root / "b" / "truncated.png")]
     assert "not an image" in reasons[str(root / "a" / "fake.jpg")]
     assert len(reasons) == 3 and len(bundle.train) + len(bundle.val) == 10
+
+
+def test_decompression_bombs_are_skipped_and_large_images_load_quietly(
+    tmp_path: Path, net: ca.ConvNet, monkeypatch
+) -> None:
+    from PIL import Image
+
+    # The 20x24 images (480 pixels) lie between Pillow's warning (the limit) and its error (twice the limit).
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 300)
+    root = write_class_folder(tmp_path / "big", {"a": 5, "b": 5})
+    bomb = write_image(root / "a" / "bomb.png", size=(40, 40))  # 1,600 pixels: over twice the limit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        bundle = load_data(root, net, val_fraction=0.2)
+    assert list(dict(bundle.skipped)) == [str(bomb)]
+    assert dict(bundle.skipped)[str(bomb)].startswith("too large to decode safely: 1,600 pixels")
+    assert len(bundle.train) + len(bundle.val) == 10
 
 
 def test_a_streamed_folder_skips_bad_files_mid_epoch(tmp_path: Path, net: ca.ConvNet) -> None:

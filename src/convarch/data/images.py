@@ -6,6 +6,8 @@ dataset can skip the file and list it in its report instead of stopping a run in
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,16 +29,29 @@ def read_image(path: str | Path) -> torch.Tensor:
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
+    if path.is_dir():
+        raise BadImage("it is a directory; give the image files in it")
     if not path.is_file():
         raise BadImage("no such file")
     try:
         if path.stat().st_size == 0:
             raise BadImage("empty file (0 bytes)")
-        with Image.open(path) as image:
-            image.load()  # decode now: a truncated file fails here, not later in a worker
-            return _to_tensor(image)
+        with warnings.catch_warnings():
+            # Pillow warns between MAX_IMAGE_PIXELS and twice that: a large photo, still decoded. Beyond it,
+            # Image.open raises DecompressionBombError before decoding anything, handled below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                image.load()  # decode now: a truncated file fails here, not later in a worker
+                return _to_tensor(image)
     except BadImage:
         raise
+    except Image.DecompressionBombError as error:
+        pixels = re.search(r"\((\d+) pixels\)", str(error))
+        size = f"{int(pixels.group(1)):,} pixels" if pixels else "too many pixels"
+        raise BadImage(
+            f"too large to decode safely: {size}, over Pillow's decompression-bomb limit of "
+            f"{2 * (Image.MAX_IMAGE_PIXELS or 0):,}; downscale it"
+        ) from None
     except UnidentifiedImageError:
         raise BadImage("not an image PIL can read") from None
     except (OSError, ValueError, SyntaxError) as error:  # PIL reports truncation and corrupt data this way
