@@ -63,3 +63,90 @@ def test_tensors_that_do_not_match_the_header_are_a_weights_error(tmp_path: Path
     save_file({k: v.contiguous() for k, v in five.state_dict().items()}, str(path), metadata=header_of(seven))
     with pytest.raises(ca.WeightsError, match=r"classifier\.(weight|bias) has shape \(5(, 4)?,?\) in the file but \(7"):
         ca.load(path)
+
+
+def rewritten(path: Path, out: Path, *, dtype: torch.dtype | None = None, **fields: str | None) -> Path:
+    """A copy of the checkpoint at ``path`` with header fields replaced (None drops one), floats in ``dtype``."""
+    from safetensors.torch import save_file
+
+    from convarch.weights.checkpoint import read_header, read_tensors
+
+    header = {**read_header(path), **fields}
+    tensors = {
+        k: v.to(dtype) if dtype is not None and v.is_floating_point() else v for k, v in read_tensors(path).items()
+    }
+    save_file(tensors, str(out), metadata={k: v for k, v in header.items() if v is not None})
+    return out
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> Path:
+    model = ca.create_model("lenet5", weights=None)
+    model.pretrained_cfg.update({"resize": 36, "crop": 32, "mean": [0.5], "std": [0.25], "interpolation": "bilinear"})
+    return ca.save(model, tmp_path / "real.safetensors", class_names=[f"c{i}" for i in range(10)])
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"class_names": "['a', 'b'"}, r"class_names is not valid JSON"),
+        ({"class_names": '["a", "b", "c"]'}, r"class_names lists 3 names for 10 classes"),
+        ({"class_names": '{"a": 1}'}, r"class_names is \{\"a\": 1\}, not a list of names"),
+        ({"class_names": '["a", "b", "c"]', "num_classes": None}, r"class_names lists 3 names for 10 classes"),
+        ({"num_classes": "3", "class_names": "null"}, r"num_classes is 3 but the network it describes has 10"),
+        ({"num_classes": "ten"}, r"num_classes is 'ten', not a count"),
+        ({"in_chans": "3"}, r"in_chans is 3 but the network it describes has 1"),
+        ({"format_version": "v1"}, r"format_version is 'v1', not a version number"),
+        ({"pretrained_cfg": "{not json"}, r"pretrained_cfg is not valid JSON"),
+        ({"pretrained_cfg": "[1, 2]"}, r"pretrained_cfg is \[1, 2\], not a JSON object"),
+        ({"pretrained_cfg": '{"resize": 36, "crop": 32}'}, r"pretrained_cfg records resize, crop but not mean, std"),
+        (
+            {"pretrained_cfg": '{"resize": 36, "crop": 32, "mean": [0.5], "std": "0.25"}'},
+            r"pretrained_cfg has an unusable preprocessing \(std=\"0.25\"\)",
+        ),
+        (
+            {"pretrained_cfg": '{"resize": 36, "crop": 32, "mean": [0.5], "std": [1, 1]}'},
+            r"pretrained_cfg has an unusable preprocessing \(mean=\[0.5\], std=",
+        ),
+        (
+            {"pretrained_cfg": '{"resize": 36, "crop": [32], "mean": [0.5], "std": [1], "interpolation": "cubic"}'},
+            r"pretrained_cfg has an unusable preprocessing \(crop=\[32\], interpolation=\"cubic\"\)",
+        ),
+    ],
+)
+def test_a_damaged_header_field_is_named_with_the_file(saved: Path, tmp_path: Path, fields: dict, message: str) -> None:
+    from convarch.weights.checkpoint import read_header
+
+    path = rewritten(saved, tmp_path / "edited.safetensors", **fields)
+    with pytest.raises(
+        ca.WeightsError, match=rf"edited\.safetensors: the checkpoint header's {message}.*save the model again"
+    ):
+        ca.load(path)
+    # read_header sees no network: it checks the fields against each other (class names against num_classes).
+    if "network it describes" not in message and fields.get("num_classes", "") is not None:
+        with pytest.raises(ca.WeightsError, match=message):
+            read_header(path)
+
+
+def test_a_checkpoint_from_a_newer_convarch_asks_for_an_upgrade(saved: Path, tmp_path: Path) -> None:
+    path = rewritten(saved, tmp_path / "future.safetensors", format_version="99")
+    with pytest.raises(
+        ca.WeightsError, match=r"newer convarch \(checkpoint format 99; this version reads format 1.*upgrade"
+    ):
+        ca.load(path)
+
+
+def test_the_untouched_header_loads_with_its_names_and_preprocessing(saved: Path, tmp_path: Path) -> None:
+    loaded = ca.load(rewritten(saved, tmp_path / "same.safetensors"))
+    assert loaded.class_names == [f"c{i}" for i in range(10)] and loaded.pretrained_cfg["std"] == [0.25]
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_a_half_precision_checkpoint_loads_as_float32(saved: Path, tmp_path: Path, dtype: torch.dtype) -> None:
+    path = rewritten(saved, tmp_path / "half.safetensors", dtype=dtype)
+    loaded = ca.load(path).eval()
+    assert {p.dtype for p in loaded.parameters()} == {torch.float32}
+    x = torch.randn(2, 1, 32, 32)
+    reference = ca.load(saved).eval()
+    with torch.no_grad():  # the values are the file's, rounded once to half precision
+        assert torch.allclose(loaded(x), reference(x), atol=0.05) and loaded(x).dtype == torch.float32

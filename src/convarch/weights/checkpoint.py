@@ -4,6 +4,10 @@
 has one, the pattern text), the classes, the input channels, the class names and the preprocessing in the
 file's metadata header. ``load(path)`` rebuilds the model from that header alone, so a checkpoint never
 needs the caller to name its architecture. Nothing is unpickled: safetensors holds only tensors.
+
+``read_header`` checks the header's own fields (format version, classes, class names, preprocessing) and
+``load`` checks them against the tensors, so a damaged or hand-edited header is a WeightsError naming the
+field, not a JSON traceback or an IndexError in the middle of a prediction.
 """
 
 from __future__ import annotations
@@ -20,9 +24,11 @@ from convarch.io import atomic_write
 from convarch.nn.model import ConvNet
 from convarch.pattern.printer import to_pattern_text
 from convarch.spec.serialize import spec_from_json, spec_to_json
+from convarch.weights.sources import INTERPOLATIONS
 
 FORMAT = "convarch"
 FORMAT_VERSION = "1"
+PREPROCESS_REQUIRED = ("resize", "crop", "mean", "std")  # what a recorded preprocessing cannot do without
 
 
 def header_of(model: ConvNet, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -77,7 +83,10 @@ def save(
 
 
 def read_header(path: str | os.PathLike) -> dict[str, str]:
-    """The metadata header of a safetensors file, with clear errors for a missing or corrupt file."""
+    """The metadata header of a safetensors file, with clear errors for a missing or corrupt file.
+
+    A convarch header's fields are checked (see ``check_header``); other files' metadata is returned as is.
+    """
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
@@ -85,11 +94,107 @@ def read_header(path: str | os.PathLike) -> dict[str, str]:
         raise WeightsError(f"no checkpoint at {path}: the file does not exist")
     try:
         with safe_open(str(path), framework="pt") as handle:
-            return dict(handle.metadata() or {})
+            header = dict(handle.metadata() or {})
     except (SafetensorError, OSError, ValueError) as error:
         raise WeightsError(
             f"{path} is not a readable safetensors file ({error}); it may be truncated or corrupt"
         ) from None
+    if header.get("format") == FORMAT:
+        check_header(header, path)
+    return header
+
+
+def check_header(header: dict[str, str], path: str | os.PathLike) -> None:
+    """Refuse a convarch header written by a newer version, or with a field that does not parse as ``save``
+    writes it; the error names the field and the file."""
+    version = header.get("format_version", FORMAT_VERSION)
+    if not version.isdigit():
+        raise _damaged(path, "format_version", f"is {version!r}, not a version number")
+    if int(version) > int(FORMAT_VERSION):
+        raise WeightsError(
+            f"{path} was written by a newer convarch (checkpoint format {version}; this version reads format "
+            f"{FORMAT_VERSION} and older). Upgrade convarch to load it: pip install --upgrade convarch"
+        )
+    counts = {key: _count(header, key, path) for key in ("num_classes", "in_chans")}
+    names = header_json(header, "class_names", path)
+    if names is not None:
+        if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+            raise _damaged(path, "class_names", f"is {_short(names)}, not a list of names")
+        if counts["num_classes"] is not None and len(names) != counts["num_classes"]:
+            raise _damaged(path, "class_names", f"lists {len(names)} names for {counts['num_classes']} classes")
+    cfg = header_json(header, "pretrained_cfg", path)
+    if cfg is not None and not isinstance(cfg, dict):
+        raise _damaged(path, "pretrained_cfg", f"is {_short(cfg)}, not a JSON object")
+    _check_preprocess(cfg or {}, path)
+
+
+def header_json(header: dict[str, str], key: str, path: str | os.PathLike) -> Any:
+    """A header field that holds JSON, parsed; None when the field is absent or empty."""
+    text = header.get(key)
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise _damaged(path, key, f"is not valid JSON ({error})") from None
+
+
+def _count(header: dict[str, str], key: str, path: str | os.PathLike) -> int | None:
+    text = header.get(key)
+    if text is None:
+        return None
+    if not text.isdigit():
+        raise _damaged(path, key, f"is {text!r}, not a count")
+    return int(text)
+
+
+def _check_preprocess(cfg: dict[str, Any], path: str | os.PathLike) -> None:
+    """A recorded preprocessing is whole and well-typed, or absent: half of one would pass for "none"."""
+    recorded = [key for key in (*PREPROCESS_REQUIRED, "interpolation") if key in cfg]
+    if not recorded:
+        return
+    missing = [key for key in PREPROCESS_REQUIRED if key not in cfg]
+    if missing:
+        raise _damaged(path, "pretrained_cfg", f"records {', '.join(recorded)} but not {', '.join(missing)}")
+    crop = cfg["crop"]
+    crop_sides = crop if isinstance(crop, list) and len(crop) == 2 else [crop]
+    problems = {
+        "resize": not _positive_int(cfg["resize"]),
+        "crop": not all(_positive_int(side) for side in crop_sides),
+        "mean": not _numbers(cfg["mean"]),
+        "std": not _numbers(cfg["std"]) or any(value <= 0 for value in cfg["std"]),
+        "interpolation": cfg.get("interpolation", "bilinear") not in INTERPOLATIONS,
+    }
+    bad = [key for key, wrong in problems.items() if wrong]
+    if not bad and len(cfg["mean"]) != len(cfg["std"]):
+        bad = ["mean", "std"]
+    if bad:
+        shown = ", ".join(f"{key}={_short(cfg.get(key))}" for key in bad)
+        raise _damaged(path, "pretrained_cfg", f"has an unusable preprocessing ({shown})")
+
+
+def _positive_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def _numbers(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(v, int | float) and not isinstance(v, bool) for v in value)
+    )
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _damaged(path: str | os.PathLike, field: str, problem: str) -> WeightsError:
+    return WeightsError(
+        f"{path}: the checkpoint header's {field} {problem}. The file is damaged or was edited; save the model "
+        "again (ca.save or convarch export) from where it came from."
+    )
 
 
 def read_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -105,7 +210,11 @@ def read_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
 
 
 def load(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> ConvNet:
-    """Rebuild the model saved by ``save`` at ``path``; the caller does not name the architecture."""
+    """Rebuild the model saved by ``save`` at ``path``; the caller does not name the architecture.
+
+    The model is float32 whatever precision the file stores (a half-precision export loads as float32, so
+    float32 inputs work); call ``.half()`` or ``.to(dtype)`` on the result for another precision.
+    """
     header = read_header(path)
     if header.get("format") != FORMAT or "spec" not in header:
         raise WeightsError(
@@ -118,6 +227,9 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> Conv
             model = ConvNet(spec)
     except ConvarchError as error:
         raise WeightsError(f"{path}: its header does not describe a network that builds: {error}") from None
+    for key, value in (("num_classes", model.num_classes), ("in_chans", model.in_chans)):
+        if key in header and int(header[key]) != value:
+            raise _damaged(path, key, f"is {header[key]} but the network it describes has {value}")
     state = read_tensors(path)
     expected = model.state_dict()
     for key, tensor in state.items():
@@ -126,6 +238,14 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> Conv
                 f"{path} does not match the network its header describes: {key} has shape {tuple(tensor.shape)} "
                 f"in the file but {tuple(expected[key].shape)} in the network; the file is damaged or was edited"
             )
+    # assign=True keeps the file's tensors (no copy into a meta model) and so their dtype: cast floats to the
+    # model's float32 first, or a float16 file gives a half model that float32 inputs cannot run through.
+    state = {
+        key: tensor.to(expected[key].dtype)
+        if key in expected and tensor.is_floating_point() and expected[key].is_floating_point()
+        else tensor
+        for key, tensor in state.items()
+    }
     result = model.load_state_dict(state, strict=False, assign=True)
     if result.missing_keys or result.unexpected_keys:
         raise WeightsError(
@@ -133,8 +253,10 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> Conv
             f"unexpected {result.unexpected_keys[:5]}"
         )
     materialise_buffers(model, spec)
-    model.pretrained_cfg = json.loads(header.get("pretrained_cfg") or "{}")
-    model.class_names = json.loads(header.get("class_names") or "null")
+    model.pretrained_cfg = header_json(header, "pretrained_cfg", path) or {}
+    model.class_names = header_json(header, "class_names", path)
+    if model.class_names is not None and len(model.class_names) != model.num_classes:
+        raise _damaged(path, "class_names", f"lists {len(model.class_names)} names for {model.num_classes} classes")
     return model.to(device)
 
 
