@@ -109,6 +109,44 @@ def test_export_errors_are_clear(capsys, tmp_path: Path, lenet_file) -> None:
     assert not (tmp_path / "m.safetensors").exists()
 
 
+def trained_checkpoint(path: Path) -> Path:
+    """A convarch checkpoint of lenet5 trained for 3 named classes (the zoo default is 10)."""
+    torch.manual_seed(3)
+    return ca.save(ca.create_model("lenet5", num_classes=3), path, class_names=["cat", "dog", "eel"])
+
+
+def test_export_refuses_to_overwrite_its_own_input(capsys, tmp_path: Path, monkeypatch) -> None:
+    ckpt = trained_checkpoint(tmp_path / "trained.safetensors")
+    before = ckpt.read_bytes()
+    monkeypatch.chdir(tmp_path)
+    link = tmp_path / "link.safetensors"
+    link.hardlink_to(ckpt)
+    for weights, out in [(str(ckpt), "trained.safetensors"), (ckpt.as_uri(), str(ckpt)), (str(link), str(ckpt))]:
+        code, out_text, err = run(capsys, "export", "lenet5", "-w", weights, "-o", out)
+        assert code == 1 and "is the weights file being exported" in err and "Give --out another path" in err
+        assert "Traceback" not in out_text + err
+    assert ckpt.read_bytes() == before
+
+
+def test_export_keeps_a_checkpoint_s_own_classes_unless_told_otherwise(capsys, tmp_path: Path) -> None:
+    ckpt = trained_checkpoint(tmp_path / "trained.safetensors")
+    code, out, _ = run(capsys, "export", "lenet5", "-w", str(ckpt), "-o", str(tmp_path / "kept.safetensors"))
+    assert code == 0 and "keeping its 3 classes" in out.replace("\n", " ")
+    kept, trained = ca.load(tmp_path / "kept.safetensors").eval(), ca.load(ckpt).eval()
+    x = torch.randn(2, 1, 32, 32)
+    assert torch.equal(kept(x), trained(x)) and kept.class_names == ["cat", "dog", "eel"]
+    code, _, _ = run(capsys, "export", "lenet5", "-w", str(ckpt), "-o", str(tmp_path / "ten.safetensors"),
+                     "--num-classes", "10")  # fmt: skip
+    ten = ca.load(tmp_path / "ten.safetensors")
+    assert code == 0 and ten.num_classes == 10 and ten.class_names is None
+
+
+def test_fetch_of_a_local_source_says_it_is_read_in_place(capsys, monkeypatch, lenet_file) -> None:
+    serve_locally(monkeypatch, "lenet5", lenet_file)
+    code, out, _ = run(capsys, "weights", "fetch", "lenet5")
+    assert code == 0 and "local file, read in place" in out and files_under(cache_dir()) == []
+
+
 def test_usage_mistakes_print_help_or_an_error_not_a_traceback(capsys) -> None:
     code, out, err = run(capsys, "weights")
     assert code == 0 and "list" in out and "fetch" in out

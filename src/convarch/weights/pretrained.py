@@ -26,7 +26,7 @@ from convarch.nn.model import ConvNet
 from convarch.spec.edit import with_classifier
 from convarch.spec.nodes import NetSpec
 from convarch.weights.adapt import Heads, adapt_in_chans, drop_heads, first_conv
-from convarch.weights.download import URL_SCHEMES, fetch, is_url
+from convarch.weights.download import URL_SCHEMES, fetch, is_url, local_file
 from convarch.weights.layout import OUR_LAYOUT, detect_layout, unwrap_keys
 from convarch.weights.preprocess import PREPROCESS_KEYS, default_cfg
 from convarch.weights.reader import WEIGHTS_SUFFIXES, read_state_dict
@@ -164,6 +164,18 @@ def resolve_weights(
         f"{text!r} is neither a weights file nor a URL, and a model built from a pattern has no registered "
         "weights. Pass a path or a URL."
     )
+
+
+def local_weights_file(name: str | None, weights: str | os.PathLike) -> Path | None:
+    """The local file ``weights`` names (a path, a file:// URL or a tag whose source is one), found as
+    ``resolve_weights`` finds it but without downloading; None for remote weights or a missing file."""
+    text = os.fspath(weights)
+    if isinstance(weights, str) and is_url(text):
+        return local_file(text)
+    if isinstance(weights, str) and name and is_source_tag(name, text):
+        return local_file(find_source(name, text).url)
+    path = Path(text).expanduser()
+    return path if path.is_file() else None
 
 
 def _architecture(model: ConvNet) -> str | None:
