@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,30 @@ def test_resume_and_finetune_from_the_command_line(capsys, tmp_path: Path) -> No
     assert code == 0 and "held-out top-1" in text and (tmp_path / "ft" / "best.safetensors").is_file()
 
 
+def test_evaluate_shows_its_results_even_when_the_chart_cannot_be_written(capsys, tmp_path: Path, monkeypatch) -> None:
+    import errno
+    import os
+    import tempfile
+
+    out = tmp_path / "run"
+    assert run(capsys, "train", TINY, "--data", "digits", "--out", str(out), *FAST)[0] == 0
+    checkpoint = str(out / "best.safetensors")
+    code, text, _ = run(capsys, "evaluate", checkpoint, "--data", "digits", "--json")
+    assert code == 0 and json.loads(text)["confusion_chart"] is None and json.loads(text)["skipped"] == []
+    assert not list(out.glob("confusion-*"))  # JSON is for scripts: no file unless asked for
+
+    def refuse(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # a read-only checkpoint directory
+    code, text, err = run(capsys, "evaluate", checkpoint, "--data", "digits")
+    assert code == 1 and "top-1" in text and "per-class accuracy" in text  # shown before the chart failed
+    assert "permission denied" in err and "--confusion PATH" in err and "Traceback" not in err
+    chart = ["--confusion", str(out / "c.png")]
+    code, text, err = run(capsys, "evaluate", checkpoint, "--data", "digits", "--json", *chart)
+    assert code == 1 and json.loads(text)["top1"] > 0 and "permission denied" in err
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
@@ -69,6 +94,8 @@ def test_resume_and_finetune_from_the_command_line(capsys, tmp_path: Path) -> No
         (["train", "lenet5", "--data", "digits", "--optimizer", "adam"], "unknown optimizer 'adam'"),
         (["train", "lenet5", "--data", "digits", "--augment", "cutout"], "unknown augmentation cutout"),
         (["evaluate", "nope.safetensors", "--data", "digits"], "does not exist"),
+        (["evaluate", "nope.safetensors", "--data", "digits", "--confusion", "c.jpg"], "must end in .png"),
+        (["finetune", "--weights", "missing.safetensors", "--data", "digits"], "missing.safetensors: the file does"),
     ],
 )
 def test_mistakes_are_one_clear_message(capsys, argv: list[str], message: str) -> None:

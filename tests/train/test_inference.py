@@ -6,9 +6,11 @@ from pathlib import Path
 
 import pytest
 import torch
+from safetensors import safe_open
 from tests.train.helpers import TINY, write_class_folder, write_image
 
 import convarch as ca
+from convarch.data import load_data
 from convarch.viz.training import comparison_chart, confusion_chart, learning_curves
 
 
@@ -69,3 +71,65 @@ def test_checkpoint_arguments_that_are_not_convarch_checkpoints(tmp_path) -> Non
         ca.evaluate(plain, "digits")
     with pytest.raises(ca.WeightsError, match="directory without best.safetensors"):
         ca.evaluate(tmp_path, "digits")
+
+
+def rewritten(path: Path, out: Path, *, dtype: torch.dtype | None = None, **fields: str) -> Path:
+    """A copy of the checkpoint at ``path`` with header fields replaced and floats stored in ``dtype``."""
+    from safetensors.torch import save_file
+
+    from convarch.weights.checkpoint import read_tensors
+
+    with safe_open(str(path), framework="pt") as handle:  # the raw header: read_header would check it
+        header = {**handle.metadata(), **fields}
+    tensors = {k: v.to(dtype) if dtype and v.is_floating_point() else v for k, v in read_tensors(path).items()}
+    save_file(tensors, str(out), metadata=header)
+    return out
+
+
+def test_a_half_precision_checkpoint_predicts_evaluates_and_finetunes(run: ca.TrainResult, tmp_path: Path) -> None:
+    half = rewritten(run.out / "last.safetensors", tmp_path / "half.safetensors", dtype=torch.float16)
+    image = write_image(tmp_path / "digit.png", "L", size=(28, 28))
+    [prediction] = ca.predict(half, [image], topk=2)
+    [reference] = ca.predict(run.out / "last.safetensors", [image], topk=2)
+    assert [name for name, _ in prediction.top] == [name for name, _ in reference.top]
+    assert ca.evaluate(half, "digits", device="cpu").top1 == pytest.approx(run.final_top1, abs=0.01)
+    tuned = ca.finetune(data="digits", weights=half, freeze_epochs=0, epochs=1, labels_per_class=5, quiet=True)
+    assert {p.dtype for p in tuned.model.parameters()} == {torch.float32}
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [({"class_names": '["0", "1"'}, "class_names is not valid JSON"), ({"class_names": '["0", "1"]'}, "2 names")],
+)
+def test_damaged_class_names_are_a_clear_error_everywhere(
+    run: ca.TrainResult, tmp_path: Path, fields: dict[str, str], message: str
+) -> None:
+    damaged = rewritten(run.out / "last.safetensors", tmp_path / "damaged.safetensors", **fields)
+    image = write_image(tmp_path / "digit.png", "L", size=(28, 28))
+    with pytest.raises(ca.WeightsError, match=message):
+        ca.predict(damaged, [image])
+    with pytest.raises(ca.WeightsError, match=message):
+        ca.evaluate(damaged, "digits", device="cpu")
+    with pytest.raises(ca.WeightsError, match=message):
+        ca.finetune(data="digits", weights=damaged, freeze_epochs=0, epochs=1, labels_per_class=5, quiet=True)
+
+
+def test_a_damaged_data_record_stops_evaluate_but_not_predict(run: ca.TrainResult, tmp_path: Path) -> None:
+    damaged = rewritten(run.out / "last.safetensors", tmp_path / "damaged.safetensors", data="{oops")
+    with pytest.raises(ca.WeightsError, match="header's data field, which records the images its run held out"):
+        ca.evaluate(damaged, "digits", device="cpu")  # which images are held out is unknown: no silent guess
+    [prediction] = ca.predict(damaged, [write_image(tmp_path / "digit.png", "L", size=(28, 28))])
+    assert prediction.top and not prediction.error
+
+
+def test_evaluate_lists_the_files_it_skipped(tmp_path: Path) -> None:
+    root = write_class_folder(tmp_path / "shapes", {"a": 4, "b": 4})
+    model = ca.build("INPUT(16x16x1) -> CONV3-4 -> RELU -> POOL2 -> FC2")
+    model.pretrained_cfg.update(load_data(root, model).preprocessing.to_cfg())
+    checkpoint = ca.save(model, tmp_path / "m.safetensors", class_names=["a", "b"])
+    (root / "a" / "empty.png").write_bytes(b"")
+    (root / "b" / "fake.png").write_text("not a png")
+    result = ca.evaluate(checkpoint, root, split="all", device="cpu")
+    assert result.stats.count == 8
+    assert [Path(path).name for path, _ in result.skipped] == ["empty.png", "fake.png"]
+    assert [Path(row["path"]).name for row in result.to_dict()["skipped"]] == ["empty.png", "fake.png"]

@@ -17,10 +17,10 @@ from rich.table import Table
 from convarch.api import is_model_name
 from convarch.cli.app import app, console, err_console
 from convarch.data.builtin import BUILTIN
-from convarch.errors import ConvarchError
+from convarch.errors import ConfigError, ConvarchError
 from convarch.train import checkpoint as ckpt
 from convarch.train.finetune import FREEZE_EPOCHS, LAYER_DECAY, finetune
-from convarch.train.inference import SPLITS, evaluate, predict
+from convarch.train.inference import SPLITS, Evaluation, evaluate, predict
 from convarch.train.run import train
 from convarch.train.trainer import TrainResult
 from convarch.weights.checkpoint import read_header
@@ -153,24 +153,43 @@ def evaluate_command(
     checkpoint: Annotated[Path, typer.Argument(help="A .safetensors checkpoint written by convarch.")],
     data: DataOpt = None,
     split: Annotated[str, Opt(help=f"{', '.join(SPLITS)}: the held-out side, the training side or both.")] = "val",
-    confusion: Annotated[Path | None, Opt(help="Where to draw the confusion matrix (.png/.svg).")] = None,
+    confusion: Annotated[
+        Path | None,
+        Opt(help="Where to draw the confusion matrix (.png/.svg) [default: next to the checkpoint; none with --json]."),
+    ] = None,
     as_json: Annotated[bool, Opt("--json", help="Print the results as JSON.")] = False,
     device: Annotated[str, Opt(help="auto, cpu, cuda or mps.")] = "auto",
 ) -> None:
     """Top-1/top-5, per-class accuracy and a confusion-matrix chart of a checkpoint on a dataset."""
     if data is None:
         raise typer.BadParameter("give --data (mnist5k, digits or a folder)")
-    from convarch.viz.training import confusion_chart  # matplotlib loads only for the commands that draw
+    from convarch.viz.save import chart_path  # matplotlib loads only for the commands that draw
+    from convarch.viz.training import confusion_chart
 
-    result = evaluate(checkpoint, data, split=split, device=device)
-    if confusion is None:
+    if confusion is not None:
+        chart_path(confusion)  # a wrong suffix or a missing directory fails now, not after the evaluation
+    elif not as_json:  # JSON is for scripts: no file appears unless asked for
         name = data.lower() if data.lower() in BUILTIN else Path(data).name
         confusion = checkpoint.parent / f"confusion-{checkpoint.stem}-{name}.png"
-    chart = confusion_chart(result.stats.confusion, result.class_names, confusion,
-                            title=f"{checkpoint.name} on {data} ({split}): top-1 {result.top1:.2%}")  # fmt: skip
+    result = evaluate(checkpoint, data, split=split, device=device)
+    # The results are shown before the chart is drawn: a chart that cannot be written must not lose them.
     if as_json:
-        console.print_json(json.dumps({**result.to_dict(), "confusion_chart": str(chart)}))
+        console.print_json(json.dumps({**result.to_dict(), "confusion_chart": str(confusion) if confusion else None}))
+    else:
+        _print_evaluation(result, checkpoint, data, split)
+    if confusion is None:
         return
+    title = f"{checkpoint.name} on {data} ({split}): top-1 {result.top1:.2%}"
+    try:
+        chart = confusion_chart(result.stats.confusion, result.class_names, confusion, title=title)
+    except ConvarchError as error:
+        advice = "The results printed above are complete; give --confusion PATH to draw the chart elsewhere."
+        raise ConfigError(f"{error} {advice}") from None
+    if not as_json:
+        console.print(f"confusion matrix: {chart}", soft_wrap=True)
+
+
+def _print_evaluation(result: Evaluation, checkpoint: Path, data: str, split: str) -> None:
     summary = f"top-1 {result.top1:.2%}  top-5 {result.top5:.2%}  loss {result.stats.loss:.4f}"
     console.print(f"{checkpoint} on {data} ({split}, {result.stats.count} images): {summary}", soft_wrap=True)
     table = Table(title="per-class accuracy", title_justify="left")
@@ -180,7 +199,12 @@ def evaluate_command(
     for name, count, accuracy in zip(result.class_names, counts, result.stats.per_class, strict=True):
         table.add_row(name, str(count), f"{accuracy:.2%}")
     console.print(table)
-    console.print(f"confusion matrix: {chart}")
+    if result.skipped:
+        console.print(f"skipped {len(result.skipped)} unreadable image(s), not counted:", highlight=False)
+        for path, reason in result.skipped[:10]:
+            console.print(f"  {path}: {reason}", highlight=False, soft_wrap=True)
+        if len(result.skipped) > 10:
+            console.print(f"  ... and {len(result.skipped) - 10} more (all listed with --json)", highlight=False)
 
 
 @app.command("predict")

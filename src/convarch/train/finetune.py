@@ -24,7 +24,7 @@ from torch import nn
 from convarch.api import create_model, is_model_name
 from convarch.data.datasets import DataBundle
 from convarch.data.loader import derived_seed
-from convarch.errors import ConfigError
+from convarch.errors import ConfigError, WeightsError
 from convarch.nn.model import ConvNet
 from convarch.train import checkpoint as ckpt
 from convarch.train.config import TrainConfig
@@ -131,7 +131,12 @@ def load_pretrained(model: str | ConvNet | None, weights: str | Path) -> ConvNet
     with a zoo name, ``create_model(name, weights=...)`` loads a file or a registered source; a pattern or a
     built model gets the file's tensors through the weights loader (which names any key that does not fit)."""
     if model is None:
-        if not Path(str(weights)).is_file():
+        path = Path(str(weights))
+        if path.is_dir():
+            raise ConfigError(f"{weights} is a directory; give a checkpoint file in it, such as {path / ckpt.BEST}")
+        if not path.is_file() and (path.suffix or len(path.parts) > 1):  # a file name, not a registry source
+            raise WeightsError(f"no checkpoint at {weights}: the file does not exist; check the path")
+        if not path.is_file():
             raise ConfigError(f"{weights} is not a checkpoint file, so name the zoo model it is for (MODEL)")
         return load_checkpoint(weights)
     if isinstance(model, str) and is_model_name(model):

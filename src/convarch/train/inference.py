@@ -7,7 +7,7 @@ came from, so evaluating it on the same data finds exactly the images it never t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ class Evaluation:
     class_names: list[str]
     data: str
     split: str
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason): unreadable, not evaluated
 
     @property
     def top1(self) -> float:
@@ -42,10 +43,11 @@ class Evaluation:
         return self.stats.top5
 
     def to_dict(self) -> dict[str, Any]:
-        return {"data": self.data, "split": self.split, **self.stats.to_dict(self.class_names)}
+        skipped = [{"path": path, "reason": reason} for path, reason in self.skipped]
+        return {"data": self.data, "split": self.split, **self.stats.to_dict(self.class_names), "skipped": skipped}
 
 
-def _model_and_header(checkpoint: str | Path | ConvNet) -> tuple[ConvNet, dict[str, Any]]:
+def _model_and_header(checkpoint: str | Path | ConvNet) -> tuple[ConvNet, dict[str, str]]:
     if isinstance(checkpoint, ConvNet):
         return checkpoint, {}
     path = Path(checkpoint)
@@ -59,7 +61,22 @@ def _model_and_header(checkpoint: str | Path | ConvNet) -> tuple[ConvNet, dict[s
             f"checkpoint first: convarch export MODEL --weights {path} --out model.safetensors"
         )
     header = read_header(path)
-    return load(path), json.loads(header.get("data") or "{}")
+    return load(path), header
+
+
+def _trained_on(header: dict[str, str], checkpoint: str | Path | ConvNet) -> dict[str, Any]:
+    """Where the checkpoint's run took its data (``{}`` when it does not say), to hold out the same images."""
+    try:
+        record = json.loads(header.get("data") or "{}")
+    except json.JSONDecodeError as error:
+        record = error
+    if not isinstance(record, dict):
+        raise WeightsError(
+            f"{checkpoint}: the checkpoint header's data field, which records the images its run held out, is "
+            f"damaged ({record}), so those images are unknown. The file was damaged or edited; take the "
+            "checkpoint again from its run directory (predict does not need the field)"
+        )
+    return record
 
 
 def evaluate(
@@ -80,7 +97,8 @@ def evaluate(
     """
     if split not in SPLITS:
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
-    model, trained_on = _model_and_header(checkpoint)
+    model, header = _model_and_header(checkpoint)
+    trained_on = _trained_on(header, checkpoint)
     options: dict[str, Any] = {}
     if trained_on.get("source") == _source_key(data):  # the data it trained on: hold out the same images
         options = {
@@ -98,7 +116,8 @@ def evaluate(
     dist = Distributed(0, 1, 0, pick_device(device), owns_group=False)  # one process
     loader = bundle.loader("val", batch_size=batch_size, device=dist.device)
     stats = evaluate_loader(model.to(dist.device), loader, model.num_classes, dist)
-    return Evaluation(stats, list(model.class_names or bundle.class_names), str(data), split)
+    skipped = sorted(set(bundle.skipped) | set(getattr(loader, "skipped", {}).items()))  # streamed: found while read
+    return Evaluation(stats, list(model.class_names or bundle.class_names), str(data), split, skipped)
 
 
 def _source_key(data: str | Path) -> str:
