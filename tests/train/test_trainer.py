@@ -233,3 +233,17 @@ def test_a_damaged_run_config_is_a_clear_error(tmp_path) -> None:
         read_config(tmp_path)
     with pytest.raises(ca.ConfigError, match="wrong type"):
         TrainConfig.from_dict({"epochs": "x"})
+
+
+def test_a_damaged_resume_state_is_a_clear_error(tmp_path: Path) -> None:
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    out = tmp_path / "r"
+    ca.train(TINY, "digits", out=out, epochs=1, threads=1, quiet=True)
+    state = out / "state.safetensors"
+    with safe_open(str(state), framework="pt") as handle:
+        header = {**handle.metadata(), "state": "{cut"}
+    save_file(read_state(state)[0], str(state), metadata=header)
+    with pytest.raises(ca.WeightsError, match=r"state.safetensors is damaged \(its header's state field"):
+        ca.train(resume=out, quiet=True)

@@ -87,8 +87,11 @@ def read_state(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, Any], dic
     header = read_header(path)
     if header.get("state_format") != STATE_FORMAT:
         raise WeightsError(f"{path} is not a convarch training state; resume from the run directory that holds it")
+    try:
+        structure = json.loads(header.get("state", ""))
+    except json.JSONDecodeError as error:
+        raise WeightsError(f"{path} is damaged (its header's state field: {error}); the run cannot resume") from None
     tensors = read_tensors(path)
-    structure = json.loads(header["state"])
     model_state = {k: v for k, v in tensors.items() if "/" not in k}
     parts = {name: unflatten(part, tensors) for name, part in structure.items()}
     return model_state, parts, header
