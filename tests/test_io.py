@@ -59,11 +59,19 @@ def test_library_wrapped_io_failures_are_recognised(tmp_path: Path) -> None:
         try:
             raise OSError(errno.ENOSPC, "No space left on device")
         except OSError:
-            raise AttributeError("'PngStream' object has no attribute '_idat'") from None
+            raise AttributeError("'PngStream' object has no attribute '_idat'")  # noqa: B904 (as Pillow does)
+
+    def handled(temp: str) -> None:  # an OSError the writer dealt with (``from None``) is not the failure
+        try:
+            raise OSError(errno.ECONNRESET, "Connection reset by peer")
+        except OSError:
+            raise ValueError("bad reply") from None
 
     assert write_failure(AttributeError("x")) is None
     with pytest.raises(ConfigError, match="the disk is full"):
         atomic_write(tmp_path / "chart.png", pillow_cleanup)
+    with pytest.raises(ValueError, match="bad reply"):
+        atomic_write(tmp_path / "reply.bin", handled)
 
 
 def test_a_bug_in_a_writer_is_not_disguised_as_a_write_error(tmp_path: Path) -> None:

@@ -47,7 +47,9 @@ def write_failure(failure: BaseException) -> str | None:
         code = re.search(r"\bOs \{ code: (\d+)", str(cause)) if type(cause).__name__ == "SafetensorError" else None
         if code:
             return WRITE_ERRORS.get(int(code.group(1)), os.strerror(int(code.group(1))))
-        cause = cause.__cause__ or cause.__context__
+        # Follow an explicit cause, or the exception being handled when this one was raised, unless the
+        # raiser cut the chain (``raise ... from None``): then what it was handling is not this failure.
+        cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
     return None
 
 
