@@ -108,8 +108,8 @@ def test_mistakes_are_one_clear_message(capsys, argv: list[str], message: str) -
     [
         (["--val-fraction", "0"], "--val-fraction must be between 0 and 1 (exclusive), got 0.0"),
         (["--val-fraction", "1"], "--val-fraction must be between 0 and 1 (exclusive), got 1.0"),
-        (["--threads", "100000"], "--threads must be between 1 and"),  # OpenMP died on it with no message
-        (["--threads", "0"], "--threads must be between 1 and"),
+        (["--threads", "100000"], "--threads must be from 1 to"),  # OpenMP died on it with no message
+        (["--threads", "0"], "--threads must be from 1 to"),
     ],
 )
 def test_out_of_range_options_are_refused_before_the_run_directory_is_made(
