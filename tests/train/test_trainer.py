@@ -247,3 +247,18 @@ def test_a_damaged_resume_state_is_a_clear_error(tmp_path: Path) -> None:
     save_file(read_state(state)[0], str(state), metadata=header)
     with pytest.raises(ca.WeightsError, match=r"state.safetensors is damaged \(its header's state field"):
         ca.train(resume=out, quiet=True)
+
+
+def test_a_half_precision_resume_state_resumes_in_float32(tmp_path: Path) -> None:
+    from safetensors.torch import load_file, save_file
+
+    out = tmp_path / "half"
+    with pytest.raises(Interrupt):  # stop in epoch 2, after epoch 1's state was written
+        ca.train(TINY, "digits", out=out, on_batch=stop_at(epoch=1), quiet=True, **FAST)
+    state_path = out / "state.safetensors"
+    header = read_header(state_path)
+    tensors = {k: v.half() if "/" not in k and v.is_floating_point() else v for k, v in load_file(state_path).items()}
+    save_file(tensors, str(state_path), metadata=header)  # the model's tensors as float16, as a hand edit might
+    result = ca.train(resume=out, quiet=True)
+    assert len(result.history) == FAST["epochs"]
+    assert {p.dtype for p in ca.load(out / "last.safetensors").parameters()} == {torch.float32}

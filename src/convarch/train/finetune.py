@@ -83,7 +83,7 @@ def finetune(
         state = ckpt.resume_state(out_dir, writer=dist.is_main) if resume is not None else None  # type: ignore[arg-type]
         display = RunDisplay(console, enabled=not quiet and dist.is_main)
         if state is not None:
-            net = model_from_state(state[0], state[2])
+            net = model_from_state(state[0], state[2], out_dir / ckpt.STATE)  # type: ignore[operator]
             bundle = _load(data, net, config)
         else:
             pretrained = load_pretrained(model, weights)

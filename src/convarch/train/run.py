@@ -25,7 +25,7 @@ from convarch.train.distributed import Distributed, setup
 from convarch.train.progress import RunDisplay
 from convarch.train.threads import intra_op_threads
 from convarch.train.trainer import BatchHook, Trainer, TrainResult
-from convarch.weights.checkpoint import materialise_buffers
+from convarch.weights.checkpoint import model_from_header
 
 ModelSource = str | NetSpec | ConvNet
 
@@ -57,7 +57,7 @@ def train(
         out_dir = Path(out) if out is not None else None
         state = ckpt.resume_state(out_dir, writer=dist.is_main) if resume is not None else None  # type: ignore[arg-type]
         if state is not None:
-            net = model_from_state(state[0], state[2])
+            net = model_from_state(state[0], state[2], out_dir / ckpt.STATE)  # type: ignore[operator]
             bundle = _load(data, net, config)
         else:
             bundle = _load(data, probe(model), config)
@@ -109,14 +109,8 @@ def prepared_model(source: ModelSource, bundle: DataBundle, seed: int) -> ConvNe
     return model
 
 
-def model_from_state(model_state: dict[str, torch.Tensor], header: dict[str, str]) -> ConvNet:
-    with torch.device("meta"):
-        model = ConvNet(spec_from_json(header["spec"]))
-    model.load_state_dict(model_state, assign=True)
-    materialise_buffers(model, model.spec)  # non-persistent buffers are not in the file
-    model.pretrained_cfg = json.loads(header.get("pretrained_cfg") or "{}")
-    model.class_names = json.loads(header.get("class_names") or "null")
-    return model
+def model_from_state(model_state: dict[str, torch.Tensor], header: dict[str, str], path: Path) -> ConvNet:
+    return model_from_header(header, model_state, path)  # the checks and float32 of ``ca.load``
 
 
 def describe_source(source: ModelSource) -> str:

@@ -221,6 +221,29 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> Conv
             f"{path} has no convarch header, so it does not say which network it holds. Load it into a model "
             "you build yourself: ca.create_model(name, weights=path)."
         )
+    return model_from_header(header, read_tensors(path), path).to(device)
+
+
+def materialise_buffers(model: ConvNet, spec: Any) -> None:
+    """Non-persistent buffers (e.g. a connection table's index) are not saved: take them from a fresh build.
+
+    Only the rare networks that have such buffers pay for building one (LeNet-5's C3 table).
+    """
+    missing = [name for name, buffer in model.named_buffers() if buffer.is_meta]
+    if not missing:
+        return
+    fresh = dict(ConvNet(spec).named_buffers())
+    for name in missing:
+        module_name, _, attr = name.rpartition(".")
+        module = model.get_submodule(module_name) if module_name else model
+        module._buffers[attr] = fresh[name]
+
+
+def model_from_header(header: dict[str, str], state: dict[str, torch.Tensor], path: str | os.PathLike) -> ConvNet:
+    """The float32 model a convarch header describes, holding ``state``; ``path`` names the file in errors.
+
+    ``load`` uses it for checkpoints, and the trainer for its resume state, which carries the same header.
+    """
     try:
         spec = spec_from_json(header["spec"])
         with torch.device("meta"):
@@ -230,7 +253,6 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> Conv
     for key, value in (("num_classes", model.num_classes), ("in_chans", model.in_chans)):
         if key in header and int(header[key]) != value:
             raise _damaged(path, key, f"is {header[key]} but the network it describes has {value}")
-    state = read_tensors(path)
     expected = model.state_dict()
     for key, tensor in state.items():
         if key in expected and tuple(tensor.shape) != tuple(expected[key].shape):
@@ -257,19 +279,4 @@ def load(path: str | os.PathLike, *, device: str | torch.device = "cpu") -> Conv
     model.class_names = header_json(header, "class_names", path)
     if model.class_names is not None and len(model.class_names) != model.num_classes:
         raise _damaged(path, "class_names", f"lists {len(model.class_names)} names for {model.num_classes} classes")
-    return model.to(device)
-
-
-def materialise_buffers(model: ConvNet, spec: Any) -> None:
-    """Non-persistent buffers (e.g. a connection table's index) are not saved: take them from a fresh build.
-
-    Only the rare networks that have such buffers pay for building one (LeNet-5's C3 table).
-    """
-    missing = [name for name, buffer in model.named_buffers() if buffer.is_meta]
-    if not missing:
-        return
-    fresh = dict(ConvNet(spec).named_buffers())
-    for name in missing:
-        module_name, _, attr = name.rpartition(".")
-        module = model.get_submodule(module_name) if module_name else model
-        module._buffers[attr] = fresh[name]
+    return model
