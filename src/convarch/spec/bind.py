@@ -132,7 +132,7 @@ def _bind_network(
         raise PatternError(
             f"unbound template variable{'s' if len(missing) > 1 else ''} {', '.join(missing)}: "
             f"give {'them' if len(missing) > 1 else 'it'} a value, e.g. {example} (on the command line: "
-            f"--set {missing[0]}=2)"
+            f"--set {missing[0]}=2), or write the numbers into the pattern"
         )
     size = expanded_size(spec.layers, variables)
     if size > MAX_LAYERS:
