@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 import stat
 import tempfile
 from pathlib import Path
@@ -51,9 +52,10 @@ def test_io_failures_name_the_reason(tmp_path: Path, failure: OSError, reason: s
 
 def test_library_wrapped_io_failures_are_recognised(tmp_path: Path) -> None:
     safetensor_error = type("SafetensorError", (Exception,), {})
-    wrapped = safetensor_error('Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No '
-                               'space left on device" })')  # fmt: skip
-    assert write_failure(wrapped) == "the disk is full"
+    new_form = "Error while serializing: I/O error: No space left on device (os error 28)"  # safetensors 0.8
+    old_form = 'Error while serializing: IoError(Os { code: 28, kind: StorageFull, message: "No space" })'
+    for text in (new_form, old_form):
+        assert write_failure(safetensor_error(text)) == "the disk is full"
 
     def pillow_cleanup(temp: str) -> None:  # Pillow can fail on cleanup while the OSError is being handled
         try:
@@ -115,4 +117,21 @@ def test_save_turns_a_write_failure_into_a_weights_error(tmp_path: Path, monkeyp
     monkeypatch.setattr(safetensors.torch, "save_file", full_disk)
     with pytest.raises(ca.WeightsError, match="could not write .*m.safetensors: the disk is full; no m.safetensors"):
         ca.save(ca.build("INPUT(8x8x1) -> FC2"), tmp_path / "m.safetensors")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="RLIMIT_FSIZE is POSIX")
+def test_a_real_file_size_limit_during_a_safetensors_save(tmp_path: Path) -> None:
+    import resource
+
+    import convarch as ca
+
+    model = ca.create_model("lenet5")  # about 250 KB of weights
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (50_000, hard))  # Python ignores SIGXFSZ, so the write fails
+    try:
+        with pytest.raises(WeightsError, match="m.safetensors: the file is larger than the file system or a limit"):
+            ca.save(model, tmp_path / "m.safetensors")
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     assert list(tmp_path.iterdir()) == []

@@ -89,12 +89,13 @@ def create_model(
         weights = "imagenet"
     if out_indices is not None and not features_only:
         raise ConfigError("out_indices selects the stages of a feature extractor: add features_only=True")
+    spec = model_spec(name, num_classes=num_classes, in_chans=in_chans, **options)
+    check_buildable(spec)  # num_classes=10**9 would otherwise ask the allocator for 336 GB
     if weights is not None:
         from convarch.weights.pretrained import create_with_weights
 
         model = create_with_weights(name, weights, num_classes=num_classes, in_chans=in_chans, **options)
     else:
-        spec = model_spec(name, num_classes=num_classes, in_chans=in_chans, **options)
         entry = get_entry(name)
         model = initialize(ConvNet(spec, pretrained_cfg={"architecture": entry.name}), entry.init)
     if features_only:

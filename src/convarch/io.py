@@ -44,9 +44,12 @@ def write_failure(failure: BaseException) -> str | None:
         seen.add(id(cause))
         if isinstance(cause, OSError):
             return WRITE_ERRORS.get(cause.errno or 0, cause.strerror or str(cause))
-        code = re.search(r"\bOs \{ code: (\d+)", str(cause)) if type(cause).__name__ == "SafetensorError" else None
+        # safetensors 0.8 writes "(os error 28)"; older releases wrote "Os { code: 28, ... }"
+        pattern = r"\(os error (\d+)\)|\bOs \{ code: (\d+)"
+        code = re.search(pattern, str(cause)) if type(cause).__name__ == "SafetensorError" else None
         if code:
-            return WRITE_ERRORS.get(int(code.group(1)), os.strerror(int(code.group(1))))
+            number = int(code.group(1) or code.group(2))
+            return WRITE_ERRORS.get(number, os.strerror(number))
         # Follow an explicit cause, or the exception being handled when this one was raised, unless the
         # raiser cut the chain (``raise ... from None``): then what it was handling is not this failure.
         cause = cause.__cause__ or (None if cause.__suppress_context__ else cause.__context__)
@@ -74,7 +77,7 @@ def atomic_write(
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     except OSError as failure:
-        raise error(f"cannot write {path}: {write_failure(failure)}; {advice}") from None
+        raise error(f"cannot write {path}: {write_failure(failure)}; {advice}.") from None
     os.close(fd)
     try:
         write(temp)

@@ -76,6 +76,8 @@ def test_sweeps_too_big_to_finish_are_refused_before_the_first_instance() -> Non
         parse_setting("N=1..100000")
     with pytest.raises(ca.ConfigError, match="over the repeat limit"):
         parse_setting("N=1,20000")
+    with pytest.raises(ca.ConfigError, match="N goes up to 999,999,999,999,999,999,999,999"):
+        parse_setting("N=1..999999999999999999999999")  # refused from the bound: the range is never enumerated
     seen = []
     with pytest.raises(ca.ConfigError, match="have 50,015,001 layers in all, over the sweep limit of 1,000,000"):
         sweep(ca.parse("INPUT(32x32x3) -> [CONV3-8]*N -> FC10"), dict([parse_setting("N=0..10000")]),

@@ -110,6 +110,9 @@ def test_mistakes_are_one_clear_message(capsys, argv: list[str], message: str) -
         (["--val-fraction", "1"], "--val-fraction must be between 0 and 1 (exclusive), got 1.0"),
         (["--threads", "100000"], "--threads must be from 1 to"),  # OpenMP died on it with no message
         (["--threads", "0"], "--threads must be from 1 to"),
+        (["--seed", "99999999999999999999"], "--seed must be from 0 to 9,223,372,036,854,775,807"),  # overflowed
+        (["--seed", "-5"], "--seed must be from 0 to"),
+        (["--split-seed", "99999999999999999999"], "--split-seed must be from 0 to"),
     ],
 )
 def test_out_of_range_options_are_refused_before_the_run_directory_is_made(

@@ -150,3 +150,23 @@ def test_a_half_precision_checkpoint_loads_as_float32(saved: Path, tmp_path: Pat
     reference = ca.load(saved).eval()
     with torch.no_grad():  # the values are the file's, rounded once to half precision
         assert torch.allclose(loaded(x), reference(x), atol=0.05) and loaded(x).dtype == torch.float32
+
+
+def test_integer_or_non_finite_weights_are_refused_with_the_key(saved: Path, tmp_path: Path) -> None:
+    as_int = rewritten(saved, tmp_path / "int.safetensors", dtype=torch.int32)
+    with pytest.raises(ca.WeightsError, match=r"int\.safetensors: [a-z0-9_.]+ holds int32 values where the network"):
+        ca.load(as_int)
+    from safetensors.torch import save_file
+
+    from convarch.weights.checkpoint import read_header, read_tensors
+
+    tensors = read_tensors(saved)
+    tensors["classifier.weight"] = torch.full_like(tensors["classifier.weight"], float("nan"))
+    save_file(tensors, str(tmp_path / "nan.safetensors"), metadata=read_header(saved))
+    with pytest.raises(ca.WeightsError, match="classifier.weight holds NaN or infinite values.*earlier checkpoint"):
+        ca.load(tmp_path / "nan.safetensors")
+
+
+def test_create_model_refuses_a_network_too_big_to_allocate_before_allocating() -> None:
+    with pytest.raises(ca.SizingError, match="over the build limit of 2,000,000,000"):
+        ca.create_model("lenet5", num_classes=10**9)  # 84 x 10^9 parameters: 336 GB

@@ -37,16 +37,18 @@ def parse_setting(text: str) -> tuple[str, list[int]]:
         name, low, high = match[1].upper(), int(match[2]), int(match[3])
         if low > high:
             raise ConfigError(f"empty range in --set {text!r}: {low} is above {high}; write it as {name}={high}..{low}")
-        return name, _within_limit(text, name, range(low, high + 1))
+        _check_top(text, name, high)  # before the list exists: N=1..10**24 must not be enumerated
+        return name, list(range(low, high + 1))
     if match := _LIST.match(text):
-        return match[1].upper(), _within_limit(text, match[1].upper(), [int(v) for v in match[2].split(",")])
+        values = [int(v) for v in match[2].split(",")]
+        _check_top(text, match[1].upper(), max(values))
+        return match[1].upper(), values
     raise ConfigError(f"cannot read --set {text!r}: write NAME=LOW..HIGH (N=1..3) or NAME=V1,V2,... (N=1,2,4)")
 
 
-def _within_limit(text: str, name: str, values: range | list[int]) -> list[int]:
-    if max(values) > MAX_REPEAT:
-        raise ConfigError(f"--set {text!r}: {name} goes up to {max(values):,}, over the repeat limit of {MAX_REPEAT:,}")
-    return list(values)
+def _check_top(text: str, name: str, top: int) -> None:
+    if top > MAX_REPEAT:
+        raise ConfigError(f"--set {text!r}: {name} goes up to {top:,}, over the repeat limit of {MAX_REPEAT:,}")
 
 
 @dataclass

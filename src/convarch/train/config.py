@@ -27,6 +27,9 @@ REFERENCE_BATCH = 64
 DEFAULT_WEIGHT_DECAY = {"adamw": 0.05, "sgd": 5e-4}
 
 
+MAX_SEED = 2**63 - 1  # torch.manual_seed takes a 64-bit integer; more overflowed with a traceback
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 30
@@ -73,6 +76,11 @@ class TrainConfig:
             (0 < self.ema_decay < 1, f"the EMA decay must be in (0, 1), got {self.ema_decay}"),
             (self.device in DEVICES, f"unknown device {self.device!r}; choose from {', '.join(DEVICES)}"),
             (self.num_workers >= 0, f"num_workers must be >= 0, got {self.num_workers}"),
+            (0 <= self.seed <= MAX_SEED, f"--seed must be from 0 to {MAX_SEED:,} (torch's range), got {self.seed}"),
+            (
+                0 <= self.split_seed <= MAX_SEED,
+                f"--split-seed must be from 0 to {MAX_SEED:,} (torch's range), got {self.split_seed}",
+            ),
             (
                 self.val_fraction is None or 0 < self.val_fraction < 1,
                 f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}: the run keeps the "

@@ -255,6 +255,16 @@ def model_from_header(header: dict[str, str], state: dict[str, torch.Tensor], pa
             raise _damaged(path, key, f"is {header[key]} but the network it describes has {value}")
     expected = model.state_dict()
     for key, tensor in state.items():
+        if key in expected and expected[key].is_floating_point() and not tensor.is_floating_point():
+            raise WeightsError(
+                f"{path}: {key} holds {str(tensor.dtype).removeprefix('torch.')} values where the network needs "
+                "floating point; the file is damaged or was edited"
+            )
+        if key in expected and tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise WeightsError(
+                f"{path}: {key} holds NaN or infinite values, so every prediction would be NaN; the weights "
+                "diverged or the file is damaged. Use an earlier checkpoint."
+            )
         if key in expected and tuple(tensor.shape) != tuple(expected[key].shape):
             raise WeightsError(
                 f"{path} does not match the network its header describes: {key} has shape {tuple(tensor.shape)} "
