@@ -84,6 +84,8 @@ def test_missing_file_url_and_a_directory(tmp_path: Path) -> None:
         fetch((tmp_path / "absent.pth").as_uri(), progress=False)
     with pytest.raises(ca.WeightsError, match="names a directory"):
         fetch(tmp_path.as_uri(), progress=False)
+    with pytest.raises(ca.WeightsError, match="'model.pth' was read as a host name"):  # file://model.pth
+        fetch("file://model.pth", progress=False)
     assert files_under(cache_dir()) == []
 
 

@@ -61,7 +61,14 @@ def is_url(text: str) -> bool:
 def local_file(url: str) -> Path | None:
     """The local path a ``file://`` URL names; None for any other URL."""
     parts = urlsplit(url)
-    return Path(urllib.request.url2pathname(parts.path)) if parts.scheme.lower() == "file" else None
+    if parts.scheme.lower() != "file":
+        return None
+    if parts.netloc not in ("", "localhost"):  # file://model.pth reads "model.pth" as a host name
+        raise WeightsError(
+            f"{url}: a file:// URL takes an absolute path after the two slashes, file:///abs/path/{parts.netloc}; "
+            f"here {parts.netloc!r} was read as a host name. For a relative path, pass the path without file://"
+        )
+    return Path(urllib.request.url2pathname(parts.path))
 
 
 def cache_path(url: str) -> Path:
