@@ -31,10 +31,11 @@ from convarch.train.config import TrainConfig
 from convarch.train.distributed import Distributed, setup
 from convarch.train.evaluate import EvalStats
 from convarch.train.progress import RunDisplay, epoch_line
-from convarch.train.run import _build, _load, data_extra, describe_source, finish_run, model_from_state, start_run
+from convarch.train.run import _build, _load, data_extra, describe_source, finish_run, start_run
 from convarch.train.threads import intra_op_threads
 from convarch.train.trainer import BatchHook, Trainer, TrainingDiverged, TrainResult
 from convarch.weights.checkpoint import load as load_checkpoint
+from convarch.weights.checkpoint import model_from_header
 from convarch.weights.pretrained import load_weights
 
 # Defaults for a few hundred labelled images on a CPU; every one can be overridden.
@@ -83,7 +84,7 @@ def finetune(
         state = ckpt.resume_state(out_dir, writer=dist.is_main) if resume is not None else None  # type: ignore[arg-type]
         display = RunDisplay(console, enabled=not quiet and dist.is_main)
         if state is not None:
-            net = model_from_state(state[0], state[2], out_dir / ckpt.STATE)  # type: ignore[operator]
+            net = model_from_header(state[2], state[0], out_dir / ckpt.STATE)  # type: ignore[operator]
             bundle = _load(data, net, config)
         else:
             pretrained = load_pretrained(model, weights)

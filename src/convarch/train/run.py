@@ -57,7 +57,7 @@ def train(
         out_dir = Path(out) if out is not None else None
         state = ckpt.resume_state(out_dir, writer=dist.is_main) if resume is not None else None  # type: ignore[arg-type]
         if state is not None:
-            net = model_from_state(state[0], state[2], out_dir / ckpt.STATE)  # type: ignore[operator]
+            net = model_from_header(state[2], state[0], out_dir / ckpt.STATE)  # type: ignore[operator]
             bundle = _load(data, net, config)
         else:
             bundle = _load(data, probe(model), config)
@@ -107,10 +107,6 @@ def prepared_model(source: ModelSource, bundle: DataBundle, seed: int) -> ConvNe
     model.pretrained_cfg.update(bundle.preprocessing.to_cfg())
     model.class_names = list(bundle.class_names)
     return model
-
-
-def model_from_state(model_state: dict[str, torch.Tensor], header: dict[str, str], path: Path) -> ConvNet:
-    return model_from_header(header, model_state, path)  # the checks and float32 of ``ca.load``
 
 
 def describe_source(source: ModelSource) -> str:
