@@ -20,7 +20,7 @@ from convarch.data.preprocess import Preprocessing, model_preprocessing
 from convarch.errors import ConfigError, DataError, WeightsError
 from convarch.nn.model import ConvNet
 from convarch.train.distributed import Distributed, pick_device
-from convarch.train.evaluate import EvalStats, evaluate_loader
+from convarch.train.evaluate import EvalStats, class_scores, evaluate_loader
 from convarch.weights.checkpoint import load, read_header
 
 SPLITS = ("val", "train", "all")
@@ -184,7 +184,8 @@ def predict(
         except BadImage as error:
             results.append(Prediction(str(path), [], str(error)))
             continue
-        probabilities = model(prep(image.unsqueeze(0)).to(target)).softmax(dim=1)[0].float().cpu()
+        logits = class_scores(model, prep(image.unsqueeze(0)).to(target))  # a trailing SOFTMAX is not applied twice
+        probabilities = logits.softmax(dim=1)[0].float().cpu()
         values, indices = probabilities.topk(k)
         results.append(
             Prediction(str(path), [(names[i], float(v)) for v, i in zip(values, indices.tolist(), strict=True)])
