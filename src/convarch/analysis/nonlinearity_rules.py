@@ -138,8 +138,8 @@ def output_findings(steps: list[Step]) -> list[Finding]:
             findings.append(Finding(
                 "info", "softmax-output", step.path,
                 f"{where}: the network outputs probabilities, not logits. A cross-entropy loss applies "
-                "log-softmax itself, so it must see the scores before the SOFTMAX, which belongs to "
-                "inference only.",
+                "log-softmax itself, so the SOFTMAX belongs to inference: convarch trains on the scores before "
+                "it (model.forward_logits) and predict applies it once; a training loop of your own must too.",
                 index,
             ))  # fmt: skip
     return findings
