@@ -7,6 +7,8 @@ came from, so evaluating it on the same data finds exactly the images it never t
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -166,9 +168,16 @@ class Prediction:
 
 @torch.no_grad()
 def predict(
-    checkpoint: str | Path | ConvNet, images: list[str | Path], *, topk: int = 5, device: str = "cpu"
+    checkpoint: str | Path | ConvNet,
+    images: str | os.PathLike | Sequence[str | os.PathLike],
+    *,
+    topk: int = 5,
+    device: str = "cpu",
 ) -> list[Prediction]:
-    """The ``topk`` classes and probabilities for each image file; an unreadable file gets an error, not a crash."""
+    """The ``topk`` classes and probabilities for each image file (one path, or a list of them); an unreadable
+    file gets an error, not a crash."""
+    if isinstance(images, str | os.PathLike):  # one file, not the characters of its name
+        images = [images]
     if topk < 1:
         raise ConfigError(f"topk must be at least 1, got {topk}")
     model, _ = _model_and_header(checkpoint)
