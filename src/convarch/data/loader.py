@@ -76,13 +76,14 @@ class _LoaderBase:
         rank: int,
         world: int,
         device: torch.device,
-        drop_last: bool = False,
+        min_batch: int = 1,
     ) -> None:
         self.order = _Order(size, shuffle=training, seed=seed, rank=rank, world=world, training=training)
         self.preprocessing, self.batch_size, self.training = preprocessing, batch_size, training
-        # drop_last: full batches only (a compiled model sees one shape); otherwise only a training batch of
-        # one image is dropped, since it would break BatchNorm's batch statistics.
-        self.smallest = batch_size if drop_last else (2 if training else 1)
+        # Batches smaller than this are dropped: 2 when a BatchNorm sees one value per channel, since its
+        # batch statistics need two (the trainer decides, from the spec; see trainer.smallest_batch), and the
+        # full batch size for a compiled model, which then sees one shape (convarch.train.compiled).
+        self.min_batch = min_batch
         self.augment = augment if training else ()
         self.seed, self.rank, self.device, self.epoch = seed, rank, device, 0
 
@@ -92,7 +93,7 @@ class _LoaderBase:
 
     def __len__(self) -> int:
         full, rest = divmod(len(self.order), self.batch_size)
-        return full + (1 if rest >= self.smallest else 0)
+        return (full if self.batch_size >= self.min_batch else 0) + (1 if rest >= max(self.min_batch, 1) else 0)
 
     @property
     def num_samples(self) -> int:
@@ -102,7 +103,7 @@ class _LoaderBase:
         order = self.order.indices()
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            if len(chunk) < self.smallest:
+            if len(chunk) < self.min_batch:
                 return
             yield chunk
 
@@ -213,7 +214,7 @@ class FolderLoader(_LoaderBase):
         generator = self._generator()
         for raw in self._raw_batches(collate_skipping, pin_memory=self.device.type == "cuda"):
             skipped = self._skipped(raw)
-            if raw["images"] is None or (self.training and len(raw["labels"]) < 2):
+            if raw["images"] is None or len(raw["labels"]) < self.min_batch:
                 continue
             x = self._finish(raw["images"], generator)
             yield Batch(x, raw["labels"].to(self.device, non_blocking=True), raw["index"], skipped)
@@ -235,7 +236,7 @@ class BatchDecodeLoader(FolderLoader):
                 skipped = skipped + bad
                 self.skipped.update(bad)
             keep = [k for k, image in enumerate(decoded) if not isinstance(image, str)]
-            if not keep or (self.training and len(keep) < 2):
+            if not keep or len(keep) < self.min_batch:
                 continue
             images = fit_images([decoded[k] for k in keep], self.preprocessing)  # type: ignore[misc]
             labels = raw["labels"][keep].to(self.device, non_blocking=True)

@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from convarch.nn.model import AuxOutputs
+from convarch.nn.model import AuxOutputs, ConvNet
 from convarch.train.compiled import padded_to
 from convarch.train.distributed import Distributed
 
@@ -39,6 +39,23 @@ class EvalStats:
 
 def logits_of(output: torch.Tensor | AuxOutputs) -> torch.Tensor:
     return output.logits if isinstance(output, AuxOutputs) else output
+
+
+def class_scores(model: nn.Module, x: torch.Tensor) -> torch.Tensor | AuxOutputs:
+    """Logits: a ConvNet's scores before a trailing SOFTMAX, since cross-entropy and ``predict`` apply their own
+    (on probabilities the loss would be that of a softmax applied twice); any other module's output as it is."""
+    return model.forward_logits(x) if isinstance(model, ConvNet) else model(x)
+
+
+class Logits(nn.Module):
+    """``model`` answering with its logits, for the trainer to wrap (DDP, compile) and call."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | AuxOutputs:
+        return class_scores(self.model, x)
 
 
 def autocast_for(device: torch.device, dtype: torch.dtype | None) -> Any:
@@ -94,7 +111,7 @@ def evaluate_loader(
         if step_begin is not None:
             step_begin()
         with autocast_for(device, dtype):
-            logits = logits_of(model(x))[:n].float()
+            logits = logits_of(class_scores(model, x))[:n].float()
         loss_sum += criterion(logits, batch.y).double() * len(batch.y)
         top5_hits += (logits.topk(k, dim=1).indices == batch.y[:, None]).any(dim=1).sum()
         confusion += torch.bincount(batch.y * num_classes + logits.argmax(dim=1), minlength=num_classes**2)
@@ -124,4 +141,4 @@ def finite_with_batch_statistics(model: nn.Module, x: torch.Tensor) -> bool:
     for module in probe.modules():
         if isinstance(module, nn.modules.batchnorm._BatchNorm):
             module.train()
-    return bool(torch.isfinite(logits_of(probe(x.float()))).all())
+    return bool(torch.isfinite(logits_of(class_scores(probe, x.float()))).all())

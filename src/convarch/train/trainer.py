@@ -23,6 +23,8 @@ from convarch.data.loader import Batch, derived_seed
 from convarch.errors import ConfigError
 from convarch.hardware import precision_plan
 from convarch.nn.model import ConvNet, classification_loss
+from convarch.spec.elementwise import BN
+from convarch.spec.walk import trace
 from convarch.train import checkpoint as ckpt
 from convarch.train.compiled import begin_step, compile_module
 from convarch.train.config import TrainConfig, for_device
@@ -30,6 +32,7 @@ from convarch.train.distributed import Distributed
 from convarch.train.ema import ModelEMA
 from convarch.train.evaluate import (
     EvalStats,
+    Logits,
     autocast_for,
     eval_precision,
     evaluate_loader,
@@ -47,6 +50,27 @@ CHECK_EVERY = 32  # steps between loss checks on an accelerator (the same on eve
 
 class TrainingDiverged(ConfigError):
     """The loss became NaN or infinite; the message names the step and the checkpoint that is still good."""
+
+
+def smallest_batch(model: ConvNet) -> tuple[int, str]:
+    """The fewest images one training step can take, and why. BatchNorm normalises each channel with the
+    mean and variance over the batch and the positions (Ioffe & Szegedy 2015, §3.2), so one image whose map
+    is larger than 1x1 is enough, but a BN that sees one value per channel (a 1x1 map or a vector) needs two."""
+    for step in trace(model.spec):
+        if isinstance(step.layer, BN) and step.input.h * step.input.w == 1:
+            return 2, f"{step.path} is a BN on a {step.input} volume, one value per channel and image"
+    return 1, ""
+
+
+def check_batch_size(model: ConvNet, batch_size: int) -> int:
+    """Refuse, before any work, a batch size the network cannot train on; returns the smallest batch."""
+    smallest, why = smallest_batch(model)
+    if batch_size < smallest:
+        raise ConfigError(
+            f"batch size {batch_size} cannot train this network: {why}, and its batch statistics need at least "
+            f"{smallest} images. Use --batch-size {smallest} or more (batch_size= in Python)"
+        )
+    return smallest
 
 
 def held_out_overflow(loss: float, epoch: int, train_dtype: torch.dtype | None) -> str:
@@ -124,17 +148,19 @@ class Trainer:
         if config.channels_last:
             model.to(memory_format=torch.channels_last)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        self.min_batch = check_batch_size(model, config.batch_size)
         self.val_batch = max(config.batch_size, 256)
         common = dict(rank=dist.rank, world=dist.world, device=device, num_workers=config.num_workers,
                       decode=config.decode)  # fmt: skip
-        self.train_loader = data.loader("train", batch_size=config.batch_size, augment=config.augment,
-                                        seed=config.seed, drop_last=config.compile, **common)  # fmt: skip
+        # A compiled model trains on full batches only: one shape, no recompiles (convarch.train.compiled).
+        self.train_loader = data.loader("train", batch_size=config.batch_size, augment=config.augment, seed=config.seed,
+                                        min_batch=config.batch_size if config.compile else self.min_batch,
+                                        **common)  # fmt: skip
         self.val_loader = data.loader("val", batch_size=self.val_batch, **common)
         if len(self.train_loader) == 0:
-            smallest = "full batch" if config.compile else "full batch of at least 2 images"
             raise ConfigError(
-                f"the training set ({len(data.train)} images over {dist.world} process(es)) gives no {smallest}; "
-                f"use a smaller --batch-size or fewer processes"
+                f"the training set ({len(data.train)} images over {dist.world} process(es)) gives no batch of at "
+                f"least {self.train_loader.min_batch} image(s); use a smaller --batch-size or fewer processes"
             )
         steps = len(self.train_loader)
         self.optimizer = make_optimizer(groups or param_groups(model, config.decay, config.base_lr),
@@ -143,10 +169,13 @@ class Trainer:
         self.scheduler = StepScheduler(self.optimizer, Schedule(config.schedule, total, round(config.warmup * steps)))
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision.grad_scaler)
         self.ema = ModelEMA(model, config.ema_decay) if config.ema else None
-        # One compiled module, used by the training steps and (without EMA) by every evaluation.
-        self.compiled: nn.Module | None = compile_module(model, config.compile_mode) if config.compile else None
+        # One compiled module, used by the training steps and (without EMA) by every evaluation. Logits: the loss
+        # takes logits, also from a net that ends in SOFTMAX.
+        self.compiled: nn.Module | None = None
+        if config.compile:
+            self.compiled = compile_module(Logits(model), config.compile_mode)
         self.compiled_ema: nn.Module | None = None
-        self.net: nn.Module = self.compiled or model
+        self.net: nn.Module = self.compiled or Logits(model)
         if dist.enabled:
             ids = [device.index] if device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
@@ -201,6 +230,13 @@ class Trainer:
             self.train_loader.set_epoch(epoch)
             started = time.perf_counter()
             loss, top1, seen = self._train_epoch(epoch)
+            if seen == 0:  # e.g. every streamed file unreadable: an epoch without a step must not look like one
+                self.skipped.update(getattr(self.train_loader, "skipped", {}))
+                raise ConfigError(
+                    f"epoch {epoch + 1} made no training step: no batch of at least {self.min_batch} readable "
+                    f"image(s) reached the network ({len(self.skipped)} unreadable file(s) skipped), so the run "
+                    "stopped without saving this epoch. Check the data, or lower --batch-size"
+                )
             self.dist.average_buffers(self.model)
             if self.ema is not None:
                 self.dist.average_buffers(self.ema.module)
@@ -242,7 +278,7 @@ class Trainer:
         net: nn.Module = model
         if self.compiled is not None:  # the compiled module (the EMA copy gets its own, compiled once)
             if self.ema is not None and self.compiled_ema is None:
-                self.compiled_ema = compile_module(self.ema.module, config.compile_mode)
+                self.compiled_ema = compile_module(Logits(self.ema.module), config.compile_mode)
             net = self.compiled_ema if self.ema is not None else self.compiled  # type: ignore[assignment]
         # Validation loss is plain cross-entropy (no label smoothing), as `convarch evaluate` reports it.
         return evaluate_loader(net, self.val_loader, model.num_classes, self.dist,
@@ -261,7 +297,7 @@ class Trainer:
         losses = torch.zeros(steps, dtype=torch.float32, device=device)
         hits = torch.zeros(steps, dtype=torch.int64, device=device)
         sizes = torch.zeros(steps, dtype=torch.float64)
-        checked = 0
+        checked = done = 0
         self.display.start_epoch(f"epoch {epoch + 1}/{config.epochs}", steps)
         started = last_shown = time.perf_counter()
         try:
@@ -272,9 +308,10 @@ class Trainer:
                     self.skipped[path] = reason
                 self._step(batch, epoch, step, losses, hits)
                 sizes[step] = len(batch.y)
-                if step + 1 - checked >= self.check_every or step == steps - 1:
-                    self._check_losses(losses, checked, step + 1, epoch)
-                    checked = step + 1
+                done = step + 1
+                if self.check_every > 1 and done - checked >= self.check_every:
+                    self._check_losses(losses, checked, done, epoch)
+                    checked = done
                 now = time.perf_counter()
                 if self.display.enabled and (now - last_shown > DISPLAY_INTERVAL_S or step == steps - 1):
                     last_shown = now
@@ -285,6 +322,8 @@ class Trainer:
                     self.display.update(step + 1, loss_sum / count, correct / count, rate)
         finally:
             self.display.end_epoch()
+        if self.check_every > 1 and checked < done:
+            self._check_losses(losses, checked, done, epoch)
         loss_sum = (losses.double().cpu() * sizes).sum()
         totals = dist.all_reduce(torch.stack([loss_sum, hits.sum().double().cpu(), sizes.sum()]))
         seen = int(totals[2])
