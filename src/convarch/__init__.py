@@ -22,6 +22,7 @@ from convarch.errors import (
     UnknownModelError,
     WeightsError,
 )
+from convarch.explorer import report_html, write_report
 from convarch.nn.features import FeatureExtractor
 from convarch.nn.model import ConvNet
 from convarch.spec.bind import bind
@@ -69,10 +70,12 @@ __all__ = [
     "model_info",
     "parse",
     "predict",
+    "report_html",
     "resolve",
     "save",
     "spec_of",
     "to_pattern",
     "train",
     "transforms_for",
+    "write_report",
 ]

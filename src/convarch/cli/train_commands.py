@@ -121,7 +121,10 @@ def finetune_command(
         str | None, Opt(help="A checkpoint (.safetensors from convarch) or a pretrained source.")
     ] = None,
     data: DataOpt = None,
-    freeze_epochs: Annotated[int, Opt(help="Epochs with the backbone frozen (features cached).")] = FREEZE_EPOCHS,
+    freeze_epochs: Annotated[
+        int | None,
+        Opt(help=f"Epochs with a frozen backbone [default: a quarter of --epochs, rounded up; {FREEZE_EPOCHS} of 40]."),
+    ] = None,
     layer_decay: Annotated[float, Opt(help="Each earlier stage's rate = this x the next one's.")] = LAYER_DECAY,
     epochs: Annotated[int | None, Opt(help="Epochs in all, frozen ones included [default: 40].")] = None,
     batch_size: Annotated[int | None, Opt(help="[default: 16].")] = None,

@@ -59,14 +59,15 @@ class DataBundle:
 
     def loader(self, side: str, *, batch_size: int, augment: str | None = None, seed: int = 0, rank: int = 0,
                world: int = 1, device: torch.device | str = "cpu", num_workers: int = 0,
-               training: bool | None = None) -> TensorLoader | FolderLoader:  # fmt: skip
+               training: bool | None = None, min_batch: int = 1) -> TensorLoader | FolderLoader:  # fmt: skip
         """A loader for ``"train"`` (shuffled, augmented) or ``"val"`` (in order, plain); ``training=False``
-        reads the training side in order without augmentation (to cache features)."""
+        reads the training side in order without augmentation (to cache features). Batches of fewer than
+        ``min_batch`` images are dropped."""
         part: Side = getattr(self, side)
         training = side == "train" if training is None else training
         names = parse_augment(self.default_augment if augment is None else augment)
         options = dict(batch_size=batch_size, training=training, augment=names, seed=seed, rank=rank, world=world,
-                       device=torch.device(device))  # fmt: skip
+                       device=torch.device(device), min_batch=min_batch)  # fmt: skip
         if part.images is not None:
             return TensorLoader(part.images, part.labels, self.preprocessing, **options)
         dataset = FolderDataset(part.paths or [], part.labels.tolist(), self.preprocessing)

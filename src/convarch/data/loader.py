@@ -75,9 +75,13 @@ class _LoaderBase:
         rank: int,
         world: int,
         device: torch.device,
+        min_batch: int = 1,
     ) -> None:
         self.order = _Order(size, shuffle=training, seed=seed, rank=rank, world=world, training=training)
         self.preprocessing, self.batch_size, self.training = preprocessing, batch_size, training
+        # Batches smaller than this are dropped: 2 when a BatchNorm sees one value per channel, since its
+        # batch statistics need two (the trainer decides, from the spec; see trainer.smallest_batch).
+        self.min_batch = min_batch
         self.augment = augment if training else ()
         self.seed, self.rank, self.device, self.epoch = seed, rank, device, 0
 
@@ -86,10 +90,8 @@ class _LoaderBase:
         self.order.set_epoch(epoch)
 
     def __len__(self) -> int:
-        n = len(self.order)
-        full, rest = divmod(n, self.batch_size)
-        # A training batch of one image would break BatchNorm's batch statistics: drop it.
-        return full + (1 if rest > (1 if self.training else 0) else 0)
+        full, rest = divmod(len(self.order), self.batch_size)
+        return (full if self.batch_size >= self.min_batch else 0) + (1 if rest >= max(self.min_batch, 1) else 0)
 
     @property
     def num_samples(self) -> int:
@@ -99,7 +101,7 @@ class _LoaderBase:
         order = self.order.indices()
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            if self.training and len(chunk) < 2:
+            if len(chunk) < self.min_batch:
                 return
             yield chunk
 
@@ -185,7 +187,7 @@ class FolderLoader(_LoaderBase):
         for raw in loader:
             skipped = [(str(self.dataset.paths[i]), reason) for i, reason in raw["skipped"]]
             self.skipped.update(skipped)
-            if raw["images"] is None or (self.training and len(raw["labels"]) < 2):
+            if raw["images"] is None or len(raw["labels"]) < self.min_batch:
                 continue
             x = self._finish(raw["images"], generator)
             yield Batch(x, raw["labels"].to(self.device, non_blocking=True), raw["index"], skipped)

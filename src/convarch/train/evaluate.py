@@ -8,7 +8,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from convarch.nn.model import AuxOutputs
+from convarch.nn.model import AuxOutputs, ConvNet
 from convarch.train.distributed import Distributed
 
 
@@ -35,6 +35,23 @@ class EvalStats:
 
 def logits_of(output: torch.Tensor | AuxOutputs) -> torch.Tensor:
     return output.logits if isinstance(output, AuxOutputs) else output
+
+
+def class_scores(model: nn.Module, x: torch.Tensor) -> torch.Tensor | AuxOutputs:
+    """Logits: a ConvNet's scores before a trailing SOFTMAX, since cross-entropy and ``predict`` apply their own
+    (on probabilities the loss would be that of a softmax applied twice); any other module's output as it is."""
+    return model.forward_logits(x) if isinstance(model, ConvNet) else model(x)
+
+
+class Logits(nn.Module):
+    """``model`` answering with its logits, for the trainer to wrap (DDP, compile) and call."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | AuxOutputs:
+        return class_scores(self.model, x)
 
 
 def autocast_for(device: torch.device, enabled: bool) -> Any:
@@ -66,7 +83,7 @@ def evaluate_loader(
     for batch in loader:
         x = batch.x.contiguous(memory_format=torch.channels_last) if channels_last else batch.x
         with autocast_for(device, amp):
-            logits = logits_of(model(x)).float()
+            logits = logits_of(class_scores(model, x)).float()
         loss_sum += criterion(logits, batch.y).double() * len(batch.y)
         top5_hits += (logits.topk(k, dim=1).indices == batch.y[:, None]).any(dim=1).sum()
         confusion += torch.bincount(batch.y * num_classes + logits.argmax(dim=1), minlength=num_classes**2)

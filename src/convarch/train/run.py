@@ -24,7 +24,7 @@ from convarch.train.config import TrainConfig
 from convarch.train.distributed import Distributed, setup
 from convarch.train.progress import RunDisplay
 from convarch.train.threads import intra_op_threads
-from convarch.train.trainer import BatchHook, Trainer, TrainResult
+from convarch.train.trainer import BatchHook, Trainer, TrainResult, check_batch_size
 from convarch.weights.checkpoint import model_from_header
 
 ModelSource = str | NetSpec | ConvNet
@@ -58,9 +58,12 @@ def train(
         state = ckpt.resume_state(out_dir, writer=dist.is_main) if resume is not None else None  # type: ignore[arg-type]
         if state is not None:
             net = model_from_header(state[2], state[0], out_dir / ckpt.STATE)  # type: ignore[operator]
+            check_batch_size(net, config.batch_size)
             bundle = _load(data, net, config)
         else:
-            bundle = _load(data, probe(model), config)
+            shape = probe(model)
+            check_batch_size(shape, config.batch_size)  # before the data is loaded
+            bundle = _load(data, shape, config)
             net = prepared_model(model, bundle, config.seed)
         display = RunDisplay(console, enabled=not quiet and dist.is_main)
         if out_dir is not None and state is None:

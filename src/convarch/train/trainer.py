@@ -23,11 +23,13 @@ from convarch.data.datasets import DataBundle
 from convarch.data.loader import Batch, derived_seed
 from convarch.errors import ConfigError
 from convarch.nn.model import ConvNet, classification_loss
+from convarch.spec.elementwise import BN
+from convarch.spec.walk import trace
 from convarch.train import checkpoint as ckpt
 from convarch.train.config import TrainConfig
 from convarch.train.distributed import Distributed
 from convarch.train.ema import ModelEMA
-from convarch.train.evaluate import EvalStats, autocast_for, evaluate_loader, logits_of
+from convarch.train.evaluate import EvalStats, Logits, autocast_for, evaluate_loader, logits_of
 from convarch.train.progress import RunDisplay, epoch_line
 from convarch.train.schedule import Schedule, StepScheduler, make_optimizer, param_groups
 from convarch.train.state import capture_rng, restore_rng
@@ -38,6 +40,27 @@ DISPLAY_INTERVAL_S = 0.25
 
 class TrainingDiverged(ConfigError):
     """The loss became NaN or infinite; the message names the step and the checkpoint that is still good."""
+
+
+def smallest_batch(model: ConvNet) -> tuple[int, str]:
+    """The fewest images one training step can take, and why. BatchNorm normalises each channel with the
+    mean and variance over the batch and the positions (Ioffe & Szegedy 2015, §3.2), so one image whose map
+    is larger than 1x1 is enough, but a BN that sees one value per channel (a 1x1 map or a vector) needs two."""
+    for step in trace(model.spec):
+        if isinstance(step.layer, BN) and step.input.h * step.input.w == 1:
+            return 2, f"{step.path} is a BN on a {step.input} volume, one value per channel and image"
+    return 1, ""
+
+
+def check_batch_size(model: ConvNet, batch_size: int) -> int:
+    """Refuse, before any work, a batch size the network cannot train on; returns the smallest batch."""
+    smallest, why = smallest_batch(model)
+    if batch_size < smallest:
+        raise ConfigError(
+            f"batch size {batch_size} cannot train this network: {why}, and its batch statistics need at least "
+            f"{smallest} images. Use --batch-size {smallest} or more (batch_size= in Python)"
+        )
+    return smallest
 
 
 @dataclass
@@ -97,15 +120,16 @@ class Trainer:
         if config.channels_last:
             model.to(memory_format=torch.channels_last)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
+        self.min_batch = check_batch_size(model, config.batch_size)
         self.train_loader = data.loader("train", batch_size=config.batch_size, augment=config.augment,
                                         seed=config.seed, rank=dist.rank, world=dist.world, device=device,
-                                        num_workers=config.num_workers)  # fmt: skip
+                                        num_workers=config.num_workers, min_batch=self.min_batch)  # fmt: skip
         self.val_loader = data.loader("val", batch_size=max(config.batch_size, 256), rank=dist.rank,
                                       world=dist.world, device=device, num_workers=config.num_workers)  # fmt: skip
         if len(self.train_loader) == 0:
             raise ConfigError(
-                f"the training set ({len(data.train)} images over {dist.world} process(es)) gives no full "
-                f"batch of at least 2 images; use a smaller --batch-size or fewer processes"
+                f"the training set ({len(data.train)} images over {dist.world} process(es)) gives no batch of at "
+                f"least {self.min_batch} image(s); use a smaller --batch-size or fewer processes"
             )
         steps = len(self.train_loader)
         self.optimizer = make_optimizer(groups or param_groups(model, config.decay, config.base_lr),
@@ -114,10 +138,10 @@ class Trainer:
         self.scheduler = StepScheduler(self.optimizer, Schedule(config.schedule, total, round(config.warmup * steps)))
         self.scaler = torch.amp.GradScaler(device.type, enabled=config.amp and device.type == "cuda")
         self.ema = ModelEMA(model, config.ema_decay) if config.ema else None
-        self.net: nn.Module = model
+        self.net: nn.Module = Logits(model)  # the loss takes logits, also from a net that ends in SOFTMAX
         if dist.enabled:
             ids = [device.index] if device.type == "cuda" else None
-            self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
+            self.net = nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
         if config.compile:
             self.net = torch.compile(self.net)
         self.skipped: dict[str, str] = {}
@@ -167,6 +191,13 @@ class Trainer:
             self.train_loader.set_epoch(epoch)
             started = time.perf_counter()
             loss, top1, seen = self._train_epoch(epoch)
+            if seen == 0:  # e.g. every streamed file unreadable: an epoch without a step must not look like one
+                self.skipped.update(getattr(self.train_loader, "skipped", {}))
+                raise ConfigError(
+                    f"epoch {epoch + 1} made no training step: no batch of at least {self.min_batch} readable "
+                    f"image(s) reached the network ({len(self.skipped)} unreadable file(s) skipped), so the run "
+                    "stopped without saving this epoch. Check the data, or lower --batch-size"
+                )
             self.dist.average_buffers(self.model)
             if self.ema is not None:
                 self.dist.average_buffers(self.ema.module)
