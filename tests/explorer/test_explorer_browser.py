@@ -19,9 +19,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
+from tests.explorer.explorer_client import SEED
 
 import convarch as ca
-from tests.explorer.explorer_client import SEED
 
 pytestmark = pytest.mark.xdist_group("browser")  # one worker, one browser for the whole module
 
