@@ -12,6 +12,7 @@ An architecture is data: one spec, several interpreters (build, analyze, check, 
 from convarch.analysis.findings import Finding
 from convarch.analysis.report import Report, Row
 from convarch.api import analyze, build, check, create_model, parse, resolve, to_pattern
+from convarch.draw import Diagram, draw
 from convarch.errors import (
     ConfigError,
     ConvarchError,
@@ -40,6 +41,7 @@ __all__ = [
     "ConvNet",
     "ConvarchError",
     "DataError",
+    "Diagram",
     "FeatureExtractor",
     "Finding",
     "ModelInfo",
@@ -59,6 +61,7 @@ __all__ = [
     "build",
     "check",
     "create_model",
+    "draw",
     "evaluate",
     "finetune",
     "list_models",

@@ -147,14 +147,25 @@ def analyze(source: Source | nn.Module, input_size: tuple[int, int, int] | None 
         if keywords:
             raise ConfigError(f"a module takes only input_size, not {', '.join(sorted(keywords))}")
         return analyze_module(source, input_size or (3, 224, 224))
+    spec, volume, title = bound_spec(source, input_size, **keywords)
+    return analyze_spec(spec, volume, title=title)
+
+
+def bound_spec(
+    source: Source, input_size: tuple[int, int, int] | None = None, **keywords: Any
+) -> tuple[NetSpec, Volume | None, str]:
+    """The concrete spec every reader of ``source`` walks, the input volume to walk it on, and its title.
+
+    ``analyze`` and ``draw`` share it, so they accept and refuse the same things with the same errors.
+    """
     spec = resolve(source)
     title = source if isinstance(source, str) and is_model_name(source) else ""
     if isinstance(source, ConvNet):
         title = source.pretrained_cfg.get("architecture", "")
     if keywords or spec.input is None or is_template(spec.layers):
-        return analyze_spec(bind(spec, input_size=input_size, **keywords), title=title)
+        return bind(spec, input_size=input_size, **keywords), None, title
     # A concrete spec needs no binding: one walk, which also reports a volume that does not work out.
-    return analyze_spec(spec, Volume.of(input_size) if input_size is not None else None, title=title)
+    return spec, Volume.of(input_size) if input_size is not None else None, title
 
 
 def check(
@@ -188,6 +199,7 @@ def to_pattern(source: Source | nn.Module) -> str:
 
 __all__ = [
     "analyze",
+    "bound_spec",
     "build",
     "check",
     "check_buildable",

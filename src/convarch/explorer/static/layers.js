@@ -96,8 +96,8 @@ window.ConvarchLayers = (function () {
           body.append(tr);
         }
       } else {
-        const rows = [...report.rows].sort((a, b) => compare(a[state.key], b[state.key]));
-        if (state.descending) rows.reverse();
+        const sign = state.descending ? -1 : 1;  // ties keep the layer order either way
+        const rows = [...report.rows].sort((a, b) => sign * compare(a[state.key], b[state.key]));
         for (const row of rows) body.append(layerRow(row, onPick));
       }
       for (const th of head.children) {
