@@ -23,14 +23,13 @@ from convarch.spec.limits import MAX_BUILD_PARAMS
 from convarch.spec.nodes import NetSpec
 from convarch.spec.volume import Volume
 from convarch.spec.walk import trace
-from convarch.zoo.registry import _REGISTRY, _ensure_loaded, get_entry, list_models, model_spec
+from convarch.zoo.registry import get_entry, is_model, list_models, model_spec
 
 Source = str | NetSpec
 
 
 def is_model_name(text: str) -> bool:
-    _ensure_loaded()
-    return isinstance(text, str) and text.strip().lower() in _REGISTRY
+    return is_model(text)
 
 
 def resolve(source: Source) -> NetSpec:
