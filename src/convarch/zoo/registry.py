@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import fnmatch
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,9 @@ from convarch.zoo.info import ModelInfo
 SpecFn = Callable[..., NetSpec]
 KeyMap = Callable[[NetSpec], dict[str, str | None]]
 """Given our spec, the module-prefix table from another library's state-dict layout to ours (None: drop)."""
+# Text a name filter can be: name characters and fnmatch's * ? [seq] [!seq]; nothing of the pattern language
+# but brackets, which a filter needs too (a pattern that also matches a model name is not a useful pattern).
+NAME_FILTER = re.compile(r"[A-Za-z0-9_.*?!\[\]-]+")
 
 
 @dataclass(frozen=True)
@@ -59,9 +63,29 @@ def get_entry(name: str) -> ModelEntry:
     key = name.lower() if isinstance(name, str) else name
     if key in _REGISTRY:
         return _REGISTRY[key]
-    close = difflib.get_close_matches(str(key), list(_REGISTRY), n=3, cutoff=0.5)
+    close = close_names(str(key), cutoff=0.5)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
     raise UnknownModelError(f"unknown model {name!r}.{hint} `convarch list` shows every model.")
+
+
+def _folded(name: str) -> str:
+    """A name without case and separators: ``ResNet-50`` and ``resnet_50`` are ``resnet50``."""
+    return re.sub(r"[\s_.-]", "", name.lower())
+
+
+def close_names(name: str, *, cutoff: float = 0.75) -> list[str]:
+    """Registered names close to ``name``, ignoring case and separators (``ResNet-50`` -> ``resnet50``)."""
+    _ensure_loaded()
+    folded = {_folded(n): n for n in sorted(_REGISTRY)}
+    found = difflib.get_close_matches(_folded(name), list(folded), n=3, cutoff=cutoff)
+    return [folded[f] for f in found]
+
+
+def name_filter_matches(text: str) -> list[str]:
+    """The models a shell-style name filter matches (``RESNET1*``, ``vgg1[69]``); [] for other text."""
+    if not isinstance(text, str) or not NAME_FILTER.fullmatch(text.strip()):
+        return []
+    return list_models(text.strip())
 
 
 def list_models(pattern: str = "*", *, pretrained: bool = False) -> list[str]:
@@ -70,7 +94,7 @@ def list_models(pattern: str = "*", *, pretrained: bool = False) -> list[str]:
     ``pretrained=True`` keeps only the models with registered weights, as in ``timm.list_models``.
     """
     _ensure_loaded()
-    names = sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern.lower()))
+    names = sorted(n for n in _REGISTRY if fnmatch.fnmatchcase(n, pattern.lower()))
     if pretrained:
         from convarch.weights.sources import models_with_sources  # the weights package builds on the zoo
 
