@@ -72,6 +72,8 @@ def save(
             "state_dict with safetensors.torch.save_file."
         )
     if class_names is not None:
+        if isinstance(class_names, str):  # its characters would become the class names
+            raise ConfigError(f"class_names takes a list of names, one per class, got the string {class_names!r}")
         if len(class_names) != model.num_classes:
             raise ConfigError(f"{len(class_names)} class names for a {model.num_classes}-class model")
         model.class_names = list(class_names)
