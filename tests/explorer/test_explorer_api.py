@@ -67,7 +67,7 @@ def test_check_lists_the_findings_with_their_layers(client: Client) -> None:
 
 
 def test_variables_and_pattern_and_models(client: Client) -> None:
-    assert client.get("/api/variables", pattern=SEED).json() == {"variables": ["K", "M", "N"], "input": None}
+    assert client.get("/api/variables", pattern=SEED).json() == {"variables": ["N", "M", "K"], "input": None}
     assert client.get("/api/variables", model="lenet5").json() == {"variables": [], "input": "32x32x1"}
     assert client.get("/api/pattern", model="vgg11").json()["pattern"] == ca.to_pattern("vgg11")
     models = client.get("/api/models").json()["models"]

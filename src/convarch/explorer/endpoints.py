@@ -11,6 +11,7 @@ column and caret excerpt), so the page can show it where the user typed.
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -116,9 +117,18 @@ def info(query: Query) -> Answer:
 
 def variables(query: Query) -> Answer:
     """The template variables the source uses, so the page can offer a slider for each."""
-    spec = resolve(source_of(query))
+    text = source_of(query)
+    spec = resolve(text)
     volume = str(spec.input) if spec.input is not None else None
-    return Answer.json({"variables": sorted(variables_of(spec)), "input": volume})
+    return Answer.json(
+        {"variables": sorted(variables_of(spec), key=lambda name: _first_use(text, name)), "input": volume}
+    )
+
+
+def _first_use(text: str, name: str) -> tuple[int, str]:
+    """Where the pattern first repeats by ``name`` (``*N``), so the sliders follow the text: N, M, K."""
+    found = re.search(rf"\*\s*{name}\b", text, re.IGNORECASE)
+    return (found.start() if found else len(text), name)
 
 
 def pattern(query: Query) -> Answer:

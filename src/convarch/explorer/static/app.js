@@ -209,8 +209,8 @@
 
   function renderSweep(result) {
     const names = state.variables;
-    const head = L.el("tr", {}, ...[...names, "params", "MACs", "forward memory", "layers", "findings"].map(
-      (h) => L.el("th", {}, h)));
+    const head = L.el("tr", {}, ...[...names, "params", "MACs", "forward memory", "layers"].map(
+      (h) => L.el("th", { class: "num" }, h)), L.el("th", {}, "findings"));
     const rows = result.instances.map((r) => L.el("tr", {}, ...names.map((n) => L.el("td", { class: "num" }, String(r.values[n]))),
       L.el("td", { class: "num" }, r.error ? "-" : L.fmt(r.params)), L.el("td", { class: "num" }, r.error ? "-" : L.fmt(r.macs)),
       L.el("td", { class: "num" }, r.error ? "-" : L.humanBytes(r.forward_bytes)), L.el("td", { class: "num" }, String(r.layers)),
@@ -231,8 +231,8 @@
         state.models = result.models.map((m) => m.name);
         for (const box of document.querySelectorAll("#compare-models input")) box.checked = state.models.includes(box.value);
       }
-      const head = L.el("tr", {}, ...["model", "year", "input", "params", "GMACs", "forward memory / image", "top-1"].map(
-        (h) => L.el("th", {}, h)));
+      const head = L.el("tr", {}, ...["model", "year", "input"].map((h) => L.el("th", {}, h)),
+        ...["params", "GMACs", "forward memory / image", "top-1"].map((h) => L.el("th", { class: "num" }, h)));
       const rows = result.models.map((m) => L.el("tr", {}, L.el("td", {}, m.name), L.el("td", {}, String(m.year || "-")),
         L.el("td", {}, m.input), L.el("td", { class: "num" }, L.fmt(m.params)), L.el("td", { class: "num" }, m.gmacs.toFixed(3)),
         L.el("td", { class: "num" }, L.humanBytes(m.forward_bytes_per_image)),
