@@ -25,14 +25,13 @@ from convarch.spec.limits import MAX_BUILD_PARAMS
 from convarch.spec.nodes import NetSpec
 from convarch.spec.volume import Volume
 from convarch.spec.walk import trace
-from convarch.zoo.registry import _REGISTRY, _ensure_loaded, close_names, get_entry, model_spec, name_filter_matches
+from convarch.zoo.registry import close_names, get_entry, is_model, model_spec, name_filter_matches
 
 Source = str | NetSpec
 
 
 def is_model_name(text: str) -> bool:
-    _ensure_loaded()
-    return isinstance(text, str) and text.strip().lower() in _REGISTRY
+    return is_model(text)
 
 
 def resolve(source: Source) -> NetSpec:

@@ -19,7 +19,7 @@ from convarch.errors import ConfigError
 from convarch.io import atomic_write
 from convarch.nn.model import ConvNet
 
-STYLES = ("volumes",)
+STYLES = ("volumes", "block", "graph")
 SUFFIXES = (".svg", ".png")
 PNG_ZOOM = 2.0  # pixels per SVG unit in a PNG: sharp on a slide or a high-density screen
 

@@ -148,18 +148,16 @@ window.ConvarchLayers = (function () {
     container.replaceChildren(list);
   }
 
-  // The diagram element for a layer: its own, or the nearest enclosing block's (a collapsed "x36").
-  function diagramElement(root, path) {
-    let best = null;
-    let bestLength = -1;
-    for (const node of root.querySelectorAll("svg [data-path]")) {
+  // The diagram elements of a layer: its own, or the nearest enclosing block's (a collapsed "x36").
+  function diagramElements(root, path) {
+    const wanted = path === "INPUT" ? "input" : path;  // the figure names the input volume in lower case
+    const nodes = [...root.querySelectorAll("svg [data-path]")];
+    let best = "";
+    for (const node of nodes) {
       const p = node.getAttribute("data-path");
-      if ((path === p || path.startsWith(p + ".")) && p.length > bestLength) {
-        best = node;
-        bestLength = p.length;
-      }
+      if ((wanted === p || wanted.startsWith(p + ".")) && p.length > best.length) best = p;
     }
-    return best;
+    return best ? nodes.filter((node) => node.getAttribute("data-path") === best) : [];
   }
 
   // Select one layer everywhere: its table row (opening its stage) and its diagram element.
@@ -177,13 +175,11 @@ window.ConvarchLayers = (function () {
     for (const li of root.querySelectorAll("li.finding")) {
       if (li.dataset.layer === path) li.classList.add("selected");
     }
-    const figure = diagramElement(root, path);
-    if (figure) {
-      figure.classList.add("selected");
-      figure.scrollIntoView({ block: "nearest", inline: "nearest" });
-    }
+    const figure = diagramElements(root, path);
+    for (const node of figure) node.classList.add("selected");
+    if (figure.length) figure[0].scrollIntoView({ block: "nearest", inline: "nearest" });
     if (rows.length) rows[0].scrollIntoView({ block: "nearest" });
-    return { rows: rows.length, figure: figure !== null };
+    return { rows: rows.length, figure: figure.length };
   }
 
   // A click on a diagram element selects its layer (or the first layer of its block).
