@@ -30,6 +30,7 @@ from convarch.train.config import TrainConfig
 from convarch.train.distributed import Distributed
 from convarch.train.ema import ModelEMA
 from convarch.train.evaluate import EvalStats, Logits, autocast_for, evaluate_loader, logits_of
+from convarch.train.memory import check_training_memory
 from convarch.train.progress import RunDisplay, epoch_line
 from convarch.train.schedule import Schedule, StepScheduler, make_optimizer, param_groups
 from convarch.train.state import capture_rng, restore_rng
@@ -50,6 +51,16 @@ def smallest_batch(model: ConvNet) -> tuple[int, str]:
         if isinstance(step.layer, BN) and step.input.h * step.input.w == 1:
             return 2, f"{step.path} is a BN on a {step.input} volume, one value per channel and image"
     return 1, ""
+
+
+def preflight(model: ConvNet, config: TrainConfig, device: torch.device) -> None:
+    """What can be refused before any work: a batch the network cannot train on, or one that cannot fit."""
+    check_batch_size(model, config.batch_size)
+    check_training_memory(model, config.batch_size, eval_batch_size(config), device)
+
+
+def eval_batch_size(config: TrainConfig) -> int:
+    return max(config.batch_size, 256)  # no gradients kept: evaluation takes larger batches
 
 
 def check_batch_size(model: ConvNet, batch_size: int) -> int:
@@ -124,7 +135,7 @@ class Trainer:
         self.train_loader = data.loader("train", batch_size=config.batch_size, augment=config.augment,
                                         seed=config.seed, rank=dist.rank, world=dist.world, device=device,
                                         num_workers=config.num_workers, min_batch=self.min_batch)  # fmt: skip
-        self.val_loader = data.loader("val", batch_size=max(config.batch_size, 256), rank=dist.rank,
+        self.val_loader = data.loader("val", batch_size=eval_batch_size(config), rank=dist.rank,
                                       world=dist.world, device=device, num_workers=config.num_workers)  # fmt: skip
         if len(self.train_loader) == 0:
             raise ConfigError(
