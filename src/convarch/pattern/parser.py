@@ -104,6 +104,9 @@ class _Parser:
         self.check_dim(max(dims), token)
         if min(dims) < 1:
             raise self.error("every INPUT dimension must be at least 1", token)
+        mistake = Volume(c, h, w).order_mistake(f"INPUT({h}x{w}x{c})", text=True)
+        if mistake:
+            raise self.error(mistake, token)
         self.expect(")", "')' after the INPUT volume")
         return Volume(c, h, w)
 

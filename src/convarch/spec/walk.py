@@ -61,6 +61,10 @@ class Interpreter(Generic[T]):
     def aux(self, head: T, node: Aux, path: str) -> T:
         raise NotImplementedError
 
+    def block(self, node: Block, body: T, path: str) -> T:
+        """A named block around its walked body; most readers need only the body (the default)."""
+        return body
+
 
 def splice(items: tuple[Node, ...]) -> Iterator[Node]:
     """Items of a container with unlabelled sequences and integer repeats spliced in."""
@@ -182,7 +186,8 @@ def walk(node: Node, v: Volume, path: str, interp: Interpreter[T], ctx: Context)
             raise _located(error, path) from None
         return interp.layer(node, v, out, path, ctx), out
     if isinstance(node, Block):
-        return walk(node.body, v, path, interp, ctx)
+        body, out = walk(node.body, v, path, interp, ctx)
+        return interp.block(node, body, path), out
     if isinstance(node, Seq | Repeat):
         return walk_container(node, v, path, interp, ctx)
     if isinstance(node, Opt):

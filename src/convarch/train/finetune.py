@@ -27,7 +27,7 @@ from convarch.data.loader import derived_seed
 from convarch.errors import ConfigError, WeightsError
 from convarch.nn.model import ConvNet
 from convarch.train import checkpoint as ckpt
-from convarch.train.config import TrainConfig
+from convarch.train.config import TrainConfig, for_device
 from convarch.train.distributed import Distributed, setup
 from convarch.train.evaluate import EvalStats
 from convarch.train.progress import RunDisplay, epoch_line
@@ -86,8 +86,9 @@ def finetune(
         )
     if not 0 < layer_decay <= 1:
         raise ConfigError(f"layer decay must be in (0, 1] (1: the same rate everywhere), got {layer_decay}")
-    dist = setup(config.device)
+    request, dist = config, setup(config.device)
     try:
+        config = for_device(request, dist.device)  # config.json keeps the request: a resume re-derives the rest
         out_dir = Path(out) if out is not None else None
         state = ckpt.resume_state(out_dir, writer=dist.is_main) if resume is not None else None  # type: ignore[arg-type]
         display = RunDisplay(console, enabled=not quiet and dist.is_main)
@@ -104,7 +105,7 @@ def finetune(
             if out_dir is not None:
                 request = {"task": "finetune", "model": describe_source(model) if model is not None else None,
                            "weights": str(weights), "data": str(data), "freeze_epochs": freeze_epochs,
-                           "layer_decay": layer_decay, "options": config.to_dict()}  # fmt: skip
+                           "layer_decay": layer_decay, "options": request.to_dict()}  # fmt: skip
                 start_run(out_dir, dist, request, bundle)
         extra = {"data": json.dumps(data_extra(bundle)), "finetuned_from": str(weights)}
         parts = state[1] if state is not None else None

@@ -22,7 +22,7 @@ from convarch.spec.bind import BIND_OPTIONS, bind, variables_of
 from convarch.spec.nodes import NetSpec
 from convarch.spec.serialize import spec_from_json, spec_to_json
 from convarch.train import checkpoint as ckpt
-from convarch.train.config import TrainConfig
+from convarch.train.config import TrainConfig, for_device
 from convarch.train.distributed import Distributed, setup
 from convarch.train.progress import RunDisplay
 from convarch.train.threads import intra_op_threads
@@ -56,9 +56,10 @@ def train(
     if model is None or data is None:
         raise ConfigError("train needs a model (zoo name, pattern text or model) and data (a dataset name or folder)")
     model, options = bound_source(model, options, data_input_size(data))
-    config = TrainConfig.from_dict(options)
-    dist = setup(config.device)
+    request = TrainConfig.from_dict(options)  # as asked: config.json keeps it, so a resume re-derives the rest
+    dist = setup(request.device)
     try:
+        config = for_device(request, dist.device)
         out_dir = Path(out) if out is not None else None
         state = ckpt.resume_state(out_dir, writer=dist.is_main) if resume is not None else None  # type: ignore[arg-type]
         if state is not None:
@@ -74,7 +75,7 @@ def train(
         display = RunDisplay(console, enabled=not quiet and dist.is_main)
         if out_dir is not None and state is None:
             start_run(out_dir, dist, {"task": "train", "model": describe_source(model), "data": str(data),
-                                      "options": config.to_dict()}, bundle)  # fmt: skip
+                                      "options": request.to_dict()}, bundle)  # fmt: skip
         trainer = Trainer(net, bundle, config, dist, out=out_dir, display=display, on_batch=on_batch,
                           extra={"data": json.dumps(data_extra(bundle))})  # fmt: skip
         if state is not None:
