@@ -14,6 +14,7 @@ lack) are decoded by PIL on the CPU instead; unreadable ones are skipped and lis
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -65,9 +66,22 @@ def decode_images(encoded: list[torch.Tensor], paths: list[Path], device: torch.
     """Each file as a ``(C, H, W)`` image on ``device`` (uint8 from nvJPEG/libjpeg, float from PIL), or the
     reason it cannot be read. JPEGs are decoded together; one bad file makes the batch call fail, and then
     they are decoded one by one to find it."""
+    out: list[torch.Tensor | str] = ["" for _ in encoded]
+    with warnings.catch_warnings():
+        # torchvision 0.29 points to TorchCodec for decoding; decode_jpeg still works and is what the
+        # supported torch range (2.10 on) ships, so the notice is noise here.
+        warnings.filterwarnings("ignore", "The image decoding and encoding", DeprecationWarning)
+        _decode_jpegs(encoded, device, out)
+    for i, image in enumerate(out):
+        if isinstance(image, str):  # not a JPEG, or one the JPEG decoder refused
+            pil, reason = decode(paths[i])
+            out[i] = pil.to(device) if pil is not None else reason
+    return out
+
+
+def _decode_jpegs(encoded: list[torch.Tensor], device: torch.device, out: list[torch.Tensor | str]) -> None:
     from torchvision.io import ImageReadMode, decode_jpeg
 
-    out: list[torch.Tensor | str] = ["" for _ in encoded]
     jpegs = [i for i, data in enumerate(encoded) if is_jpeg(data)]
     if jpegs:
         try:
@@ -78,11 +92,6 @@ def decode_images(encoded: list[torch.Tensor], paths: list[Path], device: torch.
             for i in jpegs:
                 with contextlib.suppress(RuntimeError):  # PIL tries below and gives the reason if it fails too
                     out[i] = decode_jpeg(encoded[i], mode=ImageReadMode.RGB, device=device)
-    for i, image in enumerate(out):
-        if isinstance(image, str):  # not a JPEG, or one the JPEG decoder refused
-            pil, reason = decode(paths[i])
-            out[i] = pil.to(device) if pil is not None else reason
-    return out
 
 
 def fit_images(images: list[torch.Tensor], preprocessing: Preprocessing) -> torch.Tensor:

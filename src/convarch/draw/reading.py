@@ -110,7 +110,7 @@ class _Reader(Interpreter[Part]):
     def layer(self, layer: Layer, vin: Volume, vout: Volume, path: str, ctx: Context) -> Part:
         groups = getattr(layer, "groups", 1)
         return LayerPart(path, self.rows[path], vin, vout, groups if isinstance(groups, int) else 1,
-                         callable(getattr(layer, "windows", None)))  # fmt: skip
+                         not vin.flat and bool(layer.windows(vin)))  # fmt: skip
 
     def sequence(self, named: list[tuple[str, Part]], path: str) -> Part:
         items = [part for _, part in named]

@@ -175,7 +175,7 @@ class Trainer:
         if config.compile:
             self.compiled = compile_module(Logits(model), config.compile_mode)
         self.compiled_ema: nn.Module | None = None
-        self.net: nn.Module = self.compiled or Logits(model)
+        self.net: nn.Module = self.compiled if self.compiled is not None else Logits(model)
         if dist.enabled:
             ids = [device.index] if device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
