@@ -6,7 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.convarch-installed
 
-.PHONY: demo test lint bench install clean
+.PHONY: demo test lint bench install clean browser-deps
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,13 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(PY) -m pytest -n 2 --dist loadgroup
+
+# Debian's headless Chromium for the explorer's browser tests (run as root; CI runs it before make test).
+# Without it the browser tests skip on a developer's machine and fail under CI=true.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser-deps:
+	$(SUDO) apt-get update
+	$(SUDO) apt-get install -y --no-install-recommends chromium chromium-driver
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests benchmarks

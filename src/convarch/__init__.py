@@ -12,6 +12,7 @@ An architecture is data: one spec, several interpreters (build, analyze, check, 
 from convarch.analysis.findings import Finding
 from convarch.analysis.report import Report, Row
 from convarch.api import analyze, build, check, create_model, parse, resolve, to_pattern
+from convarch.draw import Diagram, draw
 from convarch.errors import (
     ConfigError,
     ConvarchError,
@@ -21,6 +22,7 @@ from convarch.errors import (
     UnknownModelError,
     WeightsError,
 )
+from convarch.explorer import report_html, write_report
 from convarch.nn.features import FeatureExtractor
 from convarch.nn.model import ConvNet
 from convarch.spec.bind import bind
@@ -39,6 +41,7 @@ __all__ = [
     "ConvNet",
     "ConvarchError",
     "DataError",
+    "Diagram",
     "FeatureExtractor",
     "Finding",
     "ModelInfo",
@@ -58,6 +61,7 @@ __all__ = [
     "build",
     "check",
     "create_model",
+    "draw",
     "evaluate",
     "finetune",
     "list_models",
@@ -66,10 +70,12 @@ __all__ = [
     "model_info",
     "parse",
     "predict",
+    "report_html",
     "resolve",
     "save",
     "spec_of",
     "to_pattern",
     "train",
     "transforms_for",
+    "write_report",
 ]

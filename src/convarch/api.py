@@ -23,14 +23,13 @@ from convarch.spec.limits import MAX_BUILD_PARAMS
 from convarch.spec.nodes import NetSpec
 from convarch.spec.volume import Volume
 from convarch.spec.walk import trace
-from convarch.zoo.registry import _REGISTRY, _ensure_loaded, get_entry, list_models, model_spec
+from convarch.zoo.registry import close_names, get_entry, is_model, model_spec, name_filter_matches
 
 Source = str | NetSpec
 
 
 def is_model_name(text: str) -> bool:
-    _ensure_loaded()
-    return isinstance(text, str) and text.strip().lower() in _REGISTRY
+    return is_model(text)
 
 
 def resolve(source: Source) -> NetSpec:
@@ -46,16 +45,17 @@ def resolve(source: Source) -> NetSpec:
     try:
         return parse(source)
     except PatternError:
-        if re.fullmatch(r"\s*[a-z][a-z0-9_.-]*\s*", source):  # looks like a model name, not a layer
-            get_entry(source.strip())  # raises UnknownModelError with the closest names
-        glob = source.strip()
-        matches = list_models(glob) if re.fullmatch(r"[A-Za-z0-9_.-]*[*?][A-Za-z0-9_.*?-]*", glob) else []
-        if matches or re.fullmatch(r"[a-z0-9_.-]*[*?][a-z0-9_.*?-]*", glob):  # a name glob such as resnet*
+        text = source.strip()
+        # A name (any case, with separators: ResNet-50) close to a model's is a misspelt model, not a layer.
+        if re.fullmatch(r"[a-z][a-z0-9_.-]*", text) or (re.fullmatch(r"[A-Za-z][\w.-]*", text) and close_names(text)):
+            get_entry(text)  # raises UnknownModelError with the closest names
+        matches = name_filter_matches(text)
+        if matches or re.fullmatch(r"[a-z0-9_.!-]*[*?[][a-z0-9_.*?!\[\]-]*", text):  # resnet*, vgg1[69]
             found = f"it matches {', '.join(matches[:5])}{', ...' if len(matches) > 5 else ''}" if matches else (
                 "it matches no model")  # fmt: skip
             raise UnknownModelError(
-                f"{glob!r} is a name pattern, not one model ({found}); `convarch list '{glob}'` or "
-                f"ca.list_models({glob!r}) lists them"
+                f"{text!r} is a name pattern, not one model ({found}); `convarch list '{text}'` or "
+                f"ca.list_models({text!r}) lists them"
             ) from None
         raise
 
@@ -146,14 +146,25 @@ def analyze(source: Source | nn.Module, input_size: tuple[int, int, int] | None 
         if keywords:
             raise ConfigError(f"a module takes only input_size, not {', '.join(sorted(keywords))}")
         return analyze_module(source, input_size or (3, 224, 224))
+    spec, volume, title = bound_spec(source, input_size, **keywords)
+    return analyze_spec(spec, volume, title=title)
+
+
+def bound_spec(
+    source: Source, input_size: tuple[int, int, int] | None = None, **keywords: Any
+) -> tuple[NetSpec, Volume | None, str]:
+    """The concrete spec every reader of ``source`` walks, the input volume to walk it on, and its title.
+
+    ``analyze`` and ``draw`` share it, so they accept and refuse the same things with the same errors.
+    """
     spec = resolve(source)
     title = source if isinstance(source, str) and is_model_name(source) else ""
     if isinstance(source, ConvNet):
         title = source.pretrained_cfg.get("architecture", "")
     if keywords or spec.input is None or is_template(spec.layers):
-        return analyze_spec(bind(spec, input_size=input_size, **keywords), title=title)
+        return bind(spec, input_size=input_size, **keywords), None, title
     # A concrete spec needs no binding: one walk, which also reports a volume that does not work out.
-    return analyze_spec(spec, Volume.of(input_size) if input_size is not None else None, title=title)
+    return spec, Volume.of(input_size) if input_size is not None else None, title
 
 
 def check(
@@ -187,6 +198,7 @@ def to_pattern(source: Source | nn.Module) -> str:
 
 __all__ = [
     "analyze",
+    "bound_spec",
     "build",
     "check",
     "check_buildable",

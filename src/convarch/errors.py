@@ -55,3 +55,11 @@ class ConfigError(ConvarchError, ValueError):
 
 class DataError(ConvarchError):
     """A dataset that cannot be used: empty folder, one class, unknown name, unreadable images."""
+
+
+class ExportError(ConvarchError):
+    """A model that cannot be exported (the message names the layer), or an export that failed its check."""
+
+
+class MissingDependencyError(ConvarchError, ImportError):
+    """An optional package a feature needs is not installed; the message says which extra installs it."""

@@ -8,7 +8,7 @@ import pytest
 
 import convarch as ca
 from convarch.analysis.findings import RULES, Finding, counts, has_errors
-from convarch.spec.layers import Conv, Relu
+from convarch.spec.layers import BN, FC, GAP, Conv, Relu
 from convarch.spec.nodes import NetSpec, Residual, Seq
 from convarch.spec.volume import Volume, window_output
 
@@ -66,6 +66,14 @@ CASES = [
      ["64 × 4,096 + 4,096 = 266,240 params, 86.6% of 307,466", "use fewer units"]),
     ("INPUT(4096x4096x3) -> CONV3-256 -> FC4096", "build-limit", "error", "network",
      ["over the build limit of 2,000,000,000"]),
+    ("INPUT(32x32x3) -> CONV3-16 -> BN -> CONV3-16 -> RELU -> GAP -> FC10", "linear-stack", "info",
+     "features.conv2", ["follows CONV3-16 (features.conv1) with nothing nonlinear between them",
+                        "linear bottleneck (MobileNetV2", "put a RELU between them"]),
+    ("INPUT(32x32x3) -> CONV3-16 -> RELU -> GAP -> FC10 -> RELU", "activation-on-scores", "warning",
+     "pre_logits.relu2", ["after the last FC (pre_logits.fc1)", "clips every negative class score to 0",
+                          "Fix: remove the RELU"]),
+    ("INPUT(32x32x3) -> CONV3-16 -> RELU -> GAP -> FC10 -> SOFTMAX", "softmax-output", "info", "post.softmax1",
+     ["after the last FC (classifier)", "outputs probabilities, not logits", "log-softmax itself"]),
 ]  # fmt: skip
 
 
@@ -118,6 +126,41 @@ def test_the_large_filter_allowance_is_for_the_first_conv_only() -> None:
     assert [f.severity for f in later if f.rule == "large-filter"] == ["warning"]
     factorised = ca.check("INPUT(17x17x64) -> CONV3-64 -> CONV1x7-64 -> CONV7x1-64 -> GAP -> FC10")
     assert not [f for f in factorised if f.rule == "large-filter"]
+
+
+def test_a_classifier_on_pooled_features_does_not_dominate() -> None:
+    """Its width is the class count: "use fewer units" would be wrong, and --strict must pass the docs' nets."""
+    assert ca.check("INPUT(112x112x64) -> POOL3(s=2, ceil=true) -> GAP -> FC10")[0].rule == "ceil-rounding"
+    assert [f.rule for f in ca.check("INPUT(8x8x3) -> CONV3-8 -> RELU -> GAP -> FC10")] == []
+    hidden = ca.check("INPUT(32x32x3) -> GAP -> FC64 -> FC4096 -> FC10")  # a hidden FC can be narrower
+    assert [f.layer for f in hidden if f.rule == "fc-dominates"] == ["pre_logits.fc2"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Two linear layers in different branches are not stacked; nor is a CONV on the concatenation.
+        "INPUT(16x16x8) -> {CONV1-8 | CONV3-8} -> CONV1-8 -> RELU -> GAP -> FC10",
+        # A max POOL is nonlinear; an auxiliary tap sits on the main path without breaking anything.
+        "INPUT(16x16x3) -> CONV3-8 -> POOL2 -> CONV3-8 -> RELU -> GAP -> FC10",
+    ],
+)
+def test_linear_stacks_follow_the_data_not_the_layer_order(text: str) -> None:
+    assert [str(f) for f in ca.check(text) if f.rule == "linear-stack"] == []
+
+
+def test_a_linear_bottleneck_before_a_residual_add_is_not_flagged() -> None:
+    """MobileNetV2's inverted residual (Sandler et al. §3.2): expand, depthwise, then a linear 1x1 projection
+    with BN and no activation before the add; the next block's 1x1 expansion follows the sum."""
+    body = Seq((Conv(64, 1), BN(), Relu(), Conv(64, 3, groups=64), BN(), Relu(), Conv(16, 1), BN()))
+    spec = NetSpec(Seq((Residual(body), Conv(64, 1), BN(), Relu(), GAP(), FC(10))), Volume(16, 16, 16))
+    assert ca.check(spec) == []
+
+
+def test_a_linear_stack_is_found_through_affine_layers_and_across_the_head() -> None:
+    findings = ca.check("INPUT(16x16x3) -> CONV3-8 -> RELU -> CONV3-8 -> DROPOUT -> POOL(f=2, type=avg) -> GAP -> FC10")
+    assert [(f.rule, f.severity, f.layer) for f in findings] == [("linear-stack", "info", "classifier")]
+    assert "follows CONV3-8 (features.conv2)" in findings[0].message
 
 
 def test_a_global_max_pool_is_not_too_lossy() -> None:

@@ -103,3 +103,9 @@ def test_build_refuses_an_output_that_is_not_a_safetensors_file(tmp_path, capsys
         assert main(["build", "INPUT(8x8x1) -> FC2", "--out", str(target)]) == 1
         captured = capsys.readouterr()
         assert "must end in .safetensors" in captured.err and "Traceback" not in captured.err
+
+
+def test_check_refuses_a_channel_first_input_and_says_the_order(capsys) -> None:
+    code, out, err = run(capsys, "check", "resnet18", "--input", "3x224x224")
+    assert code != 0 and "Traceback" not in out + err
+    assert "224 channels of 3x224 pixels" in err and "an image with 3 channels is 224x224x3" in err

@@ -76,6 +76,38 @@ def test_a_name_glob_where_one_model_is_expected_points_to_list(capsys) -> None:
     assert code == 2 and "unknown layer 'CONVV3'. Did you mean CONV3?" in err
 
 
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [("RESNET1*", ["resnet18", "resnet101"]), ("vgg1[69]", ["vgg16", "vgg19"]), ("VGG1?", ["vgg11", "vgg19"])],
+)
+def test_list_reads_any_case_and_bracket_globs_as_name_filters(capsys, text: str, names: list[str]) -> None:
+    code, out, err = run(capsys, "list", text)
+    assert code == 0 and err == "" and "convarch model zoo" in out
+    assert all(name in out for name in names) and "alexnet" not in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "stream", "message"),
+    [
+        (("list", "ResNet-50"), "out", "no model matches 'ResNet-50' (did you mean resnet50"),
+        (("list", "RESNET9*"), "out", "no model matches 'RESNET9*' (did you mean resnet"),
+        (("show", "ResNet-50"), "err", "unknown model 'ResNet-50'. Did you mean resnet50"),
+        (("show", "vgg1[69]"), "err", "'vgg1[69]' is a name pattern, not one model (it matches vgg16, vgg19)"),
+    ],
+)
+def test_a_close_model_name_is_suggested_before_a_layer(capsys, argv, stream: str, message: str) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 1 and "Traceback" not in out + err
+    assert message in (out if stream == "out" else err)
+    assert "RES" not in err and "layer" not in out + err
+
+
+def test_pattern_text_with_brackets_is_still_a_pattern_in_list(capsys) -> None:
+    assert run(capsys, "list", "[CONV3-8 -> RELU]*2 -> GAP -> FC10")[0] == 0
+    code, _, err = run(capsys, "list", "[CONV3-8x]*2")  # a typo keeps the pattern's caret message
+    assert code == 2 and "expected '->' between two layers" in err
+
+
 def test_show_refuses_bad_options_before_printing_anything(capsys) -> None:
     code, out, err = run(capsys, "show", "lenet5", "--set", "N=2")
     assert code == 1 and out == "" and "'N' is not a template variable" in err

@@ -66,6 +66,21 @@ def test_input_comments_newlines_and_arrows() -> None:
     assert spec.layers == Seq((Conv(6, 5), Relu(), Pool(2)))
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "INPUT(32 x 32 x 3) -> CONV(8, f=3 x 3)",  # the docs' own "H x W x C"
+        "INPUT(32\tx 32x\t3) -> CONV(8, f=3x 3)",
+        "INPUT(32\u00a0x\u00a032\u00a0x\u00a03)\u00a0->\u202fCONV3-8",  # no-break spaces pasted from a page
+        "\ufeffINPUT(32×32×3) -> CONV3-8",  # a byte-order mark and the multiplication sign
+    ],
+)
+def test_spaces_are_free_inside_a_volume_too(text: str) -> None:
+    spec = ca.parse(text)
+    assert spec.input == Volume(3, 32, 32)
+    assert spec.layers == Seq((Conv(8, 3),))
+
+
 def test_groups_repeats_optionals_branches_and_labels() -> None:
     spec = ca.parse("stem: CONV3-32 -> [CONV3-64 -> RELU]*2 -> [POOL2]*N? -> {CONV1-16 | CONV3-8 -> RELU} -> FC10")
     stem, repeat, optional, branches, fc = spec.layers.items

@@ -8,6 +8,7 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import convarch as ca
 from convarch.errors import SizingError
 from convarch.spec.volume import Volume, check_positive, window_output
 
@@ -61,3 +62,34 @@ def test_volume_text_uses_the_seed_order() -> None:
         Volume.of((3, 0, 32))
     with pytest.raises(SizingError):
         Volume.of("224x224")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("call", "fragments"),
+    [
+        (
+            lambda: ca.analyze("resnet18", input_size=(224, 224, 3)),
+            ["input_size (224, 224, 3) reads as 224 channels of 224x3 pixels", "(C, H, W)", "is (3, 224, 224)"],
+        ),
+        (
+            lambda: ca.build("INPUT -> CONV3-8 -> RELU -> GAP -> FC", input_size=(28, 28, 1), num_classes=10),
+            ["an image with 1 channel is (1, 28, 28)"],
+        ),
+        (
+            lambda: ca.check("INPUT(3x224x224) -> CONV3-8 -> RELU -> GAP -> FC10"),
+            ["INPUT(3x224x224) reads as 224 channels of 3x224 pixels", "H x W x C", "is 224x224x3", "column 7"],
+        ),
+    ],
+)
+def test_a_volume_in_the_other_order_is_refused_with_the_order_expected(call, fragments) -> None:
+    with pytest.raises(ca.ConvarchError) as caught:
+        call()
+    for fragment in fragments:
+        assert fragment in str(caught.value)
+
+
+@pytest.mark.parametrize("size", [(3, 224, 224), (1, 28, 28), (512, 1, 1), (300, 1, 64), (64, 1, 300), (5, 1, 5)])
+def test_real_inputs_of_unusual_shape_pass_the_order_check(size) -> None:
+    """A text CNN's 1 x L x C input (embeddings as channels) and small volumes are not the mix-up."""
+    volume = Volume.of(size)
+    assert volume.chw == size and volume.order_mistake(str(volume), text=True) is None

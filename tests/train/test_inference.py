@@ -133,3 +133,13 @@ def test_evaluate_lists_the_files_it_skipped(tmp_path: Path) -> None:
     assert result.stats.count == 8
     assert [Path(path).name for path, _ in result.skipped] == ["empty.png", "fake.png"]
     assert [Path(row["path"]).name for row in result.to_dict()["skipped"]] == ["empty.png", "fake.png"]
+
+
+def test_a_single_path_is_one_file_not_its_characters(run: ca.TrainResult, tmp_path: Path) -> None:
+    good = write_image(tmp_path / "digit.png", "L", size=(28, 28))
+    for single in (str(good), good):
+        (prediction,) = ca.predict(run.out / "best.safetensors", single, topk=2)
+        assert prediction.path == str(good) and len(prediction.top) == 2 and not prediction.error
+    # The sibling in save: a string of class names would have named the classes after its characters.
+    with pytest.raises(ca.ConfigError, match="a list of names, one per class, got the string '0123456789'"):
+        ca.save(run.model, tmp_path / "m.safetensors", class_names="0123456789")

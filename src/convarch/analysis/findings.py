@@ -65,6 +65,12 @@ RULES: dict[str, Rule] = {
         Rule("large-pool", "warning", "a max POOL window larger than 3, which is too lossy"),
         Rule("fc-dominates", "warning", "one FC layer holds most of the parameters; GAP before it saves them"),
         Rule("build-limit", "error", "more parameters than a build may allocate"),
+        Rule("linear-stack", "info",
+             "two CONV/FC layers with nothing nonlinear between them: one linear map (intended in a linear "
+             "bottleneck)"),
+        Rule("activation-on-scores", "warning", "a RELU or TANH after the last FC clips or squashes the class scores"),
+        Rule("softmax-output", "info",
+             "the network ends in SOFTMAX: training's cross-entropy needs the scores before it"),
     )
 }  # fmt: skip
 

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from convarch.analysis.findings import Finding
+from convarch.analysis.nonlinearity_rules import linear_stack_findings, output_findings
 from convarch.errors import SizingError
 from convarch.spec.bind import DEFAULT_INPUT, bind, is_template
 from convarch.spec.layers import FC, Conv, Pool
@@ -284,6 +285,8 @@ def _fc_rule(index: int, step: Step, net: _Net) -> Finding | None:
     layer, vin = step.layer, step.input
     if not isinstance(layer, FC) or step.aux or net.params == 0:
         return None
+    if step.path == "classifier" and vin.h * vin.w == 1:
+        return None  # its width is the class count and its input already pooled: nothing to make smaller
     params = layer.params(vin)
     if params <= FC_SHARE * net.params:
         return None
@@ -393,7 +396,9 @@ def check_spec(spec: NetSpec) -> list[Finding]:
     for finding in (_divisibility_rule(net, factor, findings), _build_rule(net)):
         if finding is not None:
             findings.append(finding)
-    return findings
+    rows = {step.path: i for i, step in enumerate(steps, 1)}
+    findings += [*linear_stack_findings(spec, rows), *output_findings(steps)]
+    return sorted(findings, key=lambda f: f.index or len(steps) + 1)
 
 
 def check_network(

@@ -103,9 +103,15 @@ def sweep(
     input_size: tuple[int, int, int] | None = None,
     checker: Checker | None = None,
     on_instance: Callable[[Instance], None] | None = None,
+    max_instances: int = MAX_INSTANCES,
+    max_layers: int = MAX_SWEEP_LAYERS,
     **keywords: Any,
 ) -> list[Instance]:
-    """Analyse every combination of the settings; ``checker`` adds sizing findings to each instance."""
+    """Analyse every combination of the settings; ``checker`` adds sizing findings to each instance.
+
+    ``max_instances`` and ``max_layers`` bound the work before the first instance: a caller that must
+    answer quickly (the explorer's server) passes smaller limits than the command line's.
+    """
     missing = sorted(variables_of(spec) - set(settings) - {k.upper() for k in keywords})
     if missing:
         raise ConfigError(f"the pattern uses {', '.join(missing)}; give each a range, e.g. --set {missing[0]}=1..3")
@@ -115,12 +121,12 @@ def sweep(
     total = 1
     for values in settings.values():
         total *= len(values)
-    if total > MAX_INSTANCES:
-        raise ConfigError(f"the settings give {total:,} instances, over the limit of {MAX_INSTANCES:,}; narrow them")
+    if total > max_instances:
+        raise ConfigError(f"the settings give {total:,} instances, over the limit of {max_instances:,}; narrow them")
     layers = sum(min(expanded_size(spec.layers, values), MAX_LAYERS + 1) for values in instances(settings))
-    if layers > MAX_SWEEP_LAYERS:
+    if layers > max_layers:
         raise ConfigError(
-            f"the {total:,} instances have {layers:,} layers in all, over the sweep limit of {MAX_SWEEP_LAYERS:,}; "
+            f"the {total:,} instances have {layers:,} layers in all, over the sweep limit of {max_layers:,}; "
             "narrow the ranges"
         )
     results = []

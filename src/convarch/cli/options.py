@@ -13,6 +13,7 @@ import typer
 
 from convarch.errors import ConfigError
 from convarch.spec.limits import MAX_DIM
+from convarch.spec.volume import Volume
 
 InputOption = Annotated[
     str | None,
@@ -39,6 +40,9 @@ def input_size(text: str | None) -> tuple[int, int, int] | None:
     h, w, c = (int(v) for v in match.groups())
     if not all(1 <= v <= MAX_DIM for v in (h, w, c)):
         raise ConfigError(f"--input dimensions must be from 1 to {MAX_DIM:,}, got {text!r}")
+    mistake = Volume(c, h, w).order_mistake(f"--input {text.strip()}", text=True)
+    if mistake:
+        raise ConfigError(mistake)
     return (c, h, w)
 
 

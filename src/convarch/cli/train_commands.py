@@ -82,16 +82,35 @@ def train_command(
     warmup: Annotated[float | None, Opt(help="Warmup epochs [default: 0; a quarter for onecycle].")] = None,
     label_smoothing: Annotated[float | None, Opt(help="[default: 0.1].")] = None,
     augment: Annotated[str | None, Opt(help="none, padcrop, flip, rrc, or a comma list [default: the data's].")] = None,
-    amp: Annotated[bool | None, Opt("--amp/--no-amp", help="Mixed precision (bf16 on CPU, fp16 on GPU).")] = None,
-    channels_last: Annotated[bool | None, Opt("--channels-last/--no-channels-last")] = None,
+    amp: Annotated[
+        bool | None,
+        Opt("--amp/--no-amp", help="Mixed precision: bf16 where native, fp16 on older GPUs [default: on for cuda]."),
+    ] = None,
+    channels_last: Annotated[
+        bool | None, Opt("--channels-last/--no-channels-last", help="NHWC memory [default: on for cuda].")
+    ] = None,
+    cudnn_benchmark: Annotated[
+        bool | None, Opt("--cudnn-benchmark/--no-cudnn-benchmark", help="cuDNN autotuner [default: on for cuda].")
+    ] = None,
     compile: Annotated[bool | None, Opt("--compile/--no-compile", help="torch.compile the model.")] = None,
+    compile_mode: Annotated[
+        str | None, Opt(help="default, reduce-overhead (CUDA graphs: small nets) or max-autotune-no-cudagraphs.")
+    ] = None,
     clip_grad: Annotated[float | None, Opt(help="Clip the gradient norm to this value.")] = None,
     ema: Annotated[bool | None, Opt("--ema/--no-ema", help="Keep, evaluate and save an EMA of the weights.")] = None,
     ema_decay: Annotated[float | None, Opt(help="[default: 0.998].")] = None,
     seed: Annotated[int | None, Opt(help="[default: 0].")] = None,
     device: Annotated[str | None, Opt(help="auto, cpu, cuda or mps [default: auto].")] = None,
     threads: Annotated[int | None, Opt(help="torch threads per process.")] = None,
-    workers: Annotated[int | None, Opt(help="DataLoader workers for folders read from disk [default: 0].")] = None,
+    workers: Annotated[
+        int | None, Opt(help="DataLoader workers for image folders [default: the CPUs for cuda, else 0].")
+    ] = None,
+    decode: Annotated[
+        str | None, Opt(help="Decode folders streamed from disk on the cpu (PIL) or the gpu (nvJPEG) [default: cpu].")
+    ] = None,
+    cache: Annotated[
+        bool | None, Opt("--cache/--no-cache", help="Hold a folder in memory [default: when it fits in 1 GiB].")
+    ] = None,
     labels_per_class: Annotated[int | None, Opt(help="Train on this many images per class.")] = None,
     val_fraction: Annotated[float | None, Opt(help="Held-out share of a folder without val/ [default: 0.2].")] = None,
     split_seed: Annotated[int | None, Opt(help="Seed of the train/held-out split [default: 0].")] = None,
@@ -102,8 +121,9 @@ def train_command(
     """Train a zoo model or a pattern network on a dataset, with checkpoints every epoch."""
     options = _options(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
                        schedule=schedule, warmup=warmup, label_smoothing=label_smoothing, augment=augment, amp=amp,
-                       channels_last=channels_last, compile=compile, clip_grad=clip_grad, ema=ema,
-                       ema_decay=ema_decay, seed=seed, device=device, threads=threads, num_workers=workers,
+                       channels_last=channels_last, cudnn_benchmark=cudnn_benchmark, compile=compile,
+                       compile_mode=compile_mode, clip_grad=clip_grad, ema=ema, ema_decay=ema_decay, seed=seed,
+                       device=device, threads=threads, num_workers=workers, decode=decode, cache=cache,
                        labels_per_class=labels_per_class, val_fraction=val_fraction, split_seed=split_seed)  # fmt: skip
     if resume is None and (model is None or data is None):
         raise typer.BadParameter("give MODEL and --data (or --resume DIR)")
@@ -121,7 +141,10 @@ def finetune_command(
         str | None, Opt(help="A checkpoint (.safetensors from convarch) or a pretrained source.")
     ] = None,
     data: DataOpt = None,
-    freeze_epochs: Annotated[int, Opt(help="Epochs with the backbone frozen (features cached).")] = FREEZE_EPOCHS,
+    freeze_epochs: Annotated[
+        int | None,
+        Opt(help=f"Epochs with a frozen backbone [default: a quarter of --epochs, rounded up; {FREEZE_EPOCHS} of 40]."),
+    ] = None,
     layer_decay: Annotated[float, Opt(help="Each earlier stage's rate = this x the next one's.")] = LAYER_DECAY,
     epochs: Annotated[int | None, Opt(help="Epochs in all, frozen ones included [default: 40].")] = None,
     batch_size: Annotated[int | None, Opt(help="[default: 16].")] = None,

@@ -12,9 +12,10 @@ from convarch.analysis.render import human
 from convarch.api import analyze, is_model_name, resolve, to_pattern
 from convarch.cli.app import app, console
 from convarch.cli.options import InputOption, NumClassesOption, SetOption, keywords
-from convarch.errors import ConfigError
+from convarch.errors import ConfigError, PatternError
+from convarch.pattern.parser import parse
 from convarch.spec.bind import bind
-from convarch.zoo.registry import list_models, model_info
+from convarch.zoo.registry import NAME_FILTER, close_names, list_models, model_info, name_filter_matches
 
 
 def zoo_table(names: list[str]) -> Table:
@@ -30,6 +31,14 @@ def zoo_table(names: list[str]) -> Table:
     return table
 
 
+def _parses(text: str) -> bool:
+    try:
+        parse(text)
+    except PatternError:
+        return False
+    return True
+
+
 @app.command("list")
 def list_command(
     pattern: Annotated[str, typer.Argument(help="Shell-style filter such as 'resnet*', or pattern text.")] = "*",
@@ -40,23 +49,33 @@ def list_command(
 ) -> None:
     """List the zoo models (name, family, year, params, GMACs, input size)."""
     options = keywords(input_text, sets, num_classes)
-    if any(token in pattern for token in ("->", "(", "[")) or (pattern.isupper() and not is_model_name(pattern)):
-        report = analyze(pattern, **options)  # a pattern: one row describing it
-        table = Table(title="pattern", title_justify="left")
-        for header in ("pattern", "params", "GMACs", "input"):
-            table.add_column(header)
-        text = to_pattern(bind(resolve(pattern), **options) if options else resolve(pattern))
-        table.add_row(Text(text), human(report.params), f"{report.macs / 1e9:.3f}", str(report.input))
-        console.print(table)
+    if name_filter_matches(pattern) or _meant_as_name(pattern):  # RESNET1*, vgg1[69], vgg99: names
+        if options:
+            raise ConfigError("--input, --set and --num-classes apply to pattern text; `convarch show NAME` takes them")
+        names = list_models(pattern.strip(), pretrained=pretrained)
+        if not names:
+            which = "with registered weights " if pretrained else ""
+            close = close_names(pattern.strip("*?"))
+            hint = f" (did you mean {', '.join(close)}?)" if close and not pretrained else ""
+            console.print(f"no model {which}matches {pattern!r}{hint}; `convarch list` shows them all")
+            raise typer.Exit(1)
+        console.print(zoo_table(names))
         return
-    if options:
-        raise ConfigError("--input, --set and --num-classes apply to pattern text; `convarch show NAME` takes them")
-    names = list_models(pattern, pretrained=pretrained)
-    if not names:
-        which = "with registered weights " if pretrained else ""
-        console.print(f"no model {which}matches {pattern!r}; `convarch list` shows them all")
-        raise typer.Exit(1)
-    console.print(zoo_table(names))
+    report = analyze(pattern, **options)  # pattern text: one row describing it (a mistake shows its caret)
+    table = Table(title="pattern", title_justify="left")
+    for header in ("pattern", "params", "GMACs", "input"):
+        table.add_column(header)
+    text = to_pattern(bind(resolve(pattern), **options) if options else resolve(pattern))
+    table.add_row(Text(text), human(report.params), f"{report.macs / 1e9:.3f}", str(report.input))
+    console.print(table)
+
+
+def _meant_as_name(text: str) -> bool:
+    """Name-filter text that is no pattern: lower case (layers are upper case), or close to a model's name."""
+    text = text.strip()
+    if not NAME_FILTER.fullmatch(text) or _parses(text):
+        return False
+    return text == text.lower() or bool(close_names(text.strip("*?")))
 
 
 @app.command("show")

@@ -16,9 +16,10 @@ from typing import Any
 import torch
 
 from convarch.data.augment import parse_augment
+from convarch.data.batch_decode import EncodedFiles
 from convarch.data.builtin import BUILTIN, MNIST5K_HELD_OUT_PER_CLASS, SPLIT_SEED, TensorImages
 from convarch.data.folder import FolderScan, decode, find_split_folders, scan_folder
-from convarch.data.loader import FolderDataset, FolderLoader, TensorLoader
+from convarch.data.loader import BatchDecodeLoader, FolderDataset, FolderLoader, TensorLoader
 from convarch.data.preprocess import Preprocessing, dataset_stats, default_preprocessing, model_preprocessing
 from convarch.data.split import stratified_split
 from convarch.errors import ConfigError, DataError
@@ -58,19 +59,25 @@ class DataBundle:
         return len(self.class_names)
 
     def loader(self, side: str, *, batch_size: int, augment: str | None = None, seed: int = 0, rank: int = 0,
-               world: int = 1, device: torch.device | str = "cpu", num_workers: int = 0,
-               training: bool | None = None) -> TensorLoader | FolderLoader:  # fmt: skip
+               world: int = 1, device: torch.device | str = "cpu", num_workers: int | None = 0,
+               training: bool | None = None, min_batch: int = 1,
+               decode: str = "cpu") -> TensorLoader | FolderLoader:  # fmt: skip
         """A loader for ``"train"`` (shuffled, augmented) or ``"val"`` (in order, plain); ``training=False``
-        reads the training side in order without augmentation (to cache features)."""
+        reads the training side in order without augmentation (to cache features). Batches of fewer than
+        ``min_batch`` images are dropped. ``decode="gpu"`` decodes a folder streamed from disk in batches on
+        ``device`` (``convarch.data.batch_decode``; any device works, a GPU is where it pays)."""
         part: Side = getattr(self, side)
         training = side == "train" if training is None else training
         names = parse_augment(self.default_augment if augment is None else augment)
         options = dict(batch_size=batch_size, training=training, augment=names, seed=seed, rank=rank, world=world,
-                       device=torch.device(device))  # fmt: skip
+                       device=torch.device(device), min_batch=min_batch)  # fmt: skip
         if part.images is not None:
             return TensorLoader(part.images, part.labels, self.preprocessing, **options)
+        if decode == "gpu":
+            files = EncodedFiles(part.paths or [], part.labels.tolist(), self.preprocessing)
+            return BatchDecodeLoader(files, num_workers=num_workers or 0, **options)
         dataset = FolderDataset(part.paths or [], part.labels.tolist(), self.preprocessing)
-        return FolderLoader(dataset, num_workers=num_workers, **options)
+        return FolderLoader(dataset, num_workers=num_workers or 0, **options)
 
 
 def load_data(

@@ -18,6 +18,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from convarch.data.augment import augment_batch
+from convarch.data.batch_decode import collate_encoded, decode_images, fit_images
 from convarch.data.folder import decode
 from convarch.data.preprocess import Preprocessing, to_unit_float
 
@@ -75,9 +76,14 @@ class _LoaderBase:
         rank: int,
         world: int,
         device: torch.device,
+        min_batch: int = 1,
     ) -> None:
         self.order = _Order(size, shuffle=training, seed=seed, rank=rank, world=world, training=training)
         self.preprocessing, self.batch_size, self.training = preprocessing, batch_size, training
+        # Batches smaller than this are dropped: 2 when a BatchNorm sees one value per channel, since its
+        # batch statistics need two (the trainer decides, from the spec; see trainer.smallest_batch), and the
+        # full batch size for a compiled model, which then sees one shape (convarch.train.compiled).
+        self.min_batch = min_batch
         self.augment = augment if training else ()
         self.seed, self.rank, self.device, self.epoch = seed, rank, device, 0
 
@@ -86,10 +92,8 @@ class _LoaderBase:
         self.order.set_epoch(epoch)
 
     def __len__(self) -> int:
-        n = len(self.order)
-        full, rest = divmod(n, self.batch_size)
-        # A training batch of one image would break BatchNorm's batch statistics: drop it.
-        return full + (1 if rest > (1 if self.training else 0) else 0)
+        full, rest = divmod(len(self.order), self.batch_size)
+        return (full if self.batch_size >= self.min_batch else 0) + (1 if rest >= max(self.min_batch, 1) else 0)
 
     @property
     def num_samples(self) -> int:
@@ -99,7 +103,7 @@ class _LoaderBase:
         order = self.order.indices()
         for start in range(0, len(order), self.batch_size):
             chunk = order[start : start + self.batch_size]
-            if self.training and len(chunk) < 2:
+            if len(chunk) < self.min_batch:
                 return
             yield chunk
 
@@ -162,30 +166,78 @@ def collate_skipping(samples: list[tuple[torch.Tensor | None, int, int, str]]) -
     }
 
 
-class FolderLoader(_LoaderBase):
-    """A folder streamed from disk through ``DataLoader`` workers; unreadable files are skipped, not fatal."""
+class _EpochBatches:
+    """The batch sampler of a persistent ``DataLoader``: each pass yields the loader's current epoch's batches."""
 
-    def __init__(self, dataset: FolderDataset, *, num_workers: int = 0, **options: Any) -> None:
-        super().__init__(len(dataset), dataset.preprocessing, **options)
+    def __init__(self, loader: _LoaderBase) -> None:
+        self.loader = loader
+
+    def __iter__(self) -> Iterator[list[int]]:
+        return (chunk.tolist() for chunk in self.loader._chunks())
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+
+class FolderLoader(_LoaderBase):
+    """A folder streamed from disk through ``DataLoader`` workers; unreadable files are skipped, not fatal.
+
+    The workers persist from one epoch to the next (starting 16 processes costs a second per epoch): they do
+    nothing random, the augmentation runs here from the (seed, epoch, rank) generator, so they may.
+    """
+
+    def __init__(self, dataset: Dataset, *, num_workers: int = 0, **options: Any) -> None:
+        super().__init__(len(dataset), dataset.preprocessing, **options)  # type: ignore[arg-type, attr-defined]
         self.dataset, self.num_workers = dataset, num_workers
         self.skipped: dict[str, str] = {}
+        self._loader: DataLoader | None = None
+
+    def _raw_batches(self, collate: Any, pin_memory: bool) -> DataLoader:
+        if self._loader is None:
+            self._loader = DataLoader(
+                self.dataset,
+                batch_sampler=_EpochBatches(self),
+                num_workers=self.num_workers,
+                collate_fn=collate,
+                generator=torch.Generator().manual_seed(derived_seed(self.seed, self.rank, 2)),
+                pin_memory=pin_memory,
+                persistent_workers=self.num_workers > 0,
+            )
+        return self._loader
+
+    def _skipped(self, raw: dict[str, Any]) -> list[tuple[str, str]]:
+        skipped = [(str(self.dataset.paths[i]), reason) for i, reason in raw["skipped"]]  # type: ignore[attr-defined]
+        self.skipped.update(skipped)
+        return skipped
 
     def __iter__(self) -> Iterator[Batch]:
-        # Worker seeds come from this generator: seeding it per epoch makes the workers' streams reproducible.
-        workers_seed = torch.Generator().manual_seed(derived_seed(self.seed, self.epoch, self.rank, 2))
-        loader = DataLoader(
-            self.dataset,
-            batch_sampler=[chunk.tolist() for chunk in self._chunks()],
-            num_workers=self.num_workers,
-            collate_fn=collate_skipping,
-            generator=workers_seed,
-            pin_memory=self.device.type == "cuda",
-        )
         generator = self._generator()
-        for raw in loader:
-            skipped = [(str(self.dataset.paths[i]), reason) for i, reason in raw["skipped"]]
-            self.skipped.update(skipped)
-            if raw["images"] is None or (self.training and len(raw["labels"]) < 2):
+        for raw in self._raw_batches(collate_skipping, pin_memory=self.device.type == "cuda"):
+            skipped = self._skipped(raw)
+            if raw["images"] is None or len(raw["labels"]) < self.min_batch:
                 continue
             x = self._finish(raw["images"], generator)
             yield Batch(x, raw["labels"].to(self.device, non_blocking=True), raw["index"], skipped)
+
+
+class BatchDecodeLoader(FolderLoader):
+    """A folder streamed from disk, decoded in batches on the loader's device (``--decode gpu``): the workers
+    read bytes, nvJPEG decodes (``convarch.data.batch_decode``); unreadable files are skipped, not fatal."""
+
+    def __iter__(self) -> Iterator[Batch]:
+        generator = self._generator()
+        paths = self.dataset.paths  # type: ignore[attr-defined]
+        for raw in self._raw_batches(collate_encoded, pin_memory=False):
+            skipped = self._skipped(raw)
+            index: torch.Tensor = raw["index"]
+            decoded = decode_images(raw["encoded"], [paths[i] for i in index.tolist()], self.device)
+            bad = [(str(paths[int(i)]), d) for i, d in zip(index, decoded, strict=True) if isinstance(d, str)]
+            if bad:
+                skipped = skipped + bad
+                self.skipped.update(bad)
+            keep = [k for k, image in enumerate(decoded) if not isinstance(image, str)]
+            if not keep or len(keep) < self.min_batch:
+                continue
+            images = fit_images([decoded[k] for k in keep], self.preprocessing)  # type: ignore[misc]
+            labels = raw["labels"][keep].to(self.device, non_blocking=True)
+            yield Batch(self._finish(images, generator), labels, index[keep], skipped)

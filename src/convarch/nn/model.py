@@ -105,6 +105,14 @@ class ConvNet(nn.Module):
             self._fits = x.shape
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | AuxOutputs:
+        output = self.forward_logits(x)
+        if isinstance(output, AuxOutputs):
+            return output._replace(logits=self.post(output.logits))
+        return self.post(output)
+
+    def forward_logits(self, x: torch.Tensor) -> torch.Tensor | AuxOutputs:
+        """The class scores before a trailing SOFTMAX (``post``): what a loss and ``predict``'s own softmax take.
+        The same as ``forward`` for a network that does not end in SOFTMAX."""
         self._check_input(x)
         if self.training and self.has_aux:
             aux, weights = [], []
@@ -113,8 +121,8 @@ class ConvNet(nn.Module):
                 if isinstance(module, AuxTap):
                     aux.append(module.head(x))
                     weights.append(module.weight)
-            return AuxOutputs(self.forward_head(x), tuple(aux), tuple(weights))
-        return self.forward_head(self.forward_features(x))
+            return AuxOutputs(self.classifier(self.pre_logits(x)), tuple(aux), tuple(weights))
+        return self.classifier(self.pre_logits(self.forward_features(x)))
 
     @property
     def has_aux(self) -> bool:

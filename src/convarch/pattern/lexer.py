@@ -22,13 +22,19 @@ class Token:
     offset: int
 
 
+# Spaces a user pastes from a document count as spaces: no-break, thin and ideographic ones, the
+# zero-width space and the byte-order mark. Inside ``H x W`` only spaces on the same line are allowed.
+_BLANK = "\u00a0\u2000-\u200b\u202f\u205f\u3000\ufeff"
+_INLINE = rf"[ \t{_BLANK}]*"
+BLANKS = " \t\u00a0" + "".join(map(chr, range(0x2000, 0x200C))) + "\u202f\u205f\u3000\ufeff"  # for str.strip
+
 _TOKEN = re.compile(
-    r"""
-    (?P<space>[ \t\r\n]+|\#[^\n]*)
+    rf"""
+    (?P<space>[ \t\r\n{_BLANK}]+|\#[^\n]*)
   | (?P<ARROW>->|→)
-  | (?P<NUMBER>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?(?:[xX]\d+)*)
+  | (?P<NUMBER>\d+(?:\.\d*)?(?:[eE][-+]?\d+)?(?:{_INLINE}[xX×]{_INLINE}\d+)*)
   | (?P<WORD>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<symbol>[\[\]{}()|*?,=:\-])
+  | (?P<symbol>[\[\]{{}}()|*?,=:\-])
     """,
     re.VERBOSE | re.ASCII,  # ASCII: \d must not match other scripts' digits, which int() would accept
 )

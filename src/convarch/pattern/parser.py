@@ -26,7 +26,7 @@ from typing import Any
 
 from convarch.blocks import BLOCKS, make_block
 from convarch.errors import ConvarchError, PatternError
-from convarch.pattern.lexer import Token, error_at, shown, tokenize
+from convarch.pattern.lexer import BLANKS, Token, error_at, shown, tokenize
 from convarch.spec.layers import PRIMITIVES, Layer, format_value
 from convarch.spec.limits import MAX_DEPTH, MAX_DIM, MAX_LAYERS, MAX_REPEAT, expanded_size
 from convarch.spec.nodes import NetSpec, Node, Opt, Parallel, Repeat, Seq
@@ -104,6 +104,9 @@ class _Parser:
         self.check_dim(max(dims), token)
         if min(dims) < 1:
             raise self.error("every INPUT dimension must be at least 1", token)
+        mistake = Volume(c, h, w).order_mistake(f"INPUT({h}x{w}x{c})", text=True)
+        if mistake:
+            raise self.error(mistake, token)
         self.expect(")", "')' after the INPUT volume")
         return Volume(c, h, w)
 
@@ -341,7 +344,8 @@ class _Parser:
 
 
 def _dims(text: str) -> tuple[int | float, ...]:
-    return tuple(_number(part) for part in re.split("[xX]", text))
+    """``32x32x3``, ``32 x 32 x 3`` or ``32×32×3`` (the lexer allows spaces around the x)."""
+    return tuple(_number(part.strip(BLANKS)) for part in re.split("[xX×]", text))
 
 
 def _number(text: str) -> int | float:

@@ -71,6 +71,11 @@ class Node:
 
     slots: ClassVar[tuple[str, ...]] = ()  # the fields that hold sub-nodes: a Node, None or a tuple of Nodes
     hands_on_input: ClassVar[bool] = False  # its output is its input tensor (eval dropout, a flatten view)
+    # How the parts meet in the output, for readers that depend on it (diagrams, the linear-stack rule):
+    # "concat", "add" (a residual; its parts: pre, body, shortcut, post), "dense" (growing concatenation),
+    # "gate" (the input scaled by its part), "tap" (the input passes on; the parts are side outputs), or
+    # "" (the output is the one part "" itself: a named block).
+    joins: ClassVar[str] = "none"
 
     # ---- the tree ---------------------------------------------------------------------------------
     def children(self) -> tuple[Node, ...]:
@@ -183,6 +188,7 @@ class Parallel(Node):
     branches: tuple[Node, ...]
 
     slots: ClassVar[tuple[str, ...]] = ("branches",)
+    joins: ClassVar[str] = "concat"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "branches", tuple(self.branches))
@@ -230,6 +236,7 @@ class Residual(Node):
     skip_optional: bool = False
 
     slots: ClassVar[tuple[str, ...]] = ("pre", "body", "shortcut", "post")
+    joins: ClassVar[str] = "add"
 
     def __post_init__(self) -> None:
         if self.skip_optional and (self.pre is not None or self.post is not None):
@@ -280,6 +287,7 @@ class Dense(Node):
     count: int
 
     slots: ClassVar[tuple[str, ...]] = ("body",)
+    joins: ClassVar[str] = "dense"
 
     def copies(self, variables: dict[str, int]) -> int:
         return self.count
@@ -317,6 +325,7 @@ class Aux(Node):
     weight: float = 0.3
 
     slots: ClassVar[tuple[str, ...]] = ("body",)
+    joins: ClassVar[str] = "tap"
 
     def flow(self, walk: Walk, v: Volume) -> Volume:
         out = walk("head", self.body, v, aux=True)
@@ -343,6 +352,7 @@ class Gate(Node):
     reduction: int = 1
 
     slots: ClassVar[tuple[str, ...]] = ("gate",)
+    joins: ClassVar[str] = "gate"
 
     def __post_init__(self) -> None:
         if not isinstance(self.reduction, int) or isinstance(self.reduction, bool) or self.reduction < 1:
@@ -389,6 +399,7 @@ class Block(Node):
     body: Node
 
     slots: ClassVar[tuple[str, ...]] = ("body",)
+    joins: ClassVar[str] = ""
 
     def flow(self, walk: Walk, v: Volume) -> Volume:
         return walk("", self.body, v, owned=walk.owned, container=False)

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from convarch.errors import SizingError
 
+IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA
+MIN_IMAGE_SIDE = 28  # MNIST's, the smallest common image side
+
 
 @dataclass(frozen=True)
 class Volume:
@@ -31,7 +34,30 @@ class Volume:
             raise SizingError(f"input size must be (C, H, W), got {size!r}") from None
         if min(c, h, w) < 1:
             raise SizingError(f"input size must be positive, got (C, H, W) = ({c}, {h}, {w})")
-        return cls(c, h, w)
+        volume = cls(c, h, w)
+        mistake = volume.order_mistake(f"input_size {size!r}", text=False)
+        if mistake:
+            raise SizingError(mistake)
+        return volume
+
+    def order_mistake(self, given: str, *, text: bool) -> str | None:
+        """Why this input looks like the other order, or None: the one check every entry point makes.
+
+        Text writes ``H x W x C`` and tuples PyTorch's ``(C, H, W)``, and users mix them up: ``3x224x224``
+        reads as 224 channels 3 pixels high, ``(224, 224, 3)`` as 224 channels 3 pixels wide. An image has
+        1, 3 or 4 channels (grey, RGB, RGBA), so a side of 1, 3 or 4 next to a channel count equal to the
+        other side, and at least MNIST's 28, is a square image in the wrong order. (A 1 x L x C input of a
+        text CNN, with its embeddings as channels, has C unrelated to L, so it passes.)
+        """
+        small, other = (self.h, self.w) if text else (self.w, self.h)
+        if small not in IMAGE_CHANNELS or self.c != other or self.c < MIN_IMAGE_SIDE:
+            return None
+        if text:  # C x H x W typed where H x W x C was meant
+            meant, order = f"{self.w}x{self.c}x{self.h}", "the text order is H x W x C"
+        else:  # (H, W, C) typed where (C, H, W) was meant
+            meant, order = f"({self.w}, {self.c}, {self.h})", "tuples are PyTorch's (C, H, W)"
+        return (f"{given} reads as {self.c} channels of {self.h}x{self.w} pixels, but {order}: an image with "
+                f"{small} channel{'s' if small > 1 else ''} is {meant}")  # fmt: skip
 
     @property
     def numel(self) -> int:

@@ -42,8 +42,9 @@ class Context:
 class Interpreter(Generic[T]):
     """Turns the pieces of a walk into results. Every method has a default, so a reader overrides only
     what it needs: ``layer`` for each primitive, ``sequence`` for a container of named items, ``combine``
-    for any other node (``node.flow`` decides its parts; ``parts`` maps each part's name to its result).
-    The defaults return None: the base class alone follows volumes and does nothing else."""
+    for any other node (``node.flow`` decides its parts; ``parts`` maps each part's name to its result, and
+    ``node.joins`` says how they meet). The defaults return None, and a named block its body's result: the
+    base class alone follows volumes and does nothing else."""
 
     def layer(self, layer: Layer, vin: Volume, vout: Volume, path: str, ctx: Context) -> T:
         return None  # type: ignore[return-value]
@@ -52,7 +53,8 @@ class Interpreter(Generic[T]):
         return None  # type: ignore[return-value]
 
     def combine(self, node: Node, parts: dict[str, T], vin: Volume, vout: Volume, path: str, ctx: Context) -> T:
-        return None  # type: ignore[return-value]
+        # A node with no join of its own (a named block) is its one part; ``Node.joins`` says how others join.
+        return parts[""] if not node.joins else None  # type: ignore[return-value]
 
 
 class _Parts(Generic[T]):

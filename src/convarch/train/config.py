@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from convarch.analysis.measure import check_threads
 from convarch.data.augment import parse_augment
@@ -22,11 +23,17 @@ from convarch.errors import ConfigError
 from convarch.train.distributed import DEVICES
 from convarch.train.schedule import OPTIMIZERS, SCHEDULES
 
+if TYPE_CHECKING:
+    import torch
+
 DEFAULT_LR = {"adamw": 2e-3, "sgd": 0.1}
 REFERENCE_BATCH = 64
 DEFAULT_WEIGHT_DECAY = {"adamw": 0.05, "sgd": 5e-4}
 
 
+DECODERS = ("cpu", "gpu")
+# torch.compile's modes: "reduce-overhead" adds CUDA graphs, which pay on small networks (launch-bound)
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune-no-cudagraphs")
 MAX_SEED = 2**63 - 1  # torch.manual_seed takes a 64-bit integer; more overflowed with a traceback
 
 
@@ -42,16 +49,20 @@ class TrainConfig:
     warmup: float = 0.0  # epochs; for onecycle, the rising part (default a quarter of the run)
     label_smoothing: float = 0.1
     augment: str | None = None  # None: the dataset's own (pad-crop for digits, flip + crop for photos)
-    amp: bool = False
-    channels_last: bool = False
+    # None: on for a GPU, off on the CPU (``for_device`` decides once the device is known)
+    amp: bool | None = None
+    channels_last: bool | None = None
+    cudnn_benchmark: bool | None = None
     compile: bool = False
+    compile_mode: str = "default"
     clip_grad: float | None = None
     ema: bool = False
     ema_decay: float = 0.998
     seed: int = 0
     device: str = "auto"
     threads: int | None = None  # torch intra-op threads; None: 1 for a small network on the CPU (threads.py)
-    num_workers: int = 0
+    num_workers: int | None = None  # None: the CPUs available on a GPU run, 0 (the main process) on the CPU
+    decode: str = "cpu"  # where a folder streamed from disk is decoded: "cpu" (PIL in workers) or "gpu" (nvJPEG)
     labels_per_class: int | None = None
     val_fraction: float | None = None
     split_seed: int = 0
@@ -75,7 +86,15 @@ class TrainConfig:
             (self.clip_grad is None or self.clip_grad > 0, f"--clip-grad must be positive, got {self.clip_grad}"),
             (0 < self.ema_decay < 1, f"the EMA decay must be in (0, 1), got {self.ema_decay}"),
             (self.device in DEVICES, f"unknown device {self.device!r}; choose from {', '.join(DEVICES)}"),
-            (self.num_workers >= 0, f"num_workers must be >= 0, got {self.num_workers}"),
+            (
+                self.num_workers is None or self.num_workers >= 0,
+                f"num_workers must be >= 0, got {self.num_workers}",
+            ),
+            (self.decode in DECODERS, f"unknown --decode {self.decode!r}; choose {' or '.join(DECODERS)}"),
+            (
+                self.compile_mode in COMPILE_MODES,
+                f"unknown --compile-mode {self.compile_mode!r}; choose from {', '.join(COMPILE_MODES)}",
+            ),
             (0 <= self.seed <= MAX_SEED, f"--seed must be from 0 to {MAX_SEED:,} (torch's range), got {self.seed}"),
             (
                 0 <= self.split_seed <= MAX_SEED,
@@ -128,3 +147,39 @@ class TrainConfig:
         if unknown:
             raise ConfigError(f"unknown training option(s): {', '.join(unknown)}")
         return dataclasses.replace(self, **changes)
+
+
+def available_cpus() -> int:
+    """The CPUs this process may use (its affinity mask, not the machine's count), shared among the
+    processes ``torchrun`` started on this machine."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cpus = os.cpu_count() or 1
+    return max(1, cpus // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
+
+
+def for_device(config: TrainConfig, device: torch.device) -> TrainConfig:
+    """The options with the device's defaults filled in where they were left out (``None``).
+
+    On a GPU: mixed precision, channels_last, cuDNN's autotuner and one DataLoader worker per available CPU,
+    what users of timm's and torchvision's reference scripts set by hand. On the CPU all stay off: there,
+    bf16 is slower than fp32 without native support (``convarch.hardware``), NHWC gains nothing on small
+    networks, and workers cost more than they save on a few cores.
+    """
+    gpu = device.type == "cuda"
+    if config.decode == "gpu" and not gpu:
+        raise ConfigError(
+            f"--decode gpu decodes JPEGs on a GPU, but this run's device is {device.type}; "
+            "use --device cuda, or leave --decode out to decode on the CPU"
+        )
+
+    def pick(value: bool | None) -> bool:
+        return gpu if value is None else value
+
+    return config.replace(
+        amp=pick(config.amp),
+        channels_last=pick(config.channels_last),
+        cudnn_benchmark=pick(config.cudnn_benchmark),
+        num_workers=(available_cpus() if gpu else 0) if config.num_workers is None else config.num_workers,
+    )

@@ -27,7 +27,7 @@ from convarch.data.loader import derived_seed
 from convarch.errors import ConfigError, WeightsError
 from convarch.nn.model import ConvNet
 from convarch.train import checkpoint as ckpt
-from convarch.train.config import TrainConfig
+from convarch.train.config import TrainConfig, for_device
 from convarch.train.distributed import Distributed, setup
 from convarch.train.evaluate import EvalStats
 from convarch.train.progress import RunDisplay, epoch_line
@@ -43,7 +43,7 @@ from convarch.weights.pretrained import load_weights
 # (batch 16) help more than a large rate, and a gentle decay (0.7) beats both 0.3 and 1.0 (one rate).
 FINETUNE_DEFAULTS: dict[str, Any] = {"epochs": 40, "batch_size": 16, "optimizer": "sgd", "lr": 0.02,
                                      "schedule": "cosine"}  # fmt: skip
-FREEZE_EPOCHS = 10
+FREEZE_EPOCHS = 10  # of the 40 default epochs: by default a quarter of the epochs given, rounded up
 LAYER_DECAY = 0.7
 HEAD_LR = 1e-2  # the new classifier alone, on cached features: a linear model, it takes a larger rate
 
@@ -53,7 +53,7 @@ def finetune(
     data: str | Path | None = None,
     *,
     weights: str | Path | None = None,
-    freeze_epochs: int = FREEZE_EPOCHS,
+    freeze_epochs: int | None = None,
     layer_decay: float = LAYER_DECAY,
     out: str | Path | None = None,
     resume: str | Path | None = None,
@@ -64,7 +64,8 @@ def finetune(
 ) -> TrainResult:
     """Fine-tune pretrained weights on ``data``. ``weights`` is a convarch checkpoint (``ca.save``, a run's
     ``best.safetensors``) or a pretrained source the weights registry knows; ``model`` may be left out
-    when the checkpoint describes its network. ``options`` are ``TrainConfig`` fields."""
+    when the checkpoint describes its network. ``freeze_epochs`` defaults to a quarter of the epochs (10 of the
+    default 40), rounded up. ``options`` are ``TrainConfig`` fields."""
     if resume is not None:
         saved = ckpt.read_config(Path(resume))
         if saved.get("task") != "finetune":
@@ -74,12 +75,18 @@ def finetune(
     if data is None or weights is None:
         raise ConfigError("finetune needs --weights (a checkpoint or a pretrained source) and --data")
     config = TrainConfig.from_dict({**FINETUNE_DEFAULTS, **options})
+    if freeze_epochs is None:
+        freeze_epochs = default_freeze_epochs(config.epochs)
     if not 0 <= freeze_epochs <= config.epochs:
-        raise ConfigError(f"freeze epochs must be between 0 and the epochs ({config.epochs}), got {freeze_epochs}")
+        raise ConfigError(
+            f"--freeze-epochs ({freeze_epochs}) must be from 0 to --epochs ({config.epochs}), the frozen epochs "
+            "being part of all the epochs; lower --freeze-epochs or raise --epochs"
+        )
     if not 0 < layer_decay <= 1:
         raise ConfigError(f"layer decay must be in (0, 1] (1: the same rate everywhere), got {layer_decay}")
-    dist = setup(config.device)
+    request, dist = config, setup(config.device)
     try:
+        config = for_device(request, dist.device)  # config.json keeps the request: a resume re-derives the rest
         out_dir = Path(out) if out is not None else None
         state = ckpt.resume_state(out_dir, writer=dist.is_main) if resume is not None else None  # type: ignore[arg-type]
         display = RunDisplay(console, enabled=not quiet and dist.is_main)
@@ -93,7 +100,7 @@ def finetune(
             if out_dir is not None:
                 request = {"task": "finetune", "model": describe_source(model) if model is not None else None,
                            "weights": str(weights), "data": str(data), "freeze_epochs": freeze_epochs,
-                           "layer_decay": layer_decay, "options": config.to_dict()}  # fmt: skip
+                           "layer_decay": layer_decay, "options": request.to_dict()}  # fmt: skip
                 start_run(out_dir, dist, request, bundle)
         extra = {"data": json.dumps(data_extra(bundle)), "finetuned_from": str(weights)}
         parts = state[1] if state is not None else None
@@ -102,6 +109,11 @@ def finetune(
                                on_batch, extra)  # fmt: skip
     finally:
         dist.close()
+
+
+def default_freeze_epochs(epochs: int) -> int:
+    """The frozen phase when none is given: the same share of the run as the defaults' 10 of 40, rounded up."""
+    return min(epochs, -(-epochs * FREEZE_EPOCHS // FINETUNE_DEFAULTS["epochs"]))
 
 
 def _run_phases(net: ConvNet, bundle: DataBundle, config: TrainConfig, dist: Distributed, parts: dict[str, Any] | None,

@@ -7,6 +7,8 @@ came from, so evaluating it on the same data finds exactly the images it never t
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from convarch.data.preprocess import Preprocessing, model_preprocessing
 from convarch.errors import ConfigError, DataError, WeightsError
 from convarch.nn.model import ConvNet
 from convarch.train.distributed import Distributed, pick_device
-from convarch.train.evaluate import EvalStats, evaluate_loader
+from convarch.train.evaluate import EvalStats, class_scores, evaluate_loader
 from convarch.weights.checkpoint import load, read_header
 
 SPLITS = ("val", "train", "all")
@@ -166,9 +168,16 @@ class Prediction:
 
 @torch.no_grad()
 def predict(
-    checkpoint: str | Path | ConvNet, images: list[str | Path], *, topk: int = 5, device: str = "cpu"
+    checkpoint: str | Path | ConvNet,
+    images: str | os.PathLike | Sequence[str | os.PathLike],
+    *,
+    topk: int = 5,
+    device: str = "cpu",
 ) -> list[Prediction]:
-    """The ``topk`` classes and probabilities for each image file; an unreadable file gets an error, not a crash."""
+    """The ``topk`` classes and probabilities for each image file (one path, or a list of them); an unreadable
+    file gets an error, not a crash."""
+    if isinstance(images, str | os.PathLike):  # one file, not the characters of its name
+        images = [images]
     if topk < 1:
         raise ConfigError(f"topk must be at least 1, got {topk}")
     model, _ = _model_and_header(checkpoint)
@@ -184,7 +193,8 @@ def predict(
         except BadImage as error:
             results.append(Prediction(str(path), [], str(error)))
             continue
-        probabilities = model(prep(image.unsqueeze(0)).to(target)).softmax(dim=1)[0].float().cpu()
+        logits = class_scores(model, prep(image.unsqueeze(0)).to(target))  # a trailing SOFTMAX is not applied twice
+        probabilities = logits.softmax(dim=1)[0].float().cpu()
         values, indices = probabilities.topk(k)
         results.append(
             Prediction(str(path), [(names[i], float(v)) for v, i in zip(values, indices.tolist(), strict=True)])

@@ -20,11 +20,11 @@ from convarch.nn.model import ConvNet
 from convarch.spec.nodes import NetSpec
 from convarch.spec.serialize import spec_from_json, spec_to_json
 from convarch.train import checkpoint as ckpt
-from convarch.train.config import TrainConfig
+from convarch.train.config import TrainConfig, for_device
 from convarch.train.distributed import Distributed, setup
 from convarch.train.progress import RunDisplay
 from convarch.train.threads import intra_op_threads
-from convarch.train.trainer import BatchHook, Trainer, TrainResult
+from convarch.train.trainer import BatchHook, Trainer, TrainResult, check_batch_size
 from convarch.weights.checkpoint import model_from_header
 
 ModelSource = str | NetSpec | ConvNet
@@ -51,21 +51,25 @@ def train(
         model, data, options, out = _resumed_request(Path(resume), model, data, options, out)
     if model is None or data is None:
         raise ConfigError("train needs a model (zoo name, pattern text or model) and data (a dataset name or folder)")
-    config = TrainConfig.from_dict(options)
-    dist = setup(config.device)
+    request = TrainConfig.from_dict(options)  # as asked: config.json keeps it, so a resume re-derives the rest
+    dist = setup(request.device)
     try:
+        config = for_device(request, dist.device)
         out_dir = Path(out) if out is not None else None
         state = ckpt.resume_state(out_dir, writer=dist.is_main) if resume is not None else None  # type: ignore[arg-type]
         if state is not None:
             net = model_from_header(state[2], state[0], out_dir / ckpt.STATE)  # type: ignore[operator]
+            check_batch_size(net, config.batch_size)
             bundle = _load(data, net, config)
         else:
-            bundle = _load(data, probe(model), config)
+            shape = probe(model)
+            check_batch_size(shape, config.batch_size)  # before the data is loaded
+            bundle = _load(data, shape, config)
             net = prepared_model(model, bundle, config.seed)
         display = RunDisplay(console, enabled=not quiet and dist.is_main)
         if out_dir is not None and state is None:
             start_run(out_dir, dist, {"task": "train", "model": describe_source(model), "data": str(data),
-                                      "options": config.to_dict()}, bundle)  # fmt: skip
+                                      "options": request.to_dict()}, bundle)  # fmt: skip
         trainer = Trainer(net, bundle, config, dist, out=out_dir, display=display, on_batch=on_batch,
                           extra={"data": json.dumps(data_extra(bundle))})  # fmt: skip
         if state is not None:

@@ -8,7 +8,6 @@ same tensors as one that never stopped.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -22,22 +21,68 @@ from torch import nn
 from convarch.data.datasets import DataBundle
 from convarch.data.loader import Batch, derived_seed
 from convarch.errors import ConfigError
+from convarch.hardware import precision_plan
 from convarch.nn.model import ConvNet, classification_loss
+from convarch.spec.elementwise import BN
+from convarch.spec.walk import trace
 from convarch.train import checkpoint as ckpt
-from convarch.train.config import TrainConfig
+from convarch.train.compiled import begin_step, compile_module
+from convarch.train.config import TrainConfig, for_device
 from convarch.train.distributed import Distributed
 from convarch.train.ema import ModelEMA
-from convarch.train.evaluate import EvalStats, autocast_for, evaluate_loader, logits_of
+from convarch.train.evaluate import (
+    EvalStats,
+    Logits,
+    autocast_for,
+    eval_precision,
+    evaluate_loader,
+    finite_with_batch_statistics,
+    logits_of,
+)
 from convarch.train.progress import RunDisplay, epoch_line
 from convarch.train.schedule import Schedule, StepScheduler, make_optimizer, param_groups
 from convarch.train.state import capture_rng, restore_rng
 
 BatchHook = Callable[[int, torch.Tensor], None]
 DISPLAY_INTERVAL_S = 0.25
+CHECK_EVERY = 32  # steps between loss checks on an accelerator (the same on every rank: the check is collective)
 
 
 class TrainingDiverged(ConfigError):
     """The loss became NaN or infinite; the message names the step and the checkpoint that is still good."""
+
+
+def smallest_batch(model: ConvNet) -> tuple[int, str]:
+    """The fewest images one training step can take, and why. BatchNorm normalises each channel with the
+    mean and variance over the batch and the positions (Ioffe & Szegedy 2015, §3.2), so one image whose map
+    is larger than 1x1 is enough, but a BN that sees one value per channel (a 1x1 map or a vector) needs two."""
+    for step in trace(model.spec):
+        if isinstance(step.layer, BN) and step.input.h * step.input.w == 1:
+            return 2, f"{step.path} is a BN on a {step.input} volume, one value per channel and image"
+    return 1, ""
+
+
+def check_batch_size(model: ConvNet, batch_size: int) -> int:
+    """Refuse, before any work, a batch size the network cannot train on; returns the smallest batch."""
+    smallest, why = smallest_batch(model)
+    if batch_size < smallest:
+        raise ConfigError(
+            f"batch size {batch_size} cannot train this network: {why}, and its batch statistics need at least "
+            f"{smallest} images. Use --batch-size {smallest} or more (batch_size= in Python)"
+        )
+    return smallest
+
+
+def held_out_overflow(loss: float, epoch: int, train_dtype: torch.dtype | None) -> str:
+    """The warning for a non-finite held-out loss with finite weights. The run goes on: the weights and every
+    batch loss are finite, so training is sound and it is the evaluation that overflowed, typically because
+    batch-norm running statistics lag the weights early in training (they settle within a few epochs)."""
+    precision = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(train_dtype, "fp32")  # type: ignore[arg-type]
+    return (
+        f"warning: the held-out loss after epoch {epoch + 1} is {loss:.4g} although the weights are finite: the "
+        f"evaluation overflowed (eval precision follows training's {precision}; batch-norm running statistics "
+        "are not settled yet). Training goes on; this epoch's held-out numbers are not meaningful."
+    )
 
 
 @dataclass
@@ -92,34 +137,52 @@ class Trainer:
         self.first_epoch, self.start_epoch, self.history = first_epoch, first_epoch, list(history or [])
         self.display = display or RunDisplay(None, enabled=False)
         self.on_batch, self.extra, self.phase = on_batch, dict(extra or {}), phase
+        self.config = config = for_device(config, dist.device)
         device = dist.device
+        self.precision = precision_plan(device, bool(config.amp))
+        if config.amp and not self.precision.enabled:
+            self.display.line(self.precision.reason)  # --amp asked for, and why it is off
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = bool(config.cudnn_benchmark)
         model.to(device)
         if config.channels_last:
             model.to(memory_format=torch.channels_last)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
-        self.train_loader = data.loader("train", batch_size=config.batch_size, augment=config.augment,
-                                        seed=config.seed, rank=dist.rank, world=dist.world, device=device,
-                                        num_workers=config.num_workers)  # fmt: skip
-        self.val_loader = data.loader("val", batch_size=max(config.batch_size, 256), rank=dist.rank,
-                                      world=dist.world, device=device, num_workers=config.num_workers)  # fmt: skip
+        self.min_batch = check_batch_size(model, config.batch_size)
+        self.val_batch = max(config.batch_size, 256)
+        common = dict(rank=dist.rank, world=dist.world, device=device, num_workers=config.num_workers,
+                      decode=config.decode)  # fmt: skip
+        # A compiled model trains on full batches only: one shape, no recompiles (convarch.train.compiled).
+        self.train_loader = data.loader("train", batch_size=config.batch_size, augment=config.augment, seed=config.seed,
+                                        min_batch=config.batch_size if config.compile else self.min_batch,
+                                        **common)  # fmt: skip
+        self.val_loader = data.loader("val", batch_size=self.val_batch, **common)
         if len(self.train_loader) == 0:
             raise ConfigError(
-                f"the training set ({len(data.train)} images over {dist.world} process(es)) gives no full "
-                f"batch of at least 2 images; use a smaller --batch-size or fewer processes"
+                f"the training set ({len(data.train)} images over {dist.world} process(es)) gives no batch of at "
+                f"least {self.train_loader.min_batch} image(s); use a smaller --batch-size or fewer processes"
             )
         steps = len(self.train_loader)
         self.optimizer = make_optimizer(groups or param_groups(model, config.decay, config.base_lr),
                                         config.optimizer, config.base_lr, config.momentum)  # fmt: skip
         total = (config.epochs - first_epoch) * steps
         self.scheduler = StepScheduler(self.optimizer, Schedule(config.schedule, total, round(config.warmup * steps)))
-        self.scaler = torch.amp.GradScaler(device.type, enabled=config.amp and device.type == "cuda")
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.precision.grad_scaler)
         self.ema = ModelEMA(model, config.ema_decay) if config.ema else None
-        self.net: nn.Module = model
+        # One compiled module, used by the training steps and (without EMA) by every evaluation. Logits: the loss
+        # takes logits, also from a net that ends in SOFTMAX.
+        self.compiled: nn.Module | None = None
+        if config.compile:
+            self.compiled = compile_module(Logits(model), config.compile_mode)
+        self.compiled_ema: nn.Module | None = None
+        self.net: nn.Module = self.compiled if self.compiled is not None else Logits(model)
         if dist.enabled:
             ids = [device.index] if device.type == "cuda" else None
-            self.net = nn.parallel.DistributedDataParallel(model, device_ids=ids)
-        if config.compile:
-            self.net = torch.compile(self.net)
+            self.net = nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
+        # The CPU checks each batch's loss before its update (a sync costs nothing there); an accelerator
+        # keeps the losses on the device and checks them every CHECK_EVERY steps: a sync per step would leave
+        # the GPU idle while the CPU queues the next step's kernels.
+        self.check_every = 1 if device.type == "cpu" else CHECK_EVERY
         self.skipped: dict[str, str] = {}
         # Dropout's stream: seeded per rank here, restored from the checkpoint by load_parts on resume.
         torch.manual_seed(derived_seed(config.seed, dist.rank, 3))
@@ -167,16 +230,30 @@ class Trainer:
             self.train_loader.set_epoch(epoch)
             started = time.perf_counter()
             loss, top1, seen = self._train_epoch(epoch)
+            if seen == 0:  # e.g. every streamed file unreadable: an epoch without a step must not look like one
+                self.skipped.update(getattr(self.train_loader, "skipped", {}))
+                raise ConfigError(
+                    f"epoch {epoch + 1} made no training step: no batch of at least {self.min_batch} readable "
+                    f"image(s) reached the network ({len(self.skipped)} unreadable file(s) skipped), so the run "
+                    "stopped without saving this epoch. Check the data, or lower --batch-size"
+                )
             self.dist.average_buffers(self.model)
             if self.ema is not None:
                 self.dist.average_buffers(self.ema.module)
             elapsed = time.perf_counter() - started
             stats = self.evaluate()
-            # The batch losses are checked before each update, so the epoch's last update can still leave
-            # non-finite weights (a finite loss with an exploding gradient); checked here, before they are saved.
-            if not (math.isfinite(stats.loss) and self._weights_finite()):
+            # The batch losses are checked, but the epoch's last update can still leave non-finite weights (a
+            # finite loss with an exploding gradient): checked here, before they are saved. Non-finite weights
+            # stop the run. A non-finite held-out loss with finite weights stops it only when the network
+            # overflows with batch statistics too; otherwise it is the running statistics (held_out_overflow).
+            if not self._weights_finite():
                 raise self._diverged(f"the weights became non-finite (held-out loss {stats.loss:.4g})", epoch,
                                      f"after epoch {epoch + 1}")  # fmt: skip
+            if not math.isfinite(stats.loss):
+                if not self._sound_with_batch_statistics():
+                    raise self._diverged(f"the network's outputs overflow with finite weights (held-out loss "
+                                         f"{stats.loss:.4g})", epoch, f"after epoch {epoch + 1}")  # fmt: skip
+                self.display.line(held_out_overflow(stats.loss, epoch, self.precision.dtype))
             row = {
                 "epoch": epoch + 1, "phase": self.phase, "train_loss": loss, "train_top1": top1,
                 "val_loss": stats.loss, "val_top1": stats.top1, "val_top5": stats.top5, "lr": self.scheduler.lr,
@@ -197,15 +274,30 @@ class Trainer:
         return self.ema.module if self.ema is not None else self.model  # type: ignore[return-value]
 
     def evaluate(self) -> EvalStats:
-        model = self.eval_model
+        model, config = self.eval_model, self.config
+        net: nn.Module = model
+        if self.compiled is not None:  # the compiled module (the EMA copy gets its own, compiled once)
+            if self.ema is not None and self.compiled_ema is None:
+                self.compiled_ema = compile_module(Logits(self.ema.module), config.compile_mode)
+            net = self.compiled_ema if self.ema is not None else self.compiled  # type: ignore[assignment]
         # Validation loss is plain cross-entropy (no label smoothing), as `convarch evaluate` reports it.
-        return evaluate_loader(model, self.val_loader, model.num_classes, self.dist,
-                               amp=self.config.amp, channels_last=self.config.channels_last)  # fmt: skip
+        return evaluate_loader(net, self.val_loader, model.num_classes, self.dist,
+                               dtype=eval_precision(self.precision.dtype), channels_last=bool(config.channels_last),
+                               fixed_batch=self.val_batch if self.compiled is not None else None,
+                               step_begin=self._begin_step)  # fmt: skip
+
+    def _begin_step(self) -> None:
+        begin_step(self.config.compile_mode if self.compiled is not None else "default")
 
     def _train_epoch(self, epoch: int) -> tuple[float, float, int]:
-        config, dist = self.config, self.dist
+        config, dist, device = self.config, self.dist, self.dist.device
         self.net.train()
-        loss_sum, correct, count, steps = 0.0, 0, 0, len(self.train_loader)
+        steps = len(self.train_loader)
+        # Per-step losses and correct counts stay on the device; sizes are known on the host.
+        losses = torch.zeros(steps, dtype=torch.float32, device=device)
+        hits = torch.zeros(steps, dtype=torch.int64, device=device)
+        sizes = torch.zeros(steps, dtype=torch.float64)
+        checked = done = 0
         self.display.start_epoch(f"epoch {epoch + 1}/{config.epochs}", steps)
         started = last_shown = time.perf_counter()
         try:
@@ -214,34 +306,42 @@ class Trainer:
                     self.on_batch(epoch, batch.index)
                 for path, reason in batch.skipped:
                     self.skipped[path] = reason
-                loss, hits = self._step(batch, epoch, step)
-                n = len(batch.y)
-                loss_sum, correct, count = loss_sum + loss * n, correct + hits, count + n
+                self._step(batch, epoch, step, losses, hits)
+                sizes[step] = len(batch.y)
+                done = step + 1
+                if self.check_every > 1 and done - checked >= self.check_every:
+                    self._check_losses(losses, checked, done, epoch)
+                    checked = done
                 now = time.perf_counter()
                 if self.display.enabled and (now - last_shown > DISPLAY_INTERVAL_S or step == steps - 1):
                     last_shown = now
-                    self.display.update(
-                        step + 1, loss_sum / count, correct / count, count * dist.world / (now - started)
-                    )
+                    count = float(sizes[: step + 1].sum())
+                    loss_sum = float((losses[: step + 1].double().cpu() * sizes[: step + 1]).sum())
+                    correct = int(hits[: step + 1].sum())
+                    rate = count * dist.world / (now - started)
+                    self.display.update(step + 1, loss_sum / count, correct / count, rate)
         finally:
             self.display.end_epoch()
-        totals = dist.all_reduce(torch.tensor([loss_sum, correct, count], dtype=torch.float64))
+        if self.check_every > 1 and checked < done:
+            self._check_losses(losses, checked, done, epoch)
+        loss_sum = (losses.double().cpu() * sizes).sum()
+        totals = dist.all_reduce(torch.stack([loss_sum, hits.sum().double().cpu(), sizes.sum()]))
         seen = int(totals[2])
         return float(totals[0]) / max(1, seen), float(totals[1]) / max(1, seen), seen
 
-    def _step(self, batch: Batch, epoch: int, step: int) -> tuple[float, int]:
-        """One update; returns the batch's loss and correct count. Every per-step cost here is paid thousands
-        of times on a small network, so the disabled features (AMP, loss scaling) are skipped, not no-ops."""
+    def _step(self, batch: Batch, epoch: int, step: int, losses: torch.Tensor, hits: torch.Tensor) -> None:
+        """One update; the batch's loss and correct count go to ``losses[step]`` and ``hits[step]``. Every
+        per-step cost here is paid thousands of times on a small network, so disabled features (AMP, loss
+        scaling) are skipped, not no-ops, and nothing waits for the GPU."""
         config = self.config
         x = batch.x.contiguous(memory_format=torch.channels_last) if config.channels_last else batch.x
-        with autocast_for(self.dist.device, True) if config.amp else contextlib.nullcontext():
+        self._begin_step()
+        with autocast_for(self.dist.device, self.precision.dtype):
             output = self.net(x)
             loss = classification_loss(output, batch.y, self.criterion)
-        value = loss.item()  # one sync, used for the check and the metrics
-        finite = self.dist.all_finite(loss) if self.dist.enabled else math.isfinite(value)
-        if not finite:
-            raise self._diverged(f"the loss became {float(loss.detach().float().mean()):.4g}", epoch,
-                                 f"at epoch {epoch + 1}, step {step + 1}")  # fmt: skip
+        losses[step] = loss.detach()
+        if self.check_every == 1:  # checked before the update, where a sync is free
+            self._check_losses(losses, step, step + 1, epoch)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler.is_enabled():
             self.scaler.scale(loss).backward()
@@ -258,8 +358,26 @@ class Trainer:
         self.scheduler.step()
         if self.ema is not None:
             self.ema.update(self.model)
-        hits = int((logits_of(output).detach().argmax(dim=1) == batch.y).sum())
-        return value, hits
+        hits[step] = (logits_of(output).detach().argmax(dim=1) == batch.y).sum()
+
+    def _check_losses(self, losses: torch.Tensor, start: int, stop: int, epoch: int) -> None:
+        """Stop at a non-finite batch loss among steps ``start .. stop - 1`` (on any rank: all stop together)."""
+        window = losses[start:stop]
+        finite = self.dist.all_finite(window) if self.dist.enabled else bool(torch.isfinite(window).all())
+        if finite:
+            return
+        bad = (~torch.isfinite(window)).nonzero()
+        if len(bad) == 0:  # another rank's loss
+            raise self._diverged("the loss became non-finite on another process", epoch, f"at epoch {epoch + 1}")
+        step = start + int(bad[0])
+        raise self._diverged(f"the loss became {float(losses[step]):.4g}", epoch,
+                             f"at epoch {epoch + 1}, step {step + 1}")  # fmt: skip
+
+    def _sound_with_batch_statistics(self) -> bool:
+        """The evaluated model gives finite outputs on a held-out batch with batch statistics (on every rank)."""
+        batch = next(iter(self.val_loader))
+        finite = finite_with_batch_statistics(self.eval_model, batch.x)
+        return self.dist.all_finite(torch.tensor(1.0 if finite else float("nan")))
 
     def _weights_finite(self) -> bool:
         """Whether every floating tensor that ``save`` would write (model, EMA) is finite; one sync."""

@@ -20,11 +20,17 @@ BUBBLE_POINTS_PER_MILLION = 12.0  # marker area (points^2) per million parameter
 
 
 def complexity_chart(rows: list[Comparison], path: str | Path) -> tuple[Path, list[str]]:
+    """``complexity_figure`` saved to ``path``; returns the path and the names left out of the chart."""
+    figure, skipped = complexity_figure(rows)
+    return save_figure(figure, path), skipped
+
+
+def complexity_figure(rows: list[Comparison]) -> tuple[Figure, list[str]]:
     """Top-1 accuracy against GMACs, bubble area proportional to params, each bubble labelled.
 
     After Canziani, Paszke & Culurciello 2016 (arXiv 1605.07678), Fig. 2. With measured latencies a
-    second panel plots inference time per image against batch size (their Fig. 3). Returns the saved
-    path and the names left out for want of a published top-1.
+    second panel plots inference time per image against batch size (their Fig. 3). Returns the figure
+    and the names left out for want of a published top-1.
     """
     plotted = [r for r in rows if r.top1 is not None]
     skipped = [r.name for r in rows if r.top1 is None]
@@ -54,7 +60,7 @@ def complexity_chart(rows: list[Comparison], path: str | Path) -> tuple[Path, li
         timing.set_title("Measured on this machine", fontsize=10)
         timing.grid(alpha=0.3, which="both")
         timing.legend(fontsize=8)
-    return save_figure(figure, path), skipped
+    return figure, skipped
 
 
 def _pad_limits(axes, xs: list[float], ys: list[float]) -> None:  # type: ignore[no-untyped-def]
@@ -87,6 +93,11 @@ def profile_chart(profile: Profile, path: str | Path) -> Path:
 
 
 def sweep_chart(results: list[Instance], pattern: str, path: str | Path) -> Path:
+    """``sweep_figure`` saved to ``path``."""
+    return save_figure(sweep_figure(results, pattern), path)
+
+
+def sweep_figure(results: list[Instance], pattern: str) -> Figure:
     """Each instance as a point: params against MACs, coloured by forward memory; flagged ones ringed."""
     ok = [r for r in results if r.ok and r.params and r.macs]
     figure = Figure(figsize=(8, 6))
@@ -105,7 +116,7 @@ def sweep_chart(results: list[Instance], pattern: str, path: str | Path) -> Path
     note = f"; {failed} did not work out" if failed else ""
     axes.set_title(f"{title}\n{len(results)} instances{note}; red ring: sizing findings", fontsize=9)
     axes.grid(alpha=0.3, which="both")
-    return save_figure(figure, path)
+    return figure
 
 
 def bubble_area(params: int) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 from matplotlib.figure import Figure
@@ -22,3 +23,10 @@ def save_figure(figure: Figure, path: str | Path) -> Path:
     # An explicit format: the temporary file's name must not decide it.
     atomic_write(target, lambda temp: figure.savefig(temp, format=target.suffix[1:], dpi=150, bbox_inches="tight"))
     return target
+
+
+def figure_svg(figure: Figure) -> str:
+    """The figure as SVG text, in memory: glyphs are drawn as paths, so the SVG needs no font."""
+    buffer = io.StringIO()
+    figure.savefig(buffer, format="svg", bbox_inches="tight")
+    return buffer.getvalue()

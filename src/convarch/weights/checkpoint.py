@@ -72,6 +72,8 @@ def save(
             "state_dict with safetensors.torch.save_file."
         )
     if class_names is not None:
+        if isinstance(class_names, str):  # its characters would become the class names
+            raise ConfigError(f"class_names takes a list of names, one per class, got the string {class_names!r}")
         if len(class_names) != model.num_classes:
             raise ConfigError(f"{len(class_names)} class names for a {model.num_classes}-class model")
         model.class_names = list(class_names)
@@ -198,11 +200,19 @@ def _damaged(path: str | os.PathLike, field: str, problem: str) -> WeightsError:
 
 
 def read_tensors(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """The tensors of a safetensors file, each in memory of its own that torch allocated.
+
+    safetensors hands out views into the file's mapped bytes, at whatever offset each tensor starts (often
+    not 64-byte aligned). Kernels pick other code paths for unaligned data, so a model holding such views
+    computes results that differ from the saved model's in the last bits (~1e-7). A copy made by torch's
+    allocator is aligned as the saved model's tensors were, and a loaded model computes bit for bit what
+    it computed before it was saved. It also releases the mapping, so the file can be replaced afterwards.
+    """
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
     try:
-        return load_file(str(path))
+        return {key: tensor.clone() for key, tensor in load_file(str(path)).items()}
     except (SafetensorError, OSError, ValueError, RuntimeError) as error:
         raise WeightsError(
             f"{path} could not be read as safetensors ({error}); it may be truncated or corrupt"

@@ -32,7 +32,7 @@ from convarch.weights.preprocess import PREPROCESS_KEYS, default_cfg
 from convarch.weights.reader import WEIGHTS_SUFFIXES, read_state_dict
 from convarch.weights.sources import WeightSource, find_source, is_source_tag, sources_for
 from convarch.zoo.keymaps import squeeze_linear
-from convarch.zoo.registry import _REGISTRY, _ensure_loaded, get_entry, model_spec
+from convarch.zoo.registry import get_entry, is_model, model_spec
 
 logger = logging.getLogger("convarch.weights")
 SHOWN_KEYS = 6  # how many keys an error message lists
@@ -180,9 +180,8 @@ def local_weights_file(name: str | None, weights: str | os.PathLike) -> Path | N
 
 def _architecture(model: ConvNet) -> str | None:
     """The zoo name the model was created from, if it is registered (its key maps apply)."""
-    _ensure_loaded()
     name = model.pretrained_cfg.get("architecture")
-    return name if isinstance(name, str) and name in _REGISTRY else None
+    return name if isinstance(name, str) and is_model(name) and name == name.strip().lower() else None
 
 
 def _batch_counters(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -1,0 +1,132 @@
+"""``draw``: a figure of a network, read from its spec, and the ``Diagram`` that holds it."""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from convarch.analysis.output import output_path
+from convarch.api import bound_spec
+from convarch.draw.fonts import font_file
+from convarch.draw.reading import Chain, Network, Part, is_composite, read_network
+from convarch.draw.scene import Scene
+from convarch.draw.svg import scene_svg
+from convarch.errors import ConfigError
+from convarch.io import atomic_write
+from convarch.nn.model import ConvNet
+
+STYLES = ("volumes", "block", "graph")
+SUFFIXES = (".svg", ".png")
+PNG_ZOOM = 2.0  # pixels per SVG unit in a PNG: sharp on a slide or a high-density screen
+
+
+@dataclass(frozen=True)
+class Diagram:
+    """A drawn figure: ``svg`` is the SVG text; ``save`` writes it as .svg or .png."""
+
+    scene: Scene
+    style: str
+    title: str = ""
+
+    @property
+    def svg(self) -> str:
+        return scene_svg(self.scene)
+
+    def png(self, zoom: float = PNG_ZOOM) -> bytes:
+        """The figure rasterised by resvg with the font the layout measured (DejaVu Sans)."""
+        import resvg_py
+
+        return bytes(resvg_py.svg_to_bytes(svg_string=self.svg, font_files=[font_file(), font_file(bold=True)],
+                                           skip_system_fonts=True, zoom=zoom, background="#ffffff"))  # fmt: skip
+
+    def save(self, path: str | Path) -> Path:
+        """Write the figure to ``path`` (.svg or .png), atomically: no partial file is ever left."""
+        target = output_path(path, SUFFIXES, what="diagram")
+        data = self.png() if target.suffix.lower() == ".png" else self.svg.encode("utf-8")
+        return atomic_write(target, lambda temp: Path(temp).write_bytes(data))
+
+    def _repr_svg_(self) -> str:  # Jupyter
+        return self.svg
+
+
+def draw(
+    net: Any,
+    *,
+    style: str = "volumes",
+    input_size: tuple[int, int, int] | None = None,
+    at: str | None = None,
+    depth: int | None = None,
+    **keywords: Any,
+) -> Diagram:
+    """Draw a zoo name, pattern text (with ``N=..`` bindings), a spec or a convarch model.
+
+    ``style``: ``"volumes"`` (each layer's output volume as a box in perspective), ``"block"`` (one module
+    as the papers draw it; every distinct block type without ``at``) or ``"graph"`` (a vertical graph, one
+    node per layer or collapsed block, with volume, params and MACs). ``at`` selects a module by its path as
+    the report gives it (``features.inception3a``) or by a unique suffix of it (``inception3a``). ``depth``
+    is how many levels of blocks to open (by default the deepest that stays readable). Nothing is built and
+    nothing runs: the figure is read from the spec, with the same paths and numbers as ``analyze``.
+    """
+    if style not in STYLES:
+        close = difflib.get_close_matches(str(style), STYLES, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown style {style!r}: choose one of {', '.join(STYLES)}{hint}")
+    if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
+        raise ConfigError(f"depth must be a whole number of at least 0, got {depth!r}")
+    if isinstance(net, nn.Module) and not isinstance(net, ConvNet):
+        raise ConfigError(
+            f"{type(net).__name__} has no spec to draw; draw a zoo name, pattern text or a convarch model "
+            "(ca.create_model / ca.build)"
+        )
+    spec, volume, name = bound_spec(net, input_size, **keywords)
+    network = read_network(spec, volume)
+    title = name or "network"
+    part = find_part(network, at) if at is not None else None
+    if style == "volumes":
+        from convarch.draw.volumes import volumes_scene
+
+        if part is not None:
+            network = _focused(network, part)
+            title = f"{title}: {part.path}"
+        return Diagram(volumes_scene(network, depth, title), style, title)
+    if style == "block":
+        from convarch.draw.block import block_scene
+
+        return Diagram(block_scene(network, part, depth, title), style, title)
+    from convarch.draw.graph import graph_scene
+
+    if part is not None:
+        network = _focused(network, part)
+        title = f"{title}: {part.path}"
+    return Diagram(graph_scene(network, depth, title), style, title)
+
+
+def _focused(network: Network, part: Part) -> Network:
+    """The network cut down to one part, starting from the volume it receives."""
+    vin = part.vin if part.vin is not None else network.input
+    return Network(vin, Chain("", [part], vin, part.vout), network.report, network.parts_by_path)
+
+
+def find_part(network: Network, at: str) -> Part:
+    """The part at a module path, or at the one path that ends with ``at``; else the nearest paths."""
+    paths = network.parts_by_path
+    wanted = at.strip().strip(".")
+    if wanted in paths:
+        return paths[wanted]
+    matches = [p for p in paths if p.endswith("." + wanted)]
+    if len(matches) == 1:
+        return paths[matches[0]]
+    if len(matches) > 1:
+        shown = ", ".join(sorted(matches)[:6])
+        raise ConfigError(f"--at {at!r} matches {len(matches)} modules ({shown}); give more of the path")
+    candidates = [p for p in paths if is_composite(paths[p])] or list(paths)
+    near = difflib.get_close_matches(wanted, candidates, n=5, cutoff=0.3)
+    near += [p for p in difflib.get_close_matches(wanted, [p.rsplit(".", 1)[-1] for p in candidates], n=5)
+             if p not in near]  # fmt: skip
+    full = [p for p in candidates if p in near or p.rsplit(".", 1)[-1] in near][:5]
+    hint = f"; the nearest module paths are {', '.join(full)}" if full else ""
+    raise ConfigError(f"no module at {at!r} in this network{hint}. `convarch show` lists every path.")

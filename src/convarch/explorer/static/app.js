@@ -1,0 +1,316 @@
+// The live explorer: the page state lives in the URL; every number comes from the JSON API.
+"use strict";
+
+(function () {
+  const L = window.ConvarchLayers;
+  const SEED = "INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC";
+  const SEED_VALUES = { N: 2, M: 3, K: 1 };  // the README's instance of the seed's template
+  const OWN_KEYS = new Set(["view", "pattern", "model", "input", "style", "models"]);
+  const DEBOUNCE_MS = 40;
+  const $ = (id) => document.getElementById(id);
+
+  const state = { view: "explore", pattern: "", model: "", input: "", style: "volumes", values: {}, models: null,
+    variables: [], seq: 0, sweepSeq: 0, compareSeq: 0, lastInput: 0 };
+
+  // ---- the URL ------------------------------------------------------------------------------------
+  function readURL() {
+    const params = new URLSearchParams(location.search);
+    state.view = params.get("view") || "explore";
+    state.model = params.get("model") || "";
+    state.pattern = params.get("pattern") || "";
+    state.input = params.get("input") || "";
+    state.style = params.get("style") || "volumes";
+    state.models = params.has("models") ? params.get("models").split(",").filter(Boolean) : null;
+    for (const [key, value] of params) if (!OWN_KEYS.has(key)) state.values[key] = value;
+    if (!state.model && !state.pattern) {
+      state.pattern = SEED;
+      state.input = state.input || "32x32x3";
+      for (const [key, value] of Object.entries(SEED_VALUES)) if (!(key in state.values)) state.values[key] = String(value);
+    }
+  }
+
+  function writeURL() {
+    const params = new URLSearchParams();
+    if (state.view !== "explore") params.set("view", state.view);
+    if (state.view === "compare") {
+      if (state.models) params.set("models", state.models.join(","));
+    } else {
+      if (state.model) params.set("model", state.model); else params.set("pattern", state.pattern);
+      if (state.input) params.set("input", state.input);
+      for (const name of state.variables) if (state.values[name] !== undefined) params.set(name, state.values[name]);
+      if (state.view === "explore" && state.style !== "volumes") params.set("style", state.style);
+    }
+    history.replaceState(null, "", "?" + params.toString());
+  }
+
+  // ---- the API ------------------------------------------------------------------------------------
+  class ApiError extends Error {
+    constructor(detail) { super(detail.message); this.detail = detail; }
+  }
+
+  async function call(path, params, as) {
+    const response = await fetch(path + "?" + new URLSearchParams(params).toString());
+    if (!response.ok) {
+      let detail;
+      try { detail = (await response.json()).error; } catch (_) { detail = { type: "HTTPError", message: response.statusText }; }
+      throw new ApiError(detail || { type: "HTTPError", message: String(response.status) });
+    }
+    return as === "text" ? response.text() : response.json();
+  }
+
+  function source() {
+    const params = state.model ? { model: state.model } : { pattern: state.pattern };
+    if (state.input.trim()) params.input = state.input.trim();
+    return params;
+  }
+
+  function bindings(asRanges) {
+    const found = {};
+    for (const name of state.variables) {
+      const value = state.values[name];
+      found[name] = asRanges ? (value && value.trim() ? value.trim() : "1..3") : String(parseInt(value, 10) || 0);
+    }
+    return found;
+  }
+
+  // A convarch error as the page shows it: its type, where (line and column, with the caret), and why.
+  function showError(box, error) {
+    const detail = error instanceof ApiError ? error.detail : { type: "Error", message: String(error) };
+    const where = detail.line ? " at line " + detail.line + ", column " + detail.column : "";
+    const parts = [L.el("div", { class: "kind" }, detail.type + where)];
+    if (detail.excerpt) {
+      parts.push(L.el("div", { class: "reason" }, detail.reason), L.el("pre", { class: "caret" }, detail.excerpt));
+    } else {
+      parts.push(L.el("div", { class: "reason" }, detail.message));
+    }
+    box.replaceChildren(...parts);
+    box.classList.remove("hidden");
+  }
+
+  function hideError(box) { box.classList.add("hidden"); box.replaceChildren(); }
+
+  // ---- explore ------------------------------------------------------------------------------------
+  function pick(path) { L.highlight($("results"), path); }
+
+  function syncSliders(names) {
+    state.variables = names;
+    const box = $("sliders");
+    if (box.dataset.names === names.join(",")) return;
+    box.dataset.names = names.join(",");
+    box.replaceChildren();
+    for (const name of names) {
+      if (!/^\d+$/.test(state.values[name] || "")) state.values[name] = String(SEED_VALUES[name] || 2);
+      const output = L.el("output", { for: "var-" + name }, state.values[name]);
+      const slider = L.el("input", { type: "range", id: "var-" + name, min: "0", max: "12", step: "1",
+        value: state.values[name], "aria-label": name });
+      slider.addEventListener("input", () => {
+        state.values[name] = slider.value;
+        output.textContent = slider.value;
+        changed();
+      });
+      box.append(L.el("label", { for: "var-" + name }, "template variable " + name),
+        L.el("div", { class: "slider" }, L.el("b", {}, name), slider, output));
+    }
+  }
+
+  function renderTotals(report) {
+    const t = report.totals;
+    const items = [["params", L.human(t.params), L.fmt(t.params)], ["MACs", L.human(t.macs), L.fmt(t.macs)],
+      ["FLOPs", L.human(t.flops), L.fmt(t.flops)], ["activations", L.human(t.activations), L.fmt(t.activations)],
+      ["forward memory / image", L.humanBytes(t.forward_bytes), L.fmt(t.forward_bytes) + " B"],
+      ["training memory, batch 1", L.humanBytes(t.training_bytes), L.fmt(t.training_bytes) + " B"],
+      ["FC params", L.human(t.fc_params), L.fmt(t.fc_params)]];
+    $("totals").replaceChildren(...items.map(([label, short, exact]) =>
+      L.el("div", { "data-total": label }, L.el("small", {}, label), L.el("b", {}, short), L.el("span", { class: "mono" }, exact))));
+    $("title").textContent = (report.title ? report.title + " at " : "input ") + report.input + " · " +
+      report.rows.length + " layers";
+  }
+
+  async function refreshExplore() {
+    const seq = ++state.seq;
+    const started = state.lastInput;
+    let info;
+    try {
+      info = await call("/api/variables", source());
+    } catch (error) {
+      if (seq !== state.seq) return;
+      showError($("error"), error);
+      $("results").classList.add("stale");
+      return;
+    }
+    if (seq !== state.seq) return;
+    syncSliders(info.variables);
+    writeURL();
+    const query = { ...source(), ...bindings(false) };
+    call("/api/analyze", query).then((report) => {
+      if (seq !== state.seq) return;
+      hideError($("error"));
+      $("results").classList.remove("stale");
+      renderTotals(report);
+      L.renderTable($("layers"), report, pick);
+      document.body.dataset.numbersMs = (performance.now() - started).toFixed(1);
+      document.body.dataset.rendered = String(seq);
+    }, (error) => {
+      if (seq !== state.seq) return;
+      showError($("error"), error);
+      $("results").classList.add("stale");
+    });
+    call("/api/check", query).then((answer) => {
+      if (seq === state.seq) L.renderFindings($("findings"), answer.findings, pick);
+    }, (error) => { if (seq === state.seq) $("findings").replaceChildren(); });
+    call("/api/draw", { ...query, style: state.style }, "text").then((svg) => {
+      if (seq !== state.seq) return;
+      $("diagram").innerHTML = svg;
+      document.body.dataset.diagramMs = (performance.now() - started).toFixed(1);
+    }, (error) => {
+      if (seq !== state.seq) return;
+      const message = error instanceof ApiError ? error.detail.message : String(error);
+      $("diagram").replaceChildren(L.el("p", { class: "message" }, message));
+    });
+  }
+
+  // ---- sweep --------------------------------------------------------------------------------------
+  async function refreshSweep() {
+    const seq = ++state.sweepSeq;
+    const box = $("sweep-ranges");
+    try {
+      const info = await call("/api/variables", source());
+      if (seq !== state.sweepSeq) return;
+      state.variables = info.variables;
+    } catch (error) {
+      if (seq === state.sweepSeq) showError($("sweep-error"), error);
+      return;
+    }
+    if (box.dataset.names !== state.variables.join(",")) {
+      box.dataset.names = state.variables.join(",");
+      box.replaceChildren(...state.variables.map((name) => {
+        const field = L.el("input", { type: "text", id: "range-" + name, value: bindings(true)[name] });
+        field.addEventListener("input", () => { state.values[name] = field.value; sweepChanged(); });
+        return L.el("label", {}, name + " ", field);
+      }));
+    }
+    writeURL();
+    if (!state.variables.length) {
+      showError($("sweep-error"), new ApiError({ type: "Note", message: "this source has no template variables: " +
+        "type a template such as the seed's (Explore) to sweep it" }));
+      return;
+    }
+    const query = { ...source(), ...bindings(true) };
+    try {
+      const result = await call("/api/sweep", query);
+      if (seq !== state.sweepSeq) return;
+      hideError($("sweep-error"));
+      renderSweep(result);
+      $("sweep-chart").replaceChildren(L.el("img", { alt: "sweep chart", src: "/api/sweep.svg?" + new URLSearchParams(query) }));
+    } catch (error) {
+      if (seq === state.sweepSeq) showError($("sweep-error"), error);
+    }
+  }
+
+  function renderSweep(result) {
+    const names = state.variables;
+    const head = L.el("tr", {}, ...[...names, "params", "MACs", "forward memory", "layers"].map(
+      (h) => L.el("th", { class: "num" }, h)), L.el("th", {}, "findings"));
+    const rows = result.instances.map((r) => L.el("tr", {}, ...names.map((n) => L.el("td", { class: "num" }, String(r.values[n]))),
+      L.el("td", { class: "num" }, r.error ? "-" : L.fmt(r.params)), L.el("td", { class: "num" }, r.error ? "-" : L.fmt(r.macs)),
+      L.el("td", { class: "num" }, r.error ? "-" : L.humanBytes(r.forward_bytes)), L.el("td", { class: "num" }, String(r.layers)),
+      L.el("td", {}, r.error || r.findings.map((f) => f.severity + ": " + f.rule).join(", ") || "none")));
+    $("sweep-table").replaceChildren(L.el("table", { class: "plain" }, L.el("thead", {}, head), L.el("tbody", {}, ...rows)));
+  }
+
+  // ---- compare ------------------------------------------------------------------------------------
+  async function refreshCompare() {
+    const seq = ++state.compareSeq;
+    writeURL();
+    const query = state.models ? { models: state.models.join(",") } : {};
+    try {
+      const result = await call("/api/compare", query);
+      if (seq !== state.compareSeq) return;
+      hideError($("compare-error"));
+      if (!state.models) {
+        state.models = result.models.map((m) => m.name);
+        for (const box of document.querySelectorAll("#compare-models input")) box.checked = state.models.includes(box.value);
+      }
+      const head = L.el("tr", {}, ...["model", "year", "input"].map((h) => L.el("th", {}, h)),
+        ...["params", "GMACs", "forward memory / image", "top-1"].map((h) => L.el("th", { class: "num" }, h)));
+      const rows = result.models.map((m) => L.el("tr", {}, L.el("td", {}, m.name), L.el("td", {}, String(m.year || "-")),
+        L.el("td", {}, m.input), L.el("td", { class: "num" }, L.fmt(m.params)), L.el("td", { class: "num" }, m.gmacs.toFixed(3)),
+        L.el("td", { class: "num" }, L.humanBytes(m.forward_bytes_per_image)),
+        L.el("td", { class: "num" }, m.top1 ? m.top1.value.toFixed(2) + "%" : "-")));
+      $("compare-table").replaceChildren(L.el("table", { class: "plain" }, L.el("thead", {}, head), L.el("tbody", {}, ...rows)));
+      $("compare-chart").replaceChildren(L.el("img", { alt: "Canziani chart", src: "/api/compare.svg?" + new URLSearchParams(query) }));
+    } catch (error) {
+      if (seq === state.compareSeq) showError($("compare-error"), error);
+    }
+  }
+
+  // ---- wiring -------------------------------------------------------------------------------------
+  let timer = 0;
+  function debounce(run) {
+    state.lastInput = performance.now();
+    clearTimeout(timer);
+    timer = setTimeout(run, DEBOUNCE_MS);
+  }
+  function changed() { debounce(refreshExplore); }
+  function sweepChanged() { debounce(refreshSweep); }
+
+  function show(view) {
+    state.view = view;
+    for (const button of document.querySelectorAll("nav button")) button.classList.toggle("active", button.dataset.view === view);
+    for (const name of ["explore", "sweep", "compare"]) $("view-" + name).classList.toggle("hidden", name !== view);
+    ({ explore: refreshExplore, sweep: refreshSweep, compare: refreshCompare })[view]();
+  }
+
+  async function loadModels() {
+    const { models } = await call("/api/models", {});
+    const families = new Map();
+    for (const m of models) {
+      if (!families.has(m.family)) families.set(m.family, L.el("optgroup", { label: m.family }));
+      families.get(m.family).append(L.el("option", { value: m.name }, m.name + " (" + m.year + ")"));
+    }
+    $("model").append(...families.values());
+    $("model").value = state.model;
+    $("compare-models").replaceChildren(...models.map((m) => {
+      const box = L.el("input", { type: "checkbox", value: m.name });
+      box.checked = !!state.models && state.models.includes(m.name);
+      box.addEventListener("change", () => {
+        state.models = [...document.querySelectorAll("#compare-models input:checked")].map((b) => b.value);
+        debounce(refreshCompare);
+      });
+      return L.el("label", {}, box, " " + m.name);
+    }));
+  }
+
+  async function start() {
+    readURL();
+    $("pattern").value = state.pattern;
+    $("input").value = state.input;
+    $("style").value = state.style;
+    $("pattern").addEventListener("input", () => {
+      state.pattern = $("pattern").value;
+      state.model = "";
+      $("model").value = "";
+      changed();
+    });
+    $("input").addEventListener("input", () => { state.input = $("input").value; changed(); });
+    $("style").addEventListener("change", () => { state.style = $("style").value; changed(); });
+    $("model").addEventListener("change", async () => {
+      state.model = $("model").value;
+      state.input = "";
+      $("input").value = "";
+      if (state.model) {
+        try { $("pattern").value = state.pattern = (await call("/api/pattern", { model: state.model })).pattern; } catch (_) { /* shown below */ }
+      }
+      changed();
+    });
+    for (const button of document.querySelectorAll("nav button")) button.addEventListener("click", () => show(button.dataset.view));
+    L.linkDiagram($("diagram"), pick);
+    if (state.model) {
+      call("/api/pattern", { model: state.model }).then((answer) => { $("pattern").value = answer.pattern; }, () => {});
+    }
+    await loadModels().catch((error) => showError($("error"), error));
+    show(state.view);
+  }
+
+  document.addEventListener("DOMContentLoaded", start);
+})();

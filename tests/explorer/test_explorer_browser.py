@@ -1,0 +1,208 @@
+"""The explorer in a real browser: Debian's headless Chromium driven by Playwright.
+
+The tests start ``convarch serve`` on a free loopback port, type the seed's template and a syntax error,
+move a slider, open shared URLs, and assert on what the page shows. They open the report from disk with
+every network request refused. Screenshots go to ``$CONVARCH_SCREENSHOTS`` (or a temporary directory).
+Without Chromium or Playwright they skip with one line, except under ``CI=true``, where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+from tests.explorer.explorer_client import SEED
+
+import convarch as ca
+
+pytestmark = pytest.mark.xdist_group("browser")  # one worker, one browser for the whole module
+
+
+def chromium_path() -> str | None:
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    missing = []
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing.append("the playwright package (pip install -e '.[dev]')")
+    if chromium_path() is None:
+        missing.append("Debian's chromium (make browser-deps, as root)")
+    if missing:
+        message = f"browser tests need {' and '.join(missing)}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + "; CI must run them")
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=chromium_path(), args=["--no-sandbox"])
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="module")
+def explorer_url() -> Iterator[str]:
+    """``convarch serve --port 0 --no-browser`` in a subprocess; its first line gives the URL."""
+    src = str(Path(ca.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, (src, os.environ.get("PYTHONPATH"))))}
+    process = subprocess.Popen([sys.executable, "-m", "convarch", "serve", "--port", "0", "--no-browser"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)  # fmt: skip
+    try:
+        line = process.stdout.readline() if process.stdout else ""
+        match = re.search(r"http://127\.0\.0\.1:\d+/", line)
+        assert match, f"convarch serve did not start: {line}{process.stderr.read() if process.stderr else ''}"
+        yield match.group(0)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = Path(os.environ.get("CONVARCH_SCREENSHOTS") or tmp_path_factory.mktemp("screenshots"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    tab.errors = []
+    tab.on("pageerror", lambda error: tab.errors.append(str(error)))
+    yield tab
+    context.close()
+
+
+def expect(locator: Any) -> Any:
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(locator)
+
+
+def outputs_shown(page: Any) -> list[str]:
+    return page.locator("#layers tbody tr[data-path]:not(.input) td:nth-child(4)").all_inner_texts()
+
+
+def test_typing_the_seed_template_shows_volumes_findings_and_diagram(page: Any, explorer_url: str, shots: Path) -> None:
+    page.goto(explorer_url + "?" + urlencode({"model": "lenet5"}))
+    expect(page.locator("#title")).to_contain_text("lenet5")
+    page.locator("#pattern").fill("")
+    page.locator("#pattern").press_sequentially(SEED)
+    page.locator("#input").fill("32x32x3")
+    report = ca.analyze(SEED, input_size=(3, 32, 32), N=2, M=3, K=1)  # the page's sliders start at N=2, M=3, K=1
+    expect(page.locator("#totals")).to_contain_text(f"{report.params:,}")
+    assert outputs_shown(page) == [row.output for row in report.rows]
+    assert [page.locator(f"#var-{name}").input_value() for name in "NMK"] == ["2", "3", "1"]
+    finding = page.locator("li.finding", has_text="fc-dominates")
+    expect(finding).to_contain_text("pre_logits.fc1")
+    finding.click()
+    expect(page.locator('tr[data-path="pre_logits.fc1"]')).to_have_class(re.compile("selected"))
+    expect(page.locator("#diagram svg")).to_be_visible()
+    selected = page.locator("#diagram svg .selected")
+    expect(selected.first).to_be_attached()
+    assert set(selected.evaluate_all("nodes => nodes.map(n => n.getAttribute('data-path'))")) == {"pre_logits.fc1"}
+    page.screenshot(path=shots / "explorer-seed.png", full_page=True)
+    assert page.errors == []
+
+
+def test_a_syntax_error_shows_line_column_and_caret(page: Any, explorer_url: str, shots: Path) -> None:
+    page.goto(explorer_url)
+    expect(page.locator("#layers table")).to_be_visible()
+    broken = SEED.replace("-> FC", "->> FC", 1)
+    page.locator("#pattern").fill(broken)
+    try:
+        ca.parse(broken)
+    except ca.PatternError as error:
+        expected = error
+    box = page.locator("#error")
+    expect(box).to_be_visible()
+    expect(box.locator(".kind")).to_have_text(f"PatternError at line {expected.line}, column {expected.column}")
+    caret = box.locator("pre.caret").inner_text().splitlines()
+    assert caret == expected.excerpt.splitlines()
+    assert caret[-1].index("^") == caret[-2].index("->>") + 2  # under the second '>'
+    expect(page.locator("#results")).to_have_class(re.compile("stale"))
+    assert "Traceback" not in page.content()
+    page.screenshot(path=shots / "explorer-syntax-error.png")
+    page.locator("#pattern").fill(SEED)  # fixed: the error goes and the numbers come back
+    expect(box).to_be_hidden()
+    expect(page.locator("#results")).not_to_have_class(re.compile("stale"))
+
+
+def test_moving_a_slider_rebinds_the_template(page: Any, explorer_url: str) -> None:
+    page.goto(explorer_url + "?" + urlencode({"pattern": SEED, "input": "32x32x3", "N": 2, "M": 3, "K": 1}))
+    expect(page.locator("#layers table")).to_be_visible()
+    page.locator("#var-N").focus()
+    page.keyboard.press("ArrowRight")
+    report = ca.analyze(SEED, input_size=(3, 32, 32), N=3, M=3, K=1)
+    expect(page.locator("#totals")).to_contain_text(f"{report.params:,}")
+    assert outputs_shown(page) == [row.output for row in report.rows]
+    assert "N=3" in page.url
+
+
+def test_a_shared_url_opens_the_same_state(page: Any, explorer_url: str, shots: Path) -> None:
+    query = {"pattern": SEED, "input": "64x64x1", "N": 1, "M": 4, "K": 0, "style": "graph"}
+    page.goto(explorer_url + "?" + urlencode(query))
+    report = ca.analyze(SEED, input_size=(1, 64, 64), N=1, M=4, K=0)
+    expect(page.locator("#totals")).to_contain_text(f"{report.macs:,}")
+    assert outputs_shown(page) == [row.output for row in report.rows]
+    assert page.locator("#style").input_value() == "graph" and page.locator("#input").input_value() == "64x64x1"
+    page.goto(explorer_url + "?model=resnet50")
+    expect(page.locator("#title")).to_contain_text("resnet50 at 224x224x3")
+    expect(page.locator("#totals")).to_contain_text(f"{ca.analyze('resnet50').params:,}")
+    expect(page.locator("#pattern")).to_have_value(ca.to_pattern("resnet50"))
+    page.locator('tr.stage[data-stage="features.layer2"]').click()  # fold a stage
+    expect(page.locator('tr[data-path="features.layer2.0.body.conv1"]')).to_be_hidden()
+    page.screenshot(path=shots / "explorer-resnet50.png")
+    assert page.errors == []
+
+
+def test_sweep_and_compare_views(page: Any, explorer_url: str, shots: Path) -> None:
+    page.goto(explorer_url + "?" + urlencode({"view": "sweep", "pattern": SEED, "N": "1..2", "M": "2..3", "K": "1"}))
+    expect(page.locator("#sweep-table tbody tr")).to_have_count(4)
+    params = ca.analyze(SEED, N=2, M=3, K=1).params
+    expect(page.locator("#sweep-table")).to_contain_text(f"{params:,}")
+    page.wait_for_function("() => document.querySelector('#sweep-chart img')?.naturalWidth > 0")
+    page.screenshot(path=shots / "explorer-sweep.png", full_page=True)
+    page.goto(explorer_url + "?" + urlencode({"view": "compare", "models": "alexnet,vgg16,googlenet,resnet50"}))
+    expect(page.locator("#compare-table tbody tr")).to_have_count(4)
+    expect(page.locator("#compare-table")).to_contain_text(f"{ca.analyze('vgg16').params:,}")
+    page.wait_for_function("() => document.querySelector('#compare-chart img')?.naturalWidth > 0")
+    page.screenshot(path=shots / "explorer-compare.png", full_page=True)
+    assert page.errors == []
+
+
+def test_the_report_opens_from_disk_offline_without_console_errors(browser: Any, tmp_path: Path, shots: Path) -> None:
+    path = ca.write_report("googlenet_paper", tmp_path / "googlenet.html")
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, offline=True)
+    fetched: list[str] = []
+    context.route(re.compile(r"^(?!file:).*"), lambda route: (fetched.append(route.request.url), route.abort()))
+    page = context.new_page()
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type in ("error", "warning") else None)
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(path.as_uri())
+    report = ca.analyze("googlenet_paper")
+    expect(page.locator("#layers tbody tr[data-path]:not(.input)")).to_have_count(len(report.rows))
+    expect(page.locator("#totals")).to_contain_text(f"{report.params:,}")
+    page.locator("#batch").fill("32")
+    expect(page.locator("#training-batch")).to_contain_text(f"{report.training_bytes(32):,} B")
+    first = ca.check("googlenet_paper")[0]
+    page.locator("li.finding").first.click()
+    expect(page.locator(f'tr[data-path="{first.layer}"]')).to_have_class(re.compile("selected"))
+    page.locator('#layers th[data-key="params"]').click()  # sort by params, largest first
+    largest = max(report.rows, key=lambda row: row.params)
+    expect(page.locator("#layers tbody tr").nth(1)).to_have_attribute("data-path", largest.path)
+    page.screenshot(path=shots / "report-googlenet.png")
+    context.close()
+    assert fetched == [] and problems == []

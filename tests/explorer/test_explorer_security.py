@@ -1,0 +1,127 @@
+"""The explorer serves its own files and its API, nothing else: no traversal, bounded requests, no writes."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import pytest
+from tests.explorer.explorer_client import SEED, Client
+from typer.testing import CliRunner
+
+from convarch.explorer.server import MAX_BODY, STATIC, ExplorerServer, exposure_warning, host_name, is_loopback
+from convarch.spec.limits import MAX_TEXT
+
+TRAVERSALS = [
+    "/../pyproject.toml",
+    "/static/../server.py",
+    "/static/..%2fserver.py",
+    "/static/%2e%2e/server.py",
+    "/static/%2E%2E%2Fassets.py",
+    "/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "/static/%2e%2e%2f%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/static/..\\server.py",
+    "/static//etc/passwd",
+    "//etc/passwd",
+    "/etc/passwd",
+    "/static/app.js/../../server.py",
+    "/static/app.js%00.py",
+    "http://127.0.0.1/etc/passwd",
+    "/api/../static/app.js",
+    "/api/%2e%2e/static/app.js",
+    "/static/report.html",  # in the package, but not one of the files the live page serves
+]
+
+
+@pytest.mark.parametrize("path", TRAVERSALS)
+def test_no_path_reaches_the_file_system(client: Client, path: str) -> None:
+    reply = client.request("GET", path)
+    assert reply.status == 404
+    assert reply.json()["error"]["type"] == "HTTPError"
+    for secret in (b"root:", b"import ", b"[project]", b"def "):
+        assert secret not in reply.body
+
+
+def test_only_the_page_files_are_served(client: Client) -> None:
+    assert sorted(STATIC) == ["/", "/index.html", "/static/app.js", "/static/explorer.css", "/static/layers.js"]
+    page = client.request("GET", "/")
+    assert page.status == 200 and b"convarch explorer" in page.body
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert page.headers["x-content-type-options"] == "nosniff"
+
+
+def test_requests_for_another_host_are_refused(client: Client) -> None:
+    """DNS rebinding: a page on evil.example resolving to 127.0.0.1 must not read the API."""
+    assert client.request("GET", "/api/models", headers={"Host": "evil.example"}).status == 403
+    assert client.request("GET", "/api/models", headers={"Host": f"localhost:{client.port}"}).status == 200
+    assert host_name("[::1]:8000") == "::1" and host_name("127.0.0.1:80") == "127.0.0.1"
+
+
+def test_request_size_is_limited(client: Client) -> None:
+    too_long = client.request("GET", "/api/analyze?pattern=" + "A" * 70_000)
+    assert too_long.status == 414 and too_long.json()["error"]["type"] == "HTTPError"
+    big = client.request("POST", "/api/analyze", b"", {"Content-Length": str(MAX_BODY + 1)})
+    assert big.status == 413
+    no_length = client.raw(b"POST /api/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    assert no_length.startswith(b"HTTP/1.1 411")
+
+
+def test_pattern_length_is_the_parser_limit(client: Client) -> None:
+    body = ("pattern=" + "A" * (MAX_TEXT + 1)).encode()
+    reply = client.request("POST", "/api/analyze", body, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert reply.status == 422 and reply.json()["error"]["type"] == "PatternError"
+    assert f"{MAX_TEXT:,}" in reply.json()["error"]["message"]
+
+
+def test_work_per_request_is_bounded(client: Client) -> None:
+    huge = client.get("/api/analyze", pattern="INPUT(32x32x3) -> [CONV3-8]*10000 -> [RELU]*10000 -> FC10")
+    assert huge.status == 422 and "limit" in huge.json()["error"]["message"]
+    nested = client.get("/api/analyze", pattern="[" * 200 + "FC10" + "]" * 200)
+    assert nested.status == 422 and nested.json()["error"]["type"] == "PatternError"
+
+
+@pytest.mark.parametrize(
+    "query", ["pattern=%ff%fe", "&".join(f"k{i}=1" for i in range(100)), "pattern=FC10&pattern=FC20"]
+)
+def test_malformed_queries_are_400(client: Client, query: str) -> None:
+    reply = client.request("GET", f"/api/analyze?{query}")
+    assert reply.status == 400 and "query" in reply.json()["error"]["message"]
+
+
+def test_an_unknown_method_or_endpoint_is_a_json_4xx(client: Client) -> None:
+    assert client.request("DELETE", "/").status == 501
+    assert client.request("POST", "/", b"x", {"Content-Length": "1"}).status == 404
+    assert client.request("GET", "/api/nothing").status == 404
+
+
+def test_the_server_writes_no_file(client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    for path, query in [("/api/analyze", {"model": "lenet5"}), ("/api/check", {"model": "lenet5"}),
+                        ("/api/sweep.svg", {"pattern": SEED, "N": "1..2", "M": "2", "K": "1"}),
+                        ("/api/compare.svg", {"models": "alexnet"}), ("/api/draw", {"model": "lenet5"})]:  # fmt: skip
+        client.get(path, **query)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_it_binds_to_loopback_unless_told_and_warns_when_told() -> None:
+    from convarch.cli import app
+
+    serve_help = CliRunner().invoke(app, ["serve", "--help"]).output
+    assert "127.0.0.1" in serve_help
+    assert is_loopback("127.0.0.1") and is_loopback("localhost") and is_loopback("::1")
+    assert exposure_warning("127.0.0.1") is None
+    assert "not on loopback" in (exposure_warning("0.0.0.0") or "")
+    server = ExplorerServer(port=0)
+    try:
+        assert server.server_address[0] == "127.0.0.1" and server.loopback_only
+    finally:
+        server.server_close()
+
+
+def test_an_idle_connection_is_dropped(server: ExplorerServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from convarch.explorer import server as module
+
+    monkeypatch.setattr(module.ExplorerHandler, "timeout", 0.5)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as idle:
+        idle.sendall(b"GET /api/models HTTP/1.1\r\n")  # and never finish the request
+        assert idle.recv(1024) == b""  # the server closed it

@@ -1,0 +1,38 @@
+"""On a CUDA GPU (skipped elsewhere; CI has none): the defaults, batched JPEG decoding and a compiled run.
+``benchmarks/gpu_check.py`` runs these checks and the timed ones on a device in one go."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from tests.data.test_batch_decode import jpeg_folder
+
+import convarch as ca
+from convarch.data import load_data
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
+
+
+def test_lenet5_trains_with_the_gpu_defaults() -> None:
+    result = ca.train("lenet5", "mnist5k", device="cuda", epochs=4, quiet=True)
+    assert result.history[-1]["val_top1"] > 0.95
+    assert next(result.model.parameters()).is_cuda
+
+
+def test_batched_gpu_decoding_matches_the_cpu_path(tmp_path: Path) -> None:
+    bundle = load_data(jpeg_folder(tmp_path / "f"), ca.build("INPUT(24x24x3) -> CONV3-4 -> RELU -> POOL2 -> FC3"),
+                       cache=False, val_fraction=0.25)  # fmt: skip
+    pil = bundle.loader("val", batch_size=8, device="cuda")
+    gpu = bundle.loader("val", batch_size=8, device="cuda", decode="gpu")
+    for a, b in zip(pil, gpu, strict=True):
+        assert b.x.is_cuda and torch.equal(a.index, b.index)
+        assert (a.x - b.x).abs().mean() < 0.05  # nvJPEG's IDCT differs from libjpeg's by a level or so
+
+
+def test_a_compiled_streamed_run_with_gpu_decoding(tmp_path: Path) -> None:
+    root = jpeg_folder(tmp_path / "f", per_class=12)
+    result = ca.train("INPUT(24x24x3) -> CONV3-8 -> BN -> RELU -> POOL2 -> FC3", root, device="cuda", decode="gpu",
+                      cache=False, compile=True, epochs=2, batch_size=8, quiet=True)  # fmt: skip
+    assert len(result.history) == 2 and all(row["val_loss"] == row["val_loss"] for row in result.history)
