@@ -19,6 +19,7 @@ unrolled.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from convarch.errors import ConfigError, PatternError, SizingError
@@ -79,6 +80,14 @@ def _unknown_variable(name: str, known: set[str]) -> ConfigError:
     )
 
 
+def check_names(spec: NetSpec, names: Iterable[str]) -> None:
+    """Refuse a name that is neither a template variable of ``spec`` nor a binding option, with the closest."""
+    known = variables_of(spec)
+    for name in names:
+        if name.upper() not in known and name not in BIND_OPTIONS:
+            raise _unknown_variable(name, known)
+
+
 def bind(
     spec: NetSpec,
     *,
@@ -114,10 +123,7 @@ def _bind_network(
     for name, value in (("base_width", base_width), ("hidden_width", hidden_width), ("max_width", max_width)):
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DIM:
             raise ConfigError(f"{name} must be a whole number of units from 1 to {MAX_DIM:,}, got {value!r}")
-    known = variables_of(spec)
-    for name in variables:
-        if name.upper() not in known:
-            raise _unknown_variable(name, known)
+    check_names(spec, variables)
     variables = {name.upper(): value for name, value in variables.items()}
     for name, value in variables.items():
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_REPEAT:
