@@ -271,6 +271,17 @@ def available_memory(device: torch.device) -> int | None:
     return None
 
 
+def check_fits(need: int, device: torch.device, what: str, fix: str) -> None:
+    """Refuse, before any work, ``what`` when its estimated ``need`` (bytes) is over 80% of what ``device`` has
+    available: the allocator would fail mid-run with a traceback, or the system would start swapping."""
+    free = available_memory(device)
+    if free is not None and need > 0.8 * free:
+        raise ConfigError(
+            f"{what} needs about {need / 2**30:.1f} GiB, but the {device.type} has {free / 2**30:.1f} GiB "
+            f"available. {fix}"
+        )
+
+
 def bench(
     source: Any,
     *,
@@ -289,15 +300,10 @@ def bench(
     report = analyze(source, input_size=input_size)
     torch_device = resolve_device(device)
     resolve_dtype(dtype)
-    free = available_memory(torch_device)
     bytes_per_value = 2 if dtype == "bf16" else 4
     need = (report.activations * max(batches) + report.params) * bytes_per_value
-    if free is not None and need > 0.8 * free:
-        raise ConfigError(
-            f"batch {max(batches)} at {report.input} needs about {need / 2**30:.1f} GiB for weights and "
-            f"activations, but the {torch_device.type} has {free / 2**30:.1f} GiB available. Use a smaller "
-            "batch (--batch) or a smaller input (--input)."
-        )
+    check_fits(need, torch_device, f"batch {max(batches)} at {report.input} (weights and activations)",
+               "Use a smaller batch (--batch) or a smaller input (--input).")  # fmt: skip
     name = source.strip() if isinstance(source, str) and is_model_name(source) else (report.title or "pattern")
     model = build(source, input_size=report.input.chw)
     return bench_model(model, report.input.chw, report.macs, name=name, batches=batches, device=device,

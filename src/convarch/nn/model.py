@@ -23,7 +23,7 @@ from convarch.nn.layers import AuxTap, HeadFlatten
 from convarch.spec.edit import num_classes_of, with_classifier
 from convarch.spec.nodes import NetSpec
 from convarch.spec.volume import Volume
-from convarch.spec.walk import Context, _Tracer, input_volume, split, walk, walk_network
+from convarch.spec.walk import Context, input_volume, output_of, split, walk, walk_network
 
 
 class AuxOutputs(NamedTuple):
@@ -155,7 +155,7 @@ class ConvNet(nn.Module):
         named = dict(split(spec).features)
         v = input_volume(spec)
         for name, node in split(self.spec).features:
-            out = walk(node, v, f"features.{name}", _Tracer(), Context())[1]
+            out = output_of(node, v, f"features.{name}")
             module = getattr(self.features, name)
             if isinstance(module, AuxTap):
                 if name in named:
@@ -181,7 +181,7 @@ def stage_info(spec: NetSpec) -> list[dict[str, Any]]:
     size = v.h
     ends: list[dict[str, Any]] = []
     for i, (name, node) in enumerate(split(spec).features):
-        v = walk(node, v, f"features.{name}", _Tracer(), Context())[1]
+        v = output_of(node, v, f"features.{name}")
         reduction = 2 ** round(math.log2(size / v.h)) if not v.flat else ends[-1]["reduction"] if ends else 1
         if ends and ends[-1]["reduction"] == reduction:
             ends.pop()
