@@ -100,7 +100,8 @@ class ConvNet(nn.Module):
         return maps if intermediates_only else (final, maps)
 
     def _check_input(self, x: torch.Tensor) -> None:
-        if isinstance(x, torch.Tensor) and x.shape != self._fits and not tracing():
+        # tracing() first: comparing a traced (symbolic) shape with the cached one would add a guard on the batch
+        if isinstance(x, torch.Tensor) and not tracing() and x.shape != self._fits:
             check_input(self.spec, tuple(x.shape))  # a SizingError naming the layer, not a torch error
             self._fits = x.shape
 
