@@ -73,7 +73,36 @@ class VerticalLayout:
         self.text, self.depth = text, depth
 
     def chain(self, chain: Chain, level: int) -> Frag:
-        return vchain([self.unit(u, level) for u in units(chain, level, self.depth, self.text.keep)])
+        pieces: list[Frag] = []
+        run: list[LayerPart] = []  # consecutive one-line layers (BN, RELU): one segmented node
+        for unit in units(chain, level, self.depth, self.text.keep):
+            if isinstance(unit.part, LayerPart) and unit.count == 1 and len(self.text.layer(unit.part)) == 1:
+                run.append(unit.part)
+                continue
+            if run:
+                pieces.append(self.segmented(run))
+                run = []
+            pieces.append(self.unit(unit, level))
+        if run:
+            pieces.append(self.segmented(run))
+        return vchain(pieces)
+
+    def segmented(self, parts: list[LayerPart]) -> Frag:
+        """Small layers applied in turn, as one node split into a segment per layer (``BN | RELU``)."""
+        if len(parts) == 1:
+            return node(self.text.layer(parts[0]), parts[0].path, self.text.fill(parts[0]))
+        lines = [self.text.layer(p)[0] for p in parts]
+        widths = [text_width(t, size, bold) + 14 for t, size, bold, _ in lines]
+        height = 1.25 * max(size for _, size, _, _ in lines) + 9
+        frag, x = Frag(), -sum(widths) / 2
+        for part, (text, size, bold, colour), width in zip(parts, lines, widths, strict=True):
+            frag.add(rect(x, 0, width, height, fill=self.text.fill(part), stroke="#555", width=0.9, path=part.path,
+                          radius=4))  # fmt: skip
+            frag.add(Text(x + width / 2, 4.5 + 0.95 * size, text, size, bold=bold, fill=colour, cls="node-label",
+                          path=part.path))  # fmt: skip
+            x += width
+        frag.out = (0.0, height)
+        return frag
 
     def unit(self, unit: Unit, level: int) -> Frag:
         part = unit.part
