@@ -7,7 +7,7 @@ import torch
 import torchvision
 
 import convarch as ca
-from convarch.nn.init import SCHEMES, initialize
+from convarch.nn.init import SCHEMES, He, initialize
 from convarch.zoo.keymaps import from_layout
 from convarch.zoo.registry import get_entry
 
@@ -35,9 +35,20 @@ def test_weights_start_with_the_reference_distribution(name: str) -> None:
             assert abs(tensor.mean() - expected.mean()) < 0.1 * expected.std() + 1e-3, key
 
 
-def test_every_zoo_entry_names_a_known_scheme() -> None:
+def test_every_zoo_entry_uses_a_known_scheme() -> None:
     for name in ca.list_models():
-        assert get_entry(name).init in SCHEMES, name
+        scheme = get_entry(name).init
+        assert SCHEMES[scheme.name] == scheme, name
+
+
+def test_a_scheme_object_and_its_name_initialise_alike() -> None:
+    by_name, by_object = ca.create_model("vgg11_bn"), ca.create_model("vgg11_bn")
+    torch.manual_seed(1)
+    initialize(by_name, "he_fc0.01")
+    torch.manual_seed(1)
+    initialize(by_object, He(fc_std=0.01))
+    for (key, a), b in zip(by_name.state_dict().items(), by_object.state_dict().values(), strict=True):
+        assert torch.equal(a, b), key
 
 
 def test_unknown_scheme_is_a_config_error() -> None:

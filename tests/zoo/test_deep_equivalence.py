@@ -12,7 +12,6 @@ from timm.models.resnetv2 import PreActBasic, PreActBottleneck
 
 import convarch as ca
 from convarch.zoo.keymaps import from_layout
-from convarch.zoo.preact_resnet import TIMM_NAMES
 from convarch.zoo.registry import get_entry
 
 TIMM_MODELS = [n for n in ca.list_models() if "timm" in get_entry(n).key_maps]
@@ -46,14 +45,19 @@ def _load_ours(name: str, state: dict, layout: str, **options) -> torch.nn.Modul
     return ours
 
 
+def _timm_name(name: str) -> str:
+    return get_entry(name).upstream.get("timm", name)
+
+
 def test_every_timm_model_of_the_issue_has_a_key_map() -> None:
-    expected = {"inception_v4", "inception_resnet_v2", *TIMM_NAMES}
-    assert expected == set(TIMM_MODELS)
+    preact = {f"preact_resnet{depth}": f"resnetv2_{depth}" for depth in (18, 34, 50, 101, 152)}
+    assert {"inception_v4", "inception_resnet_v2", *preact} <= set(TIMM_MODELS)
+    assert all(_timm_name(name) == timm_name for name, timm_name in preact.items())
 
 
 @pytest.mark.parametrize("name", TIMM_MODELS)
 def test_same_outputs_as_timm(name: str) -> None:
-    reference = timm.create_model(TIMM_NAMES.get(name, name), num_classes=10).eval()
+    reference = timm.create_model(_timm_name(name), num_classes=10).eval()
     _scramble_batch_norm(reference)
     _tame_residuals(reference)
     ours = _load_ours(name, reference.state_dict(), "timm")

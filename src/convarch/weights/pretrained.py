@@ -26,13 +26,13 @@ from convarch.nn.model import ConvNet
 from convarch.spec.edit import with_classifier
 from convarch.spec.nodes import NetSpec
 from convarch.weights.adapt import Heads, adapt_in_chans, drop_heads, first_conv
-from convarch.weights.download import URL_SCHEMES, fetch, is_url, local_file
+from convarch.weights.download import URL_SCHEMES, discard_unreadable, fetch, is_url, local_file
 from convarch.weights.layout import OUR_LAYOUT, detect_layout, unwrap_keys
 from convarch.weights.preprocess import PREPROCESS_KEYS, default_cfg
 from convarch.weights.reader import WEIGHTS_SUFFIXES, read_state_dict
 from convarch.weights.sources import WeightSource, find_source, is_source_tag, sources_for
 from convarch.zoo.keymaps import squeeze_linear
-from convarch.zoo.registry import _REGISTRY, _ensure_loaded, get_entry, model_spec
+from convarch.zoo.registry import get_entry, is_model, model_spec
 
 logger = logging.getLogger("convarch.weights")
 SHOWN_KEYS = 6  # how many keys an error message lists
@@ -89,7 +89,10 @@ def load_weights(
             else with_classifier(model.spec, get_entry(name).info.num_classes)
         )
     path, source, label = resolve_weights(name, weights, progress=progress)
-    raw, header = read_state_dict(path)
+    try:
+        raw, header = read_state_dict(path)
+    except WeightsError as error:
+        raise discard_unreadable(path, error) from None
     expected = {key: tensor for key, tensor in model.state_dict().items()}
     key_maps = get_entry(name).key_maps if name else {}
     match = detect_layout(unwrap_keys(raw), expected, key_maps, key_spec, where=label)
@@ -180,9 +183,8 @@ def local_weights_file(name: str | None, weights: str | os.PathLike) -> Path | N
 
 def _architecture(model: ConvNet) -> str | None:
     """The zoo name the model was created from, if it is registered (its key maps apply)."""
-    _ensure_loaded()
     name = model.pretrained_cfg.get("architecture")
-    return name if isinstance(name, str) and name in _REGISTRY else None
+    return name if isinstance(name, str) and is_model(name) and name == name.strip().lower() else None
 
 
 def _batch_counters(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -2,8 +2,9 @@
 
 A ``WeightSource`` records facts, each with where it comes from: the URL, the published hash (when there
 is one), the ImageNet accuracy, the preprocessing the weights were trained with, and the state-dict layout
-of the file (``"torchvision"``, ``"timm"`` or ours, ``"convarch"``). The facts themselves live in
-``convarch.weights.catalog``; this module only stores and finds them.
+of the file (``"torchvision"``, ``"timm"`` or ours, ``"convarch"``). Each zoo variant declares its files
+beside its figures (``convarch.weights.catalog`` holds what a publisher's files share); this module stores
+and finds them.
 
 Tags: each source has one (``"torchvision.v1"``, ``"timm.tf_in1k"``) and may have aliases
 (``"torchvision"`` for torchvision's DEFAULT weights, ``"timm"``). ``"imagenet"`` always means the model's
@@ -139,8 +140,19 @@ def register_source(source: WeightSource) -> WeightSource:
     return source
 
 
+_LOADED: list[bool] = []
+
+
 def _ensure_catalog() -> None:
-    import convarch.weights.catalog  # noqa: F401  (registers the published sources on import)
+    """Register the weights every zoo variant declares, once."""
+    if _LOADED:
+        return
+    from convarch.zoo.registry import entries  # the weights package builds on the zoo
+
+    _LOADED.append(True)
+    for entry in entries():
+        for source in entry.weights:
+            register_source(source)
 
 
 def sources_for(model: str) -> list[WeightSource]:

@@ -13,9 +13,10 @@ from __future__ import annotations
 from convarch.spec.layers import FC, LRN, Conv, Dropout, Pool, Relu
 from convarch.spec.nodes import NetSpec, Seq
 from convarch.spec.volume import Volume
-from convarch.zoo.info import Figure, ModelInfo, Paper, torchvision_figures
+from convarch.weights.catalog import Torchvision
+from convarch.zoo.info import Figure, Paper, torchvision_figures
 from convarch.zoo.keymaps import fc_chain, feature_names, sequential
-from convarch.zoo.registry import ModelEntry, register
+from convarch.zoo.registry import Family
 
 PAPER = Paper(
     "Krizhevsky, Sutskever & Hinton",
@@ -33,6 +34,27 @@ def _head(dropout: float, num_classes: int) -> tuple:
     return (FC(4096), Relu(), Dropout(dropout), FC(4096), Relu(), Dropout(dropout), FC(num_classes))
 
 
+def torchvision_keys(spec: NetSpec) -> dict[str, str]:
+    """torchvision: ``features.i`` aligns with our features; the Linears are ``classifier.1/4/6``."""
+    table = sequential("features", "features", feature_names(spec))
+    table.update(zip(("classifier.1", "classifier.4", "classifier.6"), fc_chain(spec), strict=True))
+    return table
+
+
+ALEXNET = Family("alexnet", PAPER, ilsvrc=ILSVRC, key_maps={"torchvision": torchvision_keys})
+
+
+@ALEXNET.model(
+    **torchvision_figures(61_100_840, 0.714, 56.522, 79.066),
+    deviations=(
+        "torchvision's single-tower layout from Krizhevsky 2014 ('One weird trick'): 64, 192, 384, "
+        "256, 256 filters instead of 96, 256, 384, 384, 256, and no grouped convolutions.",
+        "No local response normalisation.",
+        "conv1 uses padding 2 so that a 224x224 input works out: (224 - 11 + 4)/4 + 1 = 55.",
+        "An adaptive 6x6 average pool before FC6 lets other input sizes reach the classifier.",
+    ),
+    weights=Torchvision("alexnet", "AlexNet_Weights", "alexnet-owt-7be5be79.pth"),
+)
 def alexnet(num_classes: int = 1000, dropout: float = 0.5) -> NetSpec:
     return NetSpec(
         Seq((
@@ -46,6 +68,18 @@ def alexnet(num_classes: int = 1000, dropout: float = 0.5) -> NetSpec:
     )  # fmt: skip
 
 
+@ALEXNET.model(
+    key_maps={},
+    input_size=(3, 227, 227),
+    params=Figure(60_000_000, "Krizhevsky et al. 2012, abstract: '60 million parameters'", 2_000_000),
+    notes=(
+        "The paper says 224x224x3 inputs (§3.5), but an 11x11 stride-4 conv then gives "
+        "(224 - 11)/4 + 1 = 54.25: the arithmetic only works out for 227x227, which gives the "
+        "paper's 55x55x96 conv1 volume. We use 227, as Caffe's reference AlexNet does.",
+        "The two GPU towers are grouped convolutions (groups=2) in conv2, conv4 and conv5; conv1 is "
+        "ungrouped because both towers see the whole image, and conv3 and the FC layers cross towers.",
+    ),
+)
 def alexnet_paper(num_classes: int = 1000, dropout: float = 0.5) -> NetSpec:
     lrn = PAPER_LRN
     return NetSpec(
@@ -59,56 +93,3 @@ def alexnet_paper(num_classes: int = 1000, dropout: float = 0.5) -> NetSpec:
         )),
         Volume(3, 227, 227),
     )  # fmt: skip
-
-
-def torchvision_keys(spec: NetSpec) -> dict[str, str]:
-    """torchvision: ``features.i`` aligns with our features; the Linears are ``classifier.1/4/6``."""
-    table = sequential("features", "features", feature_names(spec))
-    table.update(zip(("classifier.1", "classifier.4", "classifier.6"), fc_chain(spec), strict=True))
-    return table
-
-
-register(
-    ModelEntry(
-        "alexnet",
-        alexnet,
-        ModelInfo(
-            name="alexnet",
-            family="alexnet",
-            paper=PAPER,
-            ilsvrc=ILSVRC,
-            **torchvision_figures(61_100_840, 0.714, 56.522, 79.066),
-            deviations=(
-                "torchvision's single-tower layout from Krizhevsky 2014 ('One weird trick'): 64, 192, 384, "
-                "256, 256 filters instead of 96, 256, 384, 384, 256, and no grouped convolutions.",
-                "No local response normalisation.",
-                "conv1 uses padding 2 so that a 224x224 input works out: (224 - 11 + 4)/4 + 1 = 55.",
-                "An adaptive 6x6 average pool before FC6 lets other input sizes reach the classifier.",
-            ),
-        ),
-        key_maps={"torchvision": torchvision_keys},
-    )
-)
-
-register(
-    ModelEntry(
-        "alexnet_paper",
-        alexnet_paper,
-        ModelInfo(
-            name="alexnet_paper",
-            family="alexnet",
-            paper=PAPER,
-            ilsvrc=ILSVRC,
-            input_size=(3, 227, 227),
-            params=Figure(60_000_000, "Krizhevsky et al. 2012, abstract: '60 million parameters'", 2_000_000),
-            deviations=(),
-            notes=(
-                "The paper says 224x224x3 inputs (§3.5), but an 11x11 stride-4 conv then gives "
-                "(224 - 11)/4 + 1 = 54.25: the arithmetic only works out for 227x227, which gives the "
-                "paper's 55x55x96 conv1 volume. We use 227, as Caffe's reference AlexNet does.",
-                "The two GPU towers are grouped convolutions (groups=2) in conv2, conv4 and conv5; conv1 is "
-                "ungrouped because both towers see the whole image, and conv3 and the FC layers cross towers.",
-            ),
-        ),
-    )
-)

@@ -13,15 +13,18 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import TypedDict, Unpack
 
 from convarch.blocks.dense import dense, transition
 from convarch.errors import ConfigError
+from convarch.nn.init import He
 from convarch.spec.layers import BN, FC, GAP, Conv, Pool, Relu
 from convarch.spec.nodes import NetSpec, Node, Seq
 from convarch.spec.volume import Volume
 from convarch.spec.walk import trace
-from convarch.zoo.info import ModelInfo, Paper, torchvision_figures
-from convarch.zoo.registry import ModelEntry, register
+from convarch.weights.catalog import Torchvision
+from convarch.zoo.info import Paper, torchvision_figures
+from convarch.zoo.registry import Family
 
 PAPER = Paper(
     "Huang, Liu, van der Maaten & Weinberger",
@@ -84,31 +87,42 @@ def torchvision_keys(spec: NetSpec) -> dict[str, str]:
     return table
 
 
-# name: (depth, growth rate k, torchvision IMAGENET1K_V1 (params, GMACs, top-1, top-5))
-VARIANTS: dict[str, tuple[int, int, tuple[int, float, float, float]]] = {
-    "densenet121": (121, 32, (7_978_856, 2.834, 74.434, 91.972)),
-    "densenet161": (161, 48, (28_681_000, 7.728, 77.138, 93.560)),
-    "densenet169": (169, 32, (14_149_480, 3.36, 75.600, 92.806)),
-    "densenet201": (201, 32, (20_013_928, 4.291, 76.896, 93.370)),
-}
+class DenseNetOptions(TypedDict, total=False):
+    theta: float
+    bn_size: int
+    dropout: float
+    num_classes: int
 
-for _name, (_depth, _k, _tv) in VARIANTS.items():
-    register(
-        ModelEntry(
-            _name,
-            densenet,
-            ModelInfo(
-                name=_name,
-                family="densenet",
-                paper=PAPER,
-                **torchvision_figures(*_tv),
-                notes=(
-                    f"DenseNet-BC-{_depth} of Table 1: dense blocks of {', '.join(map(str, BLOCKS[_depth]))} "
-                    f"bottleneck layers, growth rate k = {_k}, compression θ = 0.5.",
-                ),
-            ),
-            options={"depth": _depth, "k": _k},
-            key_maps={"torchvision": torchvision_keys},
-            init="he_fan_in",
-        )
-    )
+
+def table1(depth: int, k: int) -> tuple[str]:
+    blocks = ", ".join(map(str, BLOCKS[depth]))
+    return (f"DenseNet-BC-{depth} of Table 1: dense blocks of {blocks} bottleneck layers, growth rate k = {k}, "
+            "compression θ = 0.5.",)  # fmt: skip
+
+
+DENSENET = Family("densenet", PAPER, init=He("fan_in", zero_fc_bias=True), key_maps={"torchvision": torchvision_keys})
+
+
+# torchvision's layout; figures: torchvision's (params, GMACs, top-1, top-5) of IMAGENET1K_V1.
+@DENSENET.model(**torchvision_figures(7_978_856, 2.834, 74.434, 91.972), notes=table1(121, 32),
+                weights=Torchvision("densenet", "DenseNet121_Weights", "densenet121-a639ec97.pth"))  # fmt: skip
+def densenet121(**options: Unpack[DenseNetOptions]) -> NetSpec:
+    return densenet(121, k=32, **options)
+
+
+@DENSENET.model(**torchvision_figures(28_681_000, 7.728, 77.138, 93.560), notes=table1(161, 48),
+                weights=Torchvision("densenet", "DenseNet161_Weights", "densenet161-8d451a50.pth"))  # fmt: skip
+def densenet161(**options: Unpack[DenseNetOptions]) -> NetSpec:
+    return densenet(161, k=48, **options)
+
+
+@DENSENET.model(**torchvision_figures(14_149_480, 3.36, 75.600, 92.806), notes=table1(169, 32),
+                weights=Torchvision("densenet", "DenseNet169_Weights", "densenet169-b2777c0a.pth"))  # fmt: skip
+def densenet169(**options: Unpack[DenseNetOptions]) -> NetSpec:
+    return densenet(169, k=32, **options)
+
+
+@DENSENET.model(**torchvision_figures(20_013_928, 4.291, 76.896, 93.370), notes=table1(201, 32),
+                weights=Torchvision("densenet", "DenseNet201_Weights", "densenet201-c1103571.pth"))  # fmt: skip
+def densenet201(**options: Unpack[DenseNetOptions]) -> NetSpec:
+    return densenet(201, k=32, **options)

@@ -22,12 +22,15 @@ from dataclasses import replace
 
 from convarch.blocks.inception import inception, inception_aux
 from convarch.errors import ConfigError
+from convarch.nn.init import TruncNormal
 from convarch.spec.layers import BN, FC, GAP, LRN, Conv, Dropout, Pool, Relu
 from convarch.spec.nodes import NetSpec, Node, Seq
 from convarch.spec.volume import Volume
 from convarch.spec.walk import trace
-from convarch.zoo.info import ModelInfo, Paper, torchvision_figures
-from convarch.zoo.registry import ModelEntry, register
+from convarch.weights.catalog import Torchvision
+from convarch.weights.sources import INCEPTION_MEAN, INCEPTION_STD
+from convarch.zoo.info import Paper, torchvision_figures
+from convarch.zoo.registry import Family
 
 PAPER = Paper(
     "Szegedy, Liu, Jia, Sermanet, Reed, Anguelov, Erhan, Vanhoucke & Rabinovich",
@@ -64,30 +67,6 @@ def _body(module_options: dict, aux: Node | None, last_pool: Pool) -> list[Node]
         elif aux is not None:
             items.append(replace(aux, label=name))
     return items
-
-
-def googlenet(aux_logits: bool = False, dropout: float = 0.2, num_classes: int = 1000) -> NetSpec:
-    """torchvision's GoogLeNet: Caffe's ceil-mode pooling, BN (eps 0.001), a 3x3 conv in the "5x5" branch."""
-
-    def unit(out: int, f: int, **kw: int) -> tuple[Node, ...]:
-        return (Conv(out, f, bias=False, **kw), BN(eps=1e-3), Relu())
-
-    stem = (*unit(64, 7, s=2), Pool(3, s=2, ceil=True), *unit(64, 1), *unit(192, 3), Pool(3, s=2, ceil=True))
-    aux = inception_aux(num_classes, bn=True, adaptive=True) if aux_logits else None
-    body = _body({"bn": True, "f5": 3}, aux, Pool(2, ceil=True))
-    head = (GAP(), Dropout(dropout), FC(num_classes))
-    return NetSpec(Seq((*stem, *body, *head)), Volume(3, 224, 224))
-
-
-def googlenet_paper(aux_logits: bool = True, dropout: float = 0.4, num_classes: int = 1000) -> NetSpec:
-    """The network of Table 1 and Fig. 3 (Caffe rounds pooled sizes up, which gives Table 1's volumes)."""
-    stem = (
-        Conv(64, 7, s=2), Relu(), Pool(3, s=2, ceil=True), CAFFE_LRN,
-        Conv(64, 1), Relu(), Conv(192, 3), Relu(), CAFFE_LRN, Pool(3, s=2, ceil=True),
-    )  # fmt: skip
-    aux = inception_aux(num_classes) if aux_logits else None
-    body = _body({}, aux, Pool(3, s=2, ceil=True))
-    return NetSpec(Seq((*stem, *body, GAP(), Dropout(dropout), FC(num_classes))), Volume(3, 224, 224))
 
 
 # torchvision: BasicConv2d units named conv1..conv3 at the top and branchN(.i) in a module, each with
@@ -140,46 +119,59 @@ PAPER_NOTES = (
     "about 7M without its auxiliary heads, most of them in the inception modules of Table 1.",
 )
 
-register(
-    ModelEntry(
-        "googlenet",
-        googlenet,
-        ModelInfo(
-            name="googlenet",
-            family="googlenet",
-            paper=PAPER,
-            ilsvrc=ILSVRC,
-            **torchvision_figures(6_624_904, 1.498, 69.778, 89.530),
-            deviations=(
-                "The '5x5' branch of every Inception module uses a 3x3 conv: a known torchvision bug "
-                "(pytorch/vision#906), kept because its published weights have that shape.",
-                "Batch norm (eps 0.001) after every conv, whose biases are dropped; no LRN.",
-                "The last max pool is 2x2/2 instead of 3x3/2 (both give 7x7 at 224x224); dropout 0.2, not 0.4.",
-                "Auxiliary classifiers are off by default (aux_logits=True adds them, with BN and an "
-                "adaptive 4x4 average pool instead of the 5x5/3 pool).",
-            ),
-            notes=(
-                "torchvision runs its pretrained weights with transform_input=True, re-normalising an "
-                "ImageNet-normalised image to (x - 0.5) / 0.5; the weights expect that input.",
-            ),
-        ),
-        key_maps={"torchvision": torchvision_keys},
-        init="truncnormal0.01",
-    )
+# torchvision builds GoogLeNet with transform_input=True for its weights: its first step re-normalises an
+# ImageNet-normalised image to (x - 0.5) / 0.5. Our GoogLeNet has no such layer, so the weights' true
+# preprocessing is mean = std = 0.5 and ``transforms_for`` applies it directly.
+WEIGHTS = Torchvision(
+    "googlenet", "GoogLeNet_Weights", "googlenet-1378be20.pth", mean=INCEPTION_MEAN, std=INCEPTION_STD,
+    notes=("torchvision runs these weights with transform_input=True, which turns ImageNet normalisation into "
+           "(x - 0.5) / 0.5; we record that as the preprocessing instead of adding the layer.",),
+)  # fmt: skip
+GOOGLENET = Family(
+    "googlenet", PAPER, ilsvrc=ILSVRC, init=TruncNormal(0.01), key_maps={"torchvision": torchvision_keys}
 )
 
-register(
-    ModelEntry(
-        "googlenet_paper",
-        googlenet_paper,
-        ModelInfo(
-            name="googlenet_paper",
-            family="googlenet",
-            paper=PAPER,
-            ilsvrc=ILSVRC,
-            notes=PAPER_NOTES,
-            figures={"table1": TABLE1_ROWS, "table1_inconsistent": TABLE1_INCONSISTENT, "table1_source": TABLE1},
-        ),
-        init="truncnormal0.01",
-    )
+
+@GOOGLENET.model(
+    **torchvision_figures(6_624_904, 1.498, 69.778, 89.530),
+    deviations=(
+        "The '5x5' branch of every Inception module uses a 3x3 conv: a known torchvision bug "
+        "(pytorch/vision#906), kept because its published weights have that shape.",
+        "Batch norm (eps 0.001) after every conv, whose biases are dropped; no LRN.",
+        "The last max pool is 2x2/2 instead of 3x3/2 (both give 7x7 at 224x224); dropout 0.2, not 0.4.",
+        "Auxiliary classifiers are off by default (aux_logits=True adds them, with BN and an "
+        "adaptive 4x4 average pool instead of the 5x5/3 pool).",
+    ),
+    notes=(
+        "torchvision runs its pretrained weights with transform_input=True, re-normalising an "
+        "ImageNet-normalised image to (x - 0.5) / 0.5; the weights expect that input.",
+    ),
+    weights=WEIGHTS,
 )
+def googlenet(aux_logits: bool = False, dropout: float = 0.2, num_classes: int = 1000) -> NetSpec:
+    """torchvision's GoogLeNet: Caffe's ceil-mode pooling, BN (eps 0.001), a 3x3 conv in the "5x5" branch."""
+
+    def unit(out: int, f: int, **kw: int) -> tuple[Node, ...]:
+        return (Conv(out, f, bias=False, **kw), BN(eps=1e-3), Relu())
+
+    stem = (*unit(64, 7, s=2), Pool(3, s=2, ceil=True), *unit(64, 1), *unit(192, 3), Pool(3, s=2, ceil=True))
+    aux = inception_aux(num_classes, bn=True, adaptive=True) if aux_logits else None
+    body = _body({"bn": True, "f5": 3}, aux, Pool(2, ceil=True))
+    head = (GAP(), Dropout(dropout), FC(num_classes))
+    return NetSpec(Seq((*stem, *body, *head)), Volume(3, 224, 224))
+
+
+@GOOGLENET.model(
+    key_maps={},
+    notes=PAPER_NOTES,
+    figures={"table1": TABLE1_ROWS, "table1_inconsistent": TABLE1_INCONSISTENT, "table1_source": TABLE1},
+)
+def googlenet_paper(aux_logits: bool = True, dropout: float = 0.4, num_classes: int = 1000) -> NetSpec:
+    """The network of Table 1 and Fig. 3 (Caffe rounds pooled sizes up, which gives Table 1's volumes)."""
+    stem = (
+        Conv(64, 7, s=2), Relu(), Pool(3, s=2, ceil=True), CAFFE_LRN,
+        Conv(64, 1), Relu(), Conv(192, 3), Relu(), CAFFE_LRN, Pool(3, s=2, ceil=True),
+    )  # fmt: skip
+    aux = inception_aux(num_classes) if aux_logits else None
+    body = _body({}, aux, Pool(3, s=2, ceil=True))
+    return NetSpec(Seq((*stem, *body, GAP(), Dropout(dropout), FC(num_classes))), Volume(3, 224, 224))

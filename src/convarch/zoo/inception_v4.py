@@ -31,8 +31,10 @@ from convarch.spec.layers import BN, FC, GAP, Conv, Dropout, Relu
 from convarch.spec.nodes import Block, NetSpec, Node, Repeat, Seq
 from convarch.spec.volume import Volume
 from convarch.spec.walk import split, trace
-from convarch.zoo.info import TIMM, TIMM_RESULTS, Figure, ModelInfo, Paper
-from convarch.zoo.registry import ModelEntry, register
+from convarch.weights.catalog import Timm
+from convarch.weights.sources import INCEPTION_MEAN, INCEPTION_STD
+from convarch.zoo.info import TIMM, TIMM_RESULTS, Figure, Paper
+from convarch.zoo.registry import Family
 from convarch.zoo.unit_keys import conv_units, unit_table
 
 PAPER = Paper(
@@ -49,34 +51,6 @@ REDUCTION_A_IRV2 = (256, 256, 384, 384)
 
 def _head(dropout: float, num_classes: int) -> tuple[Node, ...]:
     return (GAP(), *((Dropout(dropout),) if dropout else ()), FC(num_classes))
-
-
-def inception_v4(dropout: float = 0.0, num_classes: int = 1000) -> NetSpec:
-    """Fig. 9. ``dropout`` before the classifier: 0.2 in the paper (keep 0.8), 0 in timm's default."""
-    body = (
-        Repeat(inception_a(), 4, label="inception_a"),
-        replace(reduction_a(*REDUCTION_A_V4), label="reduction_a"),
-        Repeat(inception_b(), 7, label="inception_b"),
-        replace(reduction_b(), label="reduction_b"),
-        Repeat(inception_c(), 3, label="inception_c"),
-    )
-    return NetSpec(Seq((*v4_stem_items(), *body, *_head(dropout, num_classes))), Volume(3, 299, 299))
-
-
-def inception_resnet_v2(dropout: float = 0.0, num_classes: int = 1000) -> NetSpec:
-    """The released Inception-ResNet-v2; ``dropout`` before the classifier (timm's default 0)."""
-    last_c = inception_resnet_c(scale=1.0, relu=False)
-    body = (
-        Repeat(inception_resnet_a(), 10, label="inception_resnet_a"),
-        replace(reduction_a(*REDUCTION_A_IRV2), label="reduction_a"),
-        Repeat(inception_resnet_b(), 20, label="inception_resnet_b"),
-        replace(reduction_resnet_b(), label="reduction_b"),
-        Seq((Repeat(inception_resnet_c(), 9), last_c), label="inception_resnet_c"),
-        Conv(1536, 1, bias=False),
-        BN(eps=1e-3),
-        Relu(),
-    )
-    return NetSpec(Seq((*resnet_v2_stem_items(), *body, *_head(dropout, num_classes))), Volume(3, 299, 299))
 
 
 # ---- timm's state-dict layout ----------------------------------------------------------------------------
@@ -162,54 +136,72 @@ COMMON_DEVIATIONS = (
     "Every conv is followed by batch norm (eps 0.001) and has no bias; the paper's figures show the convs only.",
 )
 
-register(
-    ModelEntry(
-        "inception_v4",
-        inception_v4,
-        ModelInfo(
-            name="inception_v4",
-            family="inception_v4",
-            paper=PAPER,
-            input_size=(3, 299, 299),
-            params=Figure(42.7e6, f"{TIMM}, inception_v4.tf_in1k model card", 1e5),
-            gmacs=Figure(12.3, f"{TIMM}, inception_v4.tf_in1k model card", 0.1, "GMACs"),
-            top1=Figure(80.156, f"{TIMM_RESULTS}, inception_v4.tf_in1k", 0.001, "%"),
-            top5=Figure(94.968, f"{TIMM_RESULTS}, inception_v4.tf_in1k", 0.001, "%"),
-            deviations=(
-                *COMMON_DEVIATIONS,
-                "No dropout before the classifier by default (timm's default); the paper keeps 0.8 (dropout=0.2).",
-            ),
-            notes=("Reduction-A uses Table 1's Inception-v4 widths: k = 192, l = 224, m = 256, n = 384.",),
-        ),
-        key_maps={"timm": timm_v4_keys},
-    )
-)
+INCEPTION = Family("inception_v4", PAPER, deviations=COMMON_DEVIATIONS, input_size=(3, 299, 299))
 
-register(
-    ModelEntry(
-        "inception_resnet_v2",
-        inception_resnet_v2,
-        ModelInfo(
-            name="inception_resnet_v2",
-            family="inception_v4",
-            paper=PAPER,
-            input_size=(3, 299, 299),
-            params=Figure(55.8e6, f"{TIMM}, inception_resnet_v2 model card", 1e5),
-            gmacs=Figure(13.2, f"{TIMM}, inception_resnet_v2 model card", 0.1, "GMACs"),
-            top1=Figure(80.462, f"{TIMM_RESULTS}, inception_resnet_v2.tf_in1k", 0.001, "%"),
-            top5=Figure(95.308, f"{TIMM_RESULTS}, inception_resnet_v2.tf_in1k", 0.001, "%"),
-            deviations=(
-                *COMMON_DEVIATIONS,
-                "The released stem is not Fig. 3: 3x3 convs, a max pool, a 1x1 (80) and a 3x3 (192) conv, a max "
-                "pool and a module of four branches (Mixed_5b) give 35x35x320 instead of 35x35x384.",
-                "10, 20 and 10 Inception-ResNet blocks instead of Fig. 15's 5, 10 and 5; the last C block has no "
-                "ReLU and no scaling, and a 1x1 conv to 1536 maps follows it.",
-                "Block widths of the release: the A blocks project back to 320 maps (Fig. 16: 384), B to 1088 "
-                "(Fig. 17: 1154), C to 2080 (Fig. 19: 2048); residuals are scaled by 0.17, 0.10 and 0.20 (§3.3 gives "
-                "only a range, 0.1 to 0.3; these values are the authors' TF-slim release, which timm ports).",
-            ),
-            notes=("Reduction-A uses Table 1's Inception-ResNet-v2 widths: k = 256, l = 256, m = 384, n = 384.",),
-        ),
-        key_maps={"timm": timm_irv2_keys},
-    )
+
+def card(name: str, params: float, gmacs: float, top1: float, top5: float) -> dict[str, Figure]:
+    """timm's model card ``name`` (params, GMACs to one decimal) and results-imagenet.csv's top-1 and top-5
+    of the TF-slim weights."""
+    model_card, results = f"{TIMM}, {name} model card", f"{TIMM_RESULTS}, {name.split('.')[0]}.tf_in1k"
+    return {
+        "params": Figure(params, model_card, 1e5),
+        "gmacs": Figure(gmacs, model_card, 0.1, "GMACs"),
+        "top1": Figure(top1, results, 0.001, "%"),
+        "top5": Figure(top5, results, 0.001, "%"),
+    }
+
+
+def tf_port(repo: str, crop_pct: float) -> Timm:
+    """timm's port of the TF-slim checkpoint; timm's cfg uses the Inception mean/std (0.5) and bicubic."""
+    note = "Ported by timm from the TF-slim checkpoint."
+    return Timm(f"{repo}.tf_in1k", 299, crop_pct, "bicubic", INCEPTION_MEAN, INCEPTION_STD, note)
+
+
+@INCEPTION.model(
+    **card("inception_v4.tf_in1k", 42.7e6, 12.3, 80.156, 94.968),
+    deviations=("No dropout before the classifier by default (timm's default); the paper keeps 0.8 (dropout=0.2).",),
+    notes=("Reduction-A uses Table 1's Inception-v4 widths: k = 192, l = 224, m = 256, n = 384.",),
+    key_maps={"timm": timm_v4_keys},
+    weights=tf_port("inception_v4", 0.875),
 )
+def inception_v4(dropout: float = 0.0, num_classes: int = 1000) -> NetSpec:
+    """Fig. 9. ``dropout`` before the classifier: 0.2 in the paper (keep 0.8), 0 in timm's default."""
+    body = (
+        Repeat(inception_a(), 4, label="inception_a"),
+        replace(reduction_a(*REDUCTION_A_V4), label="reduction_a"),
+        Repeat(inception_b(), 7, label="inception_b"),
+        replace(reduction_b(), label="reduction_b"),
+        Repeat(inception_c(), 3, label="inception_c"),
+    )
+    return NetSpec(Seq((*v4_stem_items(), *body, *_head(dropout, num_classes))), Volume(3, 299, 299))
+
+
+@INCEPTION.model(
+    **card("inception_resnet_v2", 55.8e6, 13.2, 80.462, 95.308),
+    deviations=(
+        "The released stem is not Fig. 3: 3x3 convs, a max pool, a 1x1 (80) and a 3x3 (192) conv, a max "
+        "pool and a module of four branches (Mixed_5b) give 35x35x320 instead of 35x35x384.",
+        "10, 20 and 10 Inception-ResNet blocks instead of Fig. 15's 5, 10 and 5; the last C block has no "
+        "ReLU and no scaling, and a 1x1 conv to 1536 maps follows it.",
+        "Block widths of the release: the A blocks project back to 320 maps (Fig. 16: 384), B to 1088 "
+        "(Fig. 17: 1154), C to 2080 (Fig. 19: 2048); residuals are scaled by 0.17, 0.10 and 0.20 (§3.3 gives "
+        "only a range, 0.1 to 0.3; these values are the authors' TF-slim release, which timm ports).",
+    ),
+    notes=("Reduction-A uses Table 1's Inception-ResNet-v2 widths: k = 256, l = 256, m = 384, n = 384.",),
+    key_maps={"timm": timm_irv2_keys},
+    weights=tf_port("inception_resnet_v2", 0.8975),
+)
+def inception_resnet_v2(dropout: float = 0.0, num_classes: int = 1000) -> NetSpec:
+    """The released Inception-ResNet-v2; ``dropout`` before the classifier (timm's default 0)."""
+    last_c = inception_resnet_c(scale=1.0, relu=False)
+    body = (
+        Repeat(inception_resnet_a(), 10, label="inception_resnet_a"),
+        replace(reduction_a(*REDUCTION_A_IRV2), label="reduction_a"),
+        Repeat(inception_resnet_b(), 20, label="inception_resnet_b"),
+        replace(reduction_resnet_b(), label="reduction_b"),
+        Seq((Repeat(inception_resnet_c(), 9), last_c), label="inception_resnet_c"),
+        Conv(1536, 1, bias=False),
+        BN(eps=1e-3),
+        Relu(),
+    )
+    return NetSpec(Seq((*resnet_v2_stem_items(), *body, *_head(dropout, num_classes))), Volume(3, 299, 299))

@@ -14,8 +14,8 @@ from __future__ import annotations
 from convarch.spec.layers import FC, RBF, Conv, Pool, Relu, Subsample, Tanh
 from convarch.spec.nodes import NetSpec, Seq
 from convarch.spec.volume import Volume
-from convarch.zoo.info import Figure, ModelInfo, Paper
-from convarch.zoo.registry import ModelEntry, register
+from convarch.zoo.info import Figure, Paper
+from convarch.zoo.registry import Family
 
 PAPER = Paper(
     "LeCun, Bottou, Bengio & Haffner",
@@ -26,6 +26,17 @@ PAPER = Paper(
 SECTION = "LeCun et al. 1998 §II.B"
 
 
+LENET = Family("lenet", PAPER, input_size=(1, 32, 32), num_classes=10)
+
+
+@LENET.model(
+    deviations=(
+        "ReLU instead of the scaled tanh, 2x2 max-pooling instead of trainable subsampling.",
+        "C3 is fully connected to S2 (no connection table); C5 is written as FC120, which is the "
+        "same layer on a 5x5 input.",
+        "A 10-way linear output trained with cross-entropy instead of the RBF units.",
+    ),
+)
 def lenet5(num_classes: int = 10) -> NetSpec:
     return NetSpec(
         Seq((
@@ -37,6 +48,34 @@ def lenet5(num_classes: int = 10) -> NetSpec:
     )  # fmt: skip
 
 
+@LENET.model(
+    params=Figure(60_000, f"{SECTION}: '60,000 trainable free parameters'"),
+    deviations=(
+        "The RBF prototypes are fixed +-1 codes from a seeded generator: the paper's hand-drawn "
+        "7x12 bitmaps (Fig. 3) are not published as data. They stay non-trainable, as in the paper.",
+        "The RBF outputs are returned negated, as logits: cross-entropy on them is the paper's "
+        "loss (eq. 9) without its constant 'rubbish class' term.",
+    ),
+    notes=(
+        "MACs count the paper's connections: C3's table gives 150,000 multiply-adds, and each "
+        "subsampling output 4. PyTorch runs C3 as a dense 5x5 conv with zeros where the table has no "
+        "connection, so counters that trace operators (fvcore) report 240,000 for C3 and nothing for "
+        "the subsampling and RBF layers: 415,680 in all against our 332,824.",
+    ),
+    figures={
+        # §II.B, layer by layer: trainable parameters and connections. The total connection
+        # count, 340,908, includes the 840 of the RBF layer.
+        "layers": {
+            "C1": {"params": 156, "connections": 122_304},
+            "S2": {"params": 12, "connections": 5_880},
+            "C3": {"params": 1_516, "connections": 151_600},
+            "S4": {"params": 32, "connections": 2_000},
+            "C5": {"params": 48_120, "connections": 48_120},
+            "F6": {"params": 10_164, "connections": 10_164},
+        },
+        "connections": Figure(340_908, f"{SECTION}: '340,908 connections'"),
+    },
+)
 def lenet5_paper(num_classes: int = 10) -> NetSpec:
     # C5 is a convolution: "Each unit is connected to a 5x5 neighborhood on all 16 of S4's feature maps.
     # Here, because the size of S4 is also 5x5, the size of C5's feature maps is 1x1" (§II.B).
@@ -50,64 +89,3 @@ def lenet5_paper(num_classes: int = 10) -> NetSpec:
         )),
         Volume(1, 32, 32),
     )  # fmt: skip
-
-
-register(
-    ModelEntry(
-        "lenet5",
-        lenet5,
-        ModelInfo(
-            name="lenet5",
-            family="lenet",
-            paper=PAPER,
-            input_size=(1, 32, 32),
-            num_classes=10,
-            deviations=(
-                "ReLU instead of the scaled tanh, 2x2 max-pooling instead of trainable subsampling.",
-                "C3 is fully connected to S2 (no connection table); C5 is written as FC120, which is the "
-                "same layer on a 5x5 input.",
-                "A 10-way linear output trained with cross-entropy instead of the RBF units.",
-            ),
-        ),
-    )
-)
-
-register(
-    ModelEntry(
-        "lenet5_paper",
-        lenet5_paper,
-        ModelInfo(
-            name="lenet5_paper",
-            family="lenet",
-            paper=PAPER,
-            input_size=(1, 32, 32),
-            num_classes=10,
-            params=Figure(60_000, f"{SECTION}: '60,000 trainable free parameters'"),
-            deviations=(
-                "The RBF prototypes are fixed +-1 codes from a seeded generator: the paper's hand-drawn "
-                "7x12 bitmaps (Fig. 3) are not published as data. They stay non-trainable, as in the paper.",
-                "The RBF outputs are returned negated, as logits: cross-entropy on them is the paper's "
-                "loss (eq. 9) without its constant 'rubbish class' term.",
-            ),
-            notes=(
-                "MACs count the paper's connections: C3's table gives 150,000 multiply-adds, and each "
-                "subsampling output 4. PyTorch runs C3 as a dense 5x5 conv with zeros where the table has no "
-                "connection, so counters that trace operators (fvcore) report 240,000 for C3 and nothing for "
-                "the subsampling and RBF layers: 415,680 in all against our 332,824.",
-            ),
-            figures={
-                # §II.B, layer by layer: trainable parameters and connections. The total connection
-                # count, 340,908, includes the 840 of the RBF layer.
-                "layers": {
-                    "C1": {"params": 156, "connections": 122_304},
-                    "S2": {"params": 12, "connections": 5_880},
-                    "C3": {"params": 1_516, "connections": 151_600},
-                    "S4": {"params": 32, "connections": 2_000},
-                    "C5": {"params": 48_120, "connections": 48_120},
-                    "F6": {"params": 10_164, "connections": 10_164},
-                },
-                "connections": Figure(340_908, f"{SECTION}: '340,908 connections'"),
-            },
-        ),
-    )
-)

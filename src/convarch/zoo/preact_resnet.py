@@ -13,30 +13,23 @@ is a clean identity from any unit to any later one (eqs. 4-5), which makes very 
 from __future__ import annotations
 
 import re
+from typing import Unpack
 
 from convarch.errors import ConfigError
+from convarch.nn.init import He
 from convarch.spec.layers import BN, FC, GAP, Conv, Pool, Relu
 from convarch.spec.nodes import NetSpec, Seq
 from convarch.spec.volume import Volume
 from convarch.spec.walk import trace
-from convarch.zoo.info import TIMM, Figure, ModelInfo, Paper
-from convarch.zoo.registry import ModelEntry, register
+from convarch.weights.catalog import Timm
+from convarch.weights.sources import INCEPTION_MEAN, INCEPTION_STD
+from convarch.zoo.info import TIMM, Figure, Paper
+from convarch.zoo.registry import ClassOptions, Family
 from convarch.zoo.resnet import resnet_stages
 
 PAPER = Paper(
     "He, Zhang, Ren & Sun", 2016, "Identity Mappings in Deep Residual Networks", arxiv="1603.05027", venue="ECCV 2016"
 )
-
-# name: (depth, timm model, timm model card (params in millions, GMACs) or None where none is recorded: timm
-# has no ImageNet-1k weights for resnetv2_152, and the cards of its newer 18/34 weights were not to hand)
-VARIANTS: dict[str, tuple[int, str, tuple[float, float] | None]] = {
-    "preact_resnet18": (18, "resnetv2_18", None),
-    "preact_resnet34": (34, "resnetv2_34", None),
-    "preact_resnet50": (50, "resnetv2_50", (25.5, 4.1)),
-    "preact_resnet101": (101, "resnetv2_101", (44.5, 7.8)),
-    "preact_resnet152": (152, "resnetv2_152", None),
-}
-TIMM_NAMES = {name: timm_name for name, (_, timm_name, _) in VARIANTS.items()}
 
 
 def preact_resnet(depth: int = 50, num_classes: int = 1000) -> NetSpec:
@@ -73,33 +66,66 @@ def timm_keys(spec: NetSpec) -> dict[str, str]:
     return table
 
 
-def _register(name: str, depth: int, timm_name: str, card: tuple[float, float] | None) -> None:
+PREACT_RESNET = Family(
+    "preact_resnet",
+    PAPER,
+    init=He(fc_std=0.01),
+    key_maps={"timm": timm_keys},
+    deviations=(
+        "timm's resnetv2 layout: no BN-ReLU in the stem (the first unit's pre-activation provides it), and a "
+        "downsampling bottleneck strides in its 3x3 conv rather than its first 1x1.",
+    ),
+)
+
+
+def layout(timm_name: str, params_m: float | None = None, gmacs: float | None = None) -> dict:
+    """timm's name, the note naming its layout, and its model card figures (params in millions, GMACs) where
+    recorded: timm has no ImageNet-1k weights for resnetv2_152, and the cards of its 18/34 weights were not to
+    hand."""
     source = f"{TIMM}, {timm_name} model card"
-    register(
-        ModelEntry(
-            name,
-            preact_resnet,
-            ModelInfo(
-                name=name,
-                family="preact_resnet",
-                paper=PAPER,
-                params=Figure(card[0] * 1e6, source, 1e5) if card else None,
-                gmacs=Figure(card[1], source, 0.1, "GMACs") if card else None,
-                deviations=(
-                    "timm's resnetv2 layout: no BN-ReLU in the stem (the first unit's pre-activation provides "
-                    "it), and a downsampling bottleneck strides in its 3x3 conv rather than its first 1x1.",
-                ),
-                notes=(
-                    f"State-dict layout of timm's {timm_name} (key map 'timm'); its classifier is a 1x1 conv, "
-                    "which the key map turns into our linear layer.",
-                ),
-            ),
-            options={"depth": depth},
-            key_maps={"timm": timm_keys},
-            init="he_fc0.01",
-        )
-    )
+    return {
+        "upstream": {"timm": timm_name},
+        "notes": (f"State-dict layout of timm's {timm_name} (key map 'timm'); its classifier is a 1x1 conv, "
+                  "which the key map turns into our linear layer.",),
+        "params": Figure(params_m * 1e6, source, 1e5) if params_m else None,
+        "gmacs": Figure(gmacs, source, 0.1, "GMACs") if gmacs else None,
+    }  # fmt: skip
 
 
-for _name, (_depth, _timm_name, _card) in VARIANTS.items():
-    _register(_name, _depth, _timm_name, _card)
+def timm_weights(repo: str, crop_pct: float, note: str, accuracy: tuple[float, float] | None = None) -> Timm:
+    """timm's own pre-activation ResNets ("a1h" and "ra4" recipes); its cfgs use the Inception mean/std."""
+    return Timm(repo, 224, crop_pct, "bicubic", INCEPTION_MEAN, INCEPTION_STD, note, accuracy)
+
+
+# results-imagenet.csv reports the 50/101 at 288x288 (their test size, crop_pct 1.0); the 18/34 weights are
+# newer than that table.
+RA4, A1H = "timm ra4 recipe.", "timm a1h recipe; accuracy at 288x288, crop_pct 1.0."
+
+
+@PREACT_RESNET.model(**layout("resnetv2_18"), weights=timm_weights("resnetv2_18.ra4_e3600_r224_in1k", 0.9, RA4))
+def preact_resnet18(**options: Unpack[ClassOptions]) -> NetSpec:
+    return preact_resnet(18, **options)
+
+
+@PREACT_RESNET.model(**layout("resnetv2_34"), weights=timm_weights("resnetv2_34.ra4_e3600_r224_in1k", 0.9, RA4))
+def preact_resnet34(**options: Unpack[ClassOptions]) -> NetSpec:
+    return preact_resnet(34, **options)
+
+
+@PREACT_RESNET.model(
+    **layout("resnetv2_50", 25.5, 4.1), weights=timm_weights("resnetv2_50.a1h_in1k", 0.95, A1H, (81.398, 95.726))
+)
+def preact_resnet50(**options: Unpack[ClassOptions]) -> NetSpec:
+    return preact_resnet(50, **options)
+
+
+@PREACT_RESNET.model(
+    **layout("resnetv2_101", 44.5, 7.8), weights=timm_weights("resnetv2_101.a1h_in1k", 0.95, A1H, (83.002, 96.454))
+)
+def preact_resnet101(**options: Unpack[ClassOptions]) -> NetSpec:
+    return preact_resnet(101, **options)
+
+
+@PREACT_RESNET.model(**layout("resnetv2_152"))
+def preact_resnet152(**options: Unpack[ClassOptions]) -> NetSpec:
+    return preact_resnet(152, **options)

@@ -1,19 +1,37 @@
-"""The model registry: names -> spec functions, metadata and weight-key maps."""
+"""The model registry: a family declares its shared facts once, and each variant is a decorated function.
+
+    RESNET = Family("resnet", PAPER, ilsvrc=ILSVRC, init=HE, key_maps={"torchvision": torchvision_keys})
+
+    @RESNET.model(**torchvision_figures(25_557_032, 4.089, 76.130, 92.862), weights=Torchvision(...))
+    def resnet50(**options: Unpack[ResNetOptions]) -> NetSpec:
+        return resnet(50, **options)
+
+The function is the model: its name is the zoo name (``grep "def resnet50"`` finds it), calling it gives the
+spec, and its parameters are the options ``create_model`` accepts, named one by one or as a ``TypedDict``
+(PEP 692). The decorator's keywords are the variant's published figures (``ModelInfo`` fields), its weight
+sources and, where the variant differs from its family, the family facts it overrides.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import fnmatch
 import inspect
 import re
-from collections.abc import Callable
+import typing
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 from convarch.errors import ConfigError, UnknownModelError
+from convarch.nn.init import TORCH, InitScheme
 from convarch.spec.edit import check_num_classes, with_classifier, with_input
 from convarch.spec.nodes import NetSpec
-from convarch.zoo.info import ModelInfo
+from convarch.zoo.info import ModelInfo, Paper
+
+if TYPE_CHECKING:
+    from convarch.weights.sources import WeightSource
 
 SpecFn = Callable[..., NetSpec]
 KeyMap = Callable[[NetSpec], dict[str, str | None]]
@@ -23,24 +41,104 @@ KeyMap = Callable[[NetSpec], dict[str, str | None]]
 NAME_FILTER = re.compile(r"[A-Za-z0-9_.*?!\[\]-]+")
 
 
+class ClassOptions(TypedDict, total=False):
+    """The options of a variant that takes nothing but its number of classes."""
+
+    num_classes: int
+
+
+class WeightFacts(Protocol):
+    """A publisher's facts about a variant's weight files (``convarch.weights.catalog``), made into sources
+    once the variant's name and metadata are known."""
+
+    def sources(self, model: str, info: ModelInfo) -> Sequence[WeightSource]: ...
+
+
+def accepted_options(fn: SpecFn) -> list[str]:
+    """The keyword options a spec function takes: its named parameters and the keys of an ``Unpack``-ed
+    ``TypedDict`` on its ``**options``."""
+    names = []
+    for param in inspect.signature(fn).parameters.values():
+        if param.kind is not param.VAR_KEYWORD:
+            names.append(param.name)
+            continue
+        hint = typing.get_type_hints(fn).get(param.name)
+        if typing.get_origin(hint) is typing.Unpack:
+            names += list(typing.get_type_hints(typing.get_args(hint)[0]))
+    return sorted(names)
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     name: str
     spec_fn: SpecFn
     info: ModelInfo
-    options: dict[str, Any] = field(default_factory=dict)  # fixed arguments of spec_fn for this name
-    key_maps: dict[str, KeyMap] = field(default_factory=dict)  # "torchvision"/"timm" -> map
-    init: str = "torch"  # the reference implementation's weight init (convarch.nn.init.SCHEMES)
+    key_maps: Mapping[str, KeyMap] = field(default_factory=dict)  # "torchvision"/"timm" -> map
+    init: InitScheme = TORCH  # the reference implementation's weight init (convarch.nn.init)
+    weights: tuple[WeightSource, ...] = ()  # its published weight files, the default first
+    upstream: Mapping[str, str] = field(default_factory=dict)  # layout -> the model's name there, if not ours
 
     def spec(self, **options: Any) -> NetSpec:
-        accepted = set(inspect.signature(self.spec_fn).parameters) - set(self.options)
-        unknown = sorted(set(options) - accepted)
+        accepted = accepted_options(self.spec_fn)
+        unknown = sorted(set(options) - set(accepted))
         if unknown:
             raise ConfigError(
                 f"{self.name} does not take option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-                f"it accepts: {', '.join(sorted(accepted)) or 'no options'}"
+                f"it accepts: {', '.join(accepted) or 'no options'}"
             )
-        return self.spec_fn(**{**self.options, **options})
+        return self.spec_fn(**options)
+
+
+@dataclass(frozen=True)
+class Family:
+    """What every variant of a family shares, declared once: the paper, the ILSVRC result, the reference's
+    weight init, the key maps from other libraries' state dicts, the deviations all its variants share, and
+    the default input and classes."""
+
+    name: str
+    paper: Paper
+    ilsvrc: str | None = None
+    init: InitScheme = TORCH
+    key_maps: Mapping[str, KeyMap] = field(default_factory=dict)
+    deviations: tuple[str, ...] = ()  # a variant's own deviations follow these
+    input_size: tuple[int, int, int] = (3, 224, 224)
+    num_classes: int = 1000
+
+    def model(
+        self,
+        *,
+        weights: WeightFacts | Sequence[WeightFacts] = (),
+        upstream: Mapping[str, str] | None = None,
+        deviations: tuple[str, ...] = (),
+        **facts: Any,
+    ) -> Callable[[SpecFn], SpecFn]:
+        """Register the decorated spec function as the model it is named after.
+
+        ``facts`` are the variant's ``ModelInfo`` fields (``params``, ``gmacs``, ``notes``, ...) and any family
+        field it overrides (``key_maps={}`` for a variant no library publishes). ``upstream`` names the model
+        in a key map's library where the name differs from ours (``{"timm": "resnetv2_50"}``).
+        """
+        own = {f.name for f in dataclasses.fields(Family)} - {"name", "deviations"}
+        family = dataclasses.replace(self, **{k: v for k, v in facts.items() if k in own})
+        details = {k: v for k, v in facts.items() if k not in own}
+        publishers = [weights] if hasattr(weights, "sources") else list(weights)  # type: ignore[arg-type]
+
+        def register_variant(fn: SpecFn) -> SpecFn:
+            info = ModelInfo(
+                name=fn.__name__,
+                family=family.name,
+                paper=family.paper,
+                ilsvrc=family.ilsvrc,
+                input_size=family.input_size,
+                num_classes=family.num_classes,
+                deviations=(*family.deviations, *deviations),
+                **details,
+            )
+            sources = tuple(s for publisher in publishers for s in publisher.sources(fn.__name__, info))
+            register(ModelEntry(fn.__name__, fn, info, family.key_maps, family.init, sources, dict(upstream or {})))
+            return fn
+
+        return register_variant
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -56,6 +154,18 @@ def register(entry: ModelEntry) -> ModelEntry:
 
 def _ensure_loaded() -> None:
     import convarch.zoo.families  # noqa: F401  (registers every family on import)
+
+
+def entries() -> Iterator[ModelEntry]:
+    """Every registered model, in registration order."""
+    _ensure_loaded()
+    return iter(list(_REGISTRY.values()))
+
+
+def is_model(name: object) -> bool:
+    """Whether ``name`` is a registered zoo name (case and surrounding spaces aside)."""
+    _ensure_loaded()
+    return isinstance(name, str) and name.strip().lower() in _REGISTRY
 
 
 def get_entry(name: str) -> ModelEntry:

@@ -15,16 +15,20 @@ global average pooling and one FC layer.
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from typing import TypedDict, Unpack
 
 from convarch.blocks.residual import STRIDE_PLACES, bottleneck, res
 from convarch.errors import ConfigError
+from convarch.nn.init import HE
 from convarch.spec.layers import BN, FC, GAP, Conv, Pool, Relu
 from convarch.spec.nodes import Block, NetSpec, Node, Repeat, Seq
 from convarch.spec.volume import Volume
 from convarch.spec.walk import trace
-from convarch.zoo.info import Figure, ModelInfo, Paper, torchvision_figures
-from convarch.zoo.registry import ModelEntry, register
+from convarch.weights.catalog import Torchvision
+from convarch.zoo.info import Figure, Paper, torchvision_figures
+from convarch.zoo.registry import ClassOptions, Family
 
 PAPER = Paper(
     "He, Zhang, Ren & Sun", 2015, "Deep Residual Learning for Image Recognition", arxiv="1512.03385", venue="CVPR 2016"
@@ -86,16 +90,6 @@ def torchvision_keys(spec: NetSpec) -> dict[str, str]:
     return table
 
 
-# name: (depth, widen, torchvision (params, GMACs, top-1, top-5) of IMAGENET1K_V1)
-TORCHVISION_VARIANTS: dict[str, tuple[int, int, tuple[int, float, float, float]]] = {
-    "resnet18": (18, 1, (11_689_512, 1.814, 69.758, 89.078)),
-    "resnet34": (34, 1, (21_797_672, 3.664, 73.314, 91.420)),
-    "resnet50": (50, 1, (25_557_032, 4.089, 76.130, 92.862)),
-    "resnet101": (101, 1, (44_549_160, 7.801, 77.374, 93.546)),
-    "resnet152": (152, 1, (60_192_808, 11.514, 78.312, 94.046)),
-    "wide_resnet50_2": (50, 2, (68_883_240, 11.398, 78.468, 94.086)),
-    "wide_resnet101_2": (101, 2, (126_886_696, 22.753, 78.848, 94.284)),
-}
 # Table 1's FLOPs (multiply-adds) in units of 10^9, given to one decimal.
 TABLE1_GMACS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}
 
@@ -110,70 +104,114 @@ TABLE1_NOTE = (
     "ResNet-152's 11.28 rounded (7.6, 11.3). Every row is within 0.1 x 10^9 of the count, which is what "
     "the stored figure (precision 0.2) and its test check."
 )
+PAPER_V1 = (
+    "ResNet v1 as in the paper: a downsampling bottleneck strides in its first 1x1 conv. §3.3 says only that "
+    "downsampling is done by stride-2 convolutions and Table 1 that conv3_1, conv4_1 and conv5_1 downsample; "
+    "the first 1x1 is where the authors' released models put the stride. Projection shortcuts (option B) "
+    "where the volume changes, identities elsewhere."
+)
 
 
-def _table1(depth: int) -> dict[str, Figure]:
-    return {"table1_gmacs": Figure(TABLE1_GMACS[depth], TABLE1, 0.2, "GMACs")}
+def table1(depth: int) -> Figure:
+    return Figure(TABLE1_GMACS[depth], TABLE1, 0.2, "GMACs")
 
 
-def _register_torchvision(name: str, depth: int, widen: int, tv: tuple[int, float, float, float]) -> None:
-    wide = widen > 1
-    deviations = (V15,) if DEPTHS[depth][0] == "BOTTLENECK" else ()
-    notes: tuple[str, ...] = (TABLE1_NOTE,) if DEPTHS[depth][0] == "RES" else ()
-    if wide:
-        notes = (
-            f"WRN-{depth}-{widen}-bottleneck of the Wide ResNet paper's ImageNet experiments: ResNet-{depth} with "
-            f"each bottleneck's inner 1x1 and 3x3 convs {widen}x wider and the same output widths.",
-        )
-    register(
-        ModelEntry(
-            name,
-            resnet,
-            ModelInfo(
-                name=name,
-                family="resnet",
-                paper=WIDE_PAPER if wide else PAPER,
-                ilsvrc=None if wide else ILSVRC,
-                **torchvision_figures(*tv),
-                deviations=deviations,
-                notes=notes,
-                figures=_table1(depth) if DEPTHS[depth][0] == "RES" else {},
-            ),
-            options={"depth": depth, "widen": widen},
-            key_maps={"torchvision": torchvision_keys},
-            init="he",
-        )
+def basic(depth: int) -> dict:
+    """Table 1's multiply-adds of a basic-block net, a further figure beside torchvision's."""
+    return {"notes": (TABLE1_NOTE,), "figures": {"table1_gmacs": table1(depth)}}
+
+
+def wide(depth: int) -> dict:
+    note = (
+        f"WRN-{depth}-2-bottleneck of the Wide ResNet paper's ImageNet experiments: ResNet-{depth} with each "
+        "bottleneck's inner 1x1 and 3x3 convs 2x wider and the same output widths."
     )
+    return {"notes": (note,)}
 
 
-def _register_paper(depth: int) -> None:
-    name = f"resnet{depth}_paper"
-    register(
-        ModelEntry(
-            name,
-            resnet,
-            ModelInfo(
-                name=name,
-                family="resnet",
-                paper=PAPER,
-                ilsvrc=ILSVRC,
-                gmacs=_table1(depth)["table1_gmacs"],
-                notes=(
-                    "ResNet v1 as in the paper: a downsampling bottleneck strides in its first 1x1 conv. §3.3 says "
-                    "only that downsampling is done by stride-2 convolutions and Table 1 that conv3_1, conv4_1 "
-                    "and conv5_1 downsample; the first 1x1 is where the authors' released models put the "
-                    "stride. Projection shortcuts (option B) where the volume changes, identities elsewhere.",
-                    TABLE1_NOTE,
-                ),
-                figures=_table1(depth),
-            ),
-            options={"depth": depth, "stride_in": "conv1", "widen": 1},
-            init="he",
-        )
-    )
+def paper_v1(depth: int) -> dict:
+    """The paper's v1 has Table 1's multiply-adds as its published figure."""
+    return {"gmacs": table1(depth), "notes": (PAPER_V1, TABLE1_NOTE), "figures": {"table1_gmacs": table1(depth)}}
 
 
-for _name, (_depth, _widen, _tv) in TORCHVISION_VARIANTS.items():
-    _register_torchvision(_name, _depth, _widen, _tv)
-for _depth in (50, 101, 152):
-    _register_paper(_depth)
+def tv(enum: str, v1: str, v2: tuple[str, float, float] | None = None) -> Torchvision:
+    return Torchvision("resnet", f"{enum}_Weights", v1, v2)
+
+
+class ResNetOptions(TypedDict, total=False):
+    stride_in: str
+    num_classes: int
+
+
+RESNET = Family("resnet", PAPER, ilsvrc=ILSVRC, init=HE, key_maps={"torchvision": torchvision_keys})
+RESNET_V15 = dataclasses.replace(RESNET, deviations=(V15,))  # torchvision's bottleneck nets
+WIDE_RESNET = dataclasses.replace(RESNET_V15, paper=WIDE_PAPER, ilsvrc=None)
+PAPER_RESNET = dataclasses.replace(RESNET, key_maps={})
+TV = torchvision_figures  # torchvision's (params, GMACs, top-1, top-5) of IMAGENET1K_V1
+
+
+@RESNET.model(**TV(11_689_512, 1.814, 69.758, 89.078), **basic(18), weights=tv("ResNet18", "resnet18-f37072fd.pth"))
+def resnet18(**options: Unpack[ResNetOptions]) -> NetSpec:
+    return resnet(18, **options)
+
+
+@RESNET.model(**TV(21_797_672, 3.664, 73.314, 91.420), **basic(34), weights=tv("ResNet34", "resnet34-b627a593.pth"))
+def resnet34(**options: Unpack[ResNetOptions]) -> NetSpec:
+    return resnet(34, **options)
+
+
+@RESNET_V15.model(
+    **TV(25_557_032, 4.089, 76.130, 92.862),
+    weights=tv("ResNet50", "resnet50-0676ba61.pth", ("resnet50-11ad3fa6.pth", 80.858, 95.434)),
+)
+def resnet50(**options: Unpack[ResNetOptions]) -> NetSpec:
+    return resnet(50, **options)
+
+
+@RESNET_V15.model(
+    **TV(44_549_160, 7.801, 77.374, 93.546),
+    weights=tv("ResNet101", "resnet101-63fe2227.pth", ("resnet101-cd907fc2.pth", 81.886, 95.780)),
+)
+def resnet101(**options: Unpack[ResNetOptions]) -> NetSpec:
+    return resnet(101, **options)
+
+
+@RESNET_V15.model(
+    **TV(60_192_808, 11.514, 78.312, 94.046),
+    weights=tv("ResNet152", "resnet152-394f9c45.pth", ("resnet152-f82ba261.pth", 82.284, 96.002)),
+)
+def resnet152(**options: Unpack[ResNetOptions]) -> NetSpec:
+    return resnet(152, **options)
+
+
+@WIDE_RESNET.model(
+    **TV(68_883_240, 11.398, 78.468, 94.086),
+    **wide(50),
+    weights=tv("Wide_ResNet50_2", "wide_resnet50_2-95faca4d.pth", ("wide_resnet50_2-9ba9bcbe.pth", 81.602, 95.758)),
+)
+def wide_resnet50_2(**options: Unpack[ResNetOptions]) -> NetSpec:
+    return resnet(50, widen=2, **options)
+
+
+@WIDE_RESNET.model(
+    **TV(126_886_696, 22.753, 78.848, 94.284),
+    **wide(101),
+    weights=tv("Wide_ResNet101_2", "wide_resnet101_2-32ee1156.pth", ("wide_resnet101_2-d733dc28.pth", 82.510, 96.020)),
+)
+def wide_resnet101_2(**options: Unpack[ResNetOptions]) -> NetSpec:
+    return resnet(101, widen=2, **options)
+
+
+@PAPER_RESNET.model(**paper_v1(50))
+def resnet50_paper(**options: Unpack[ClassOptions]) -> NetSpec:
+    return resnet(50, stride_in="conv1", **options)
+
+
+@PAPER_RESNET.model(**paper_v1(101))
+def resnet101_paper(**options: Unpack[ClassOptions]) -> NetSpec:
+    return resnet(101, stride_in="conv1", **options)
+
+
+@PAPER_RESNET.model(**paper_v1(152))
+def resnet152_paper(**options: Unpack[ClassOptions]) -> NetSpec:
+    return resnet(152, stride_in="conv1", **options)

@@ -23,13 +23,16 @@ before the pooling; d = 28 and k = 10 give the 36.5M parameters the paper report
 
 from __future__ import annotations
 
+from typing import Unpack
+
 from convarch.blocks.residual import res
 from convarch.errors import ConfigError
+from convarch.nn.init import HE
 from convarch.spec.layers import BN, FC, GAP, Conv, Relu
 from convarch.spec.nodes import NetSpec, Node, Seq
 from convarch.spec.volume import Volume
-from convarch.zoo.info import Figure, ModelInfo
-from convarch.zoo.registry import ModelEntry, register
+from convarch.zoo.info import Figure
+from convarch.zoo.registry import ClassOptions, Family
 from convarch.zoo.resnet import PAPER, WIDE_PAPER, stage
 
 TABLE6 = "He et al. 2015, Table 6 (CIFAR-10), # params"
@@ -59,56 +62,52 @@ def wide_resnet(depth: int = 28, k: int = 10, dropout: float = 0.0, num_classes:
     return NetSpec(Seq((Conv(16, 3, bias=False), *layers, BN(), Relu(), GAP(), FC(num_classes))), Volume(3, 32, 32))
 
 
-# name: (depth, Table 6 params, their precision)
-CIFAR_VARIANTS = {
-    "resnet20": (20, 0.27e6, 0.01e6),
-    "resnet32": (32, 0.46e6, 0.01e6),
-    "resnet44": (44, 0.66e6, 0.01e6),
-    "resnet56": (56, 0.85e6, 0.01e6),
-    "resnet110": (110, 1.7e6, 0.1e6),
-}
-
-for _name, (_depth, _params, _precision) in CIFAR_VARIANTS.items():
-    register(
-        ModelEntry(
-            _name,
-            cifar_resnet,
-            ModelInfo(
-                name=_name,
-                family="resnet_cifar",
-                paper=PAPER,
-                input_size=(3, 32, 32),
-                num_classes=10,
-                params=Figure(_params, TABLE6, _precision),
-                notes=(
-                    f"{_depth} = 6n + 2 layers with n = {(_depth - 2) // 6} basic blocks per stage (§4.2).",
-                    "Option-A shortcuts: where a stage halves the size and doubles the width, the identity "
-                    "takes every second pixel and zero-pads the new channels, adding no parameters (§4.2).",
-                ),
-            ),
-            options={"depth": _depth},
-            init="he",
-        )
-    )
-
-register(
-    ModelEntry(
-        "wrn28_10",
-        wide_resnet,
-        ModelInfo(
-            name="wrn28_10",
-            family="resnet_cifar",
-            paper=WIDE_PAPER,
-            input_size=(3, 32, 32),
-            num_classes=10,
-            params=Figure(36.5e6, "Zagoruyko & Komodakis 2016, CIFAR results: WRN-28-10, 36.5M parameters", 0.1e6),
-            notes=(
-                "WRN-28-10: 4 pre-activation basic blocks per stage, widths 160, 320 and 640. "
-                "Dropout between the two convs of a block is the option dropout= (the paper also trains with 0.3).",
-                "Projection shortcuts (a 1x1 conv on the pre-activated input) where a block changes the volume.",
-            ),
-        ),
-        options={"depth": 28, "k": 10},
-        init="he",
-    )
+OPTION_A = (
+    "Option-A shortcuts: where a stage halves the size and doubles the width, the identity takes every second "
+    "pixel and zero-pads the new channels, adding no parameters (§4.2)."
 )
+CIFAR_RESNET = Family("resnet_cifar", PAPER, init=HE, input_size=(3, 32, 32), num_classes=10)
+
+
+def table6(depth: int, millions: float, precision: float = 0.01) -> dict:
+    """Table 6's parameter count, and the note on the depth."""
+    blocks = f"{depth} = 6n + 2 layers with n = {(depth - 2) // 6} basic blocks per stage (§4.2)."
+    return {"params": Figure(millions * 1e6, TABLE6, precision * 1e6), "notes": (blocks, OPTION_A)}
+
+
+@CIFAR_RESNET.model(**table6(20, 0.27))
+def resnet20(**options: Unpack[ClassOptions]) -> NetSpec:
+    return cifar_resnet(20, **options)
+
+
+@CIFAR_RESNET.model(**table6(32, 0.46))
+def resnet32(**options: Unpack[ClassOptions]) -> NetSpec:
+    return cifar_resnet(32, **options)
+
+
+@CIFAR_RESNET.model(**table6(44, 0.66))
+def resnet44(**options: Unpack[ClassOptions]) -> NetSpec:
+    return cifar_resnet(44, **options)
+
+
+@CIFAR_RESNET.model(**table6(56, 0.85))
+def resnet56(**options: Unpack[ClassOptions]) -> NetSpec:
+    return cifar_resnet(56, **options)
+
+
+@CIFAR_RESNET.model(**table6(110, 1.7, 0.1))
+def resnet110(**options: Unpack[ClassOptions]) -> NetSpec:
+    return cifar_resnet(110, **options)
+
+
+@CIFAR_RESNET.model(
+    paper=WIDE_PAPER,
+    params=Figure(36.5e6, "Zagoruyko & Komodakis 2016, CIFAR results: WRN-28-10, 36.5M parameters", 0.1e6),
+    notes=(
+        "WRN-28-10: 4 pre-activation basic blocks per stage, widths 160, 320 and 640. "
+        "Dropout between the two convs of a block is the option dropout= (the paper also trains with 0.3).",
+        "Projection shortcuts (a 1x1 conv on the pre-activated input) where a block changes the volume.",
+    ),
+)
+def wrn28_10(dropout: float = 0.0, num_classes: int = 10) -> NetSpec:
+    return wide_resnet(28, 10, dropout=dropout, num_classes=num_classes)

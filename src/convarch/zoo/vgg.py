@@ -11,13 +11,18 @@ and are built exactly as Table 1 has them.
 
 from __future__ import annotations
 
+import dataclasses
+from typing import TypedDict, Unpack
+
+from convarch.nn.init import He
 from convarch.spec.layers import BN, FC, Conv, Dropout, Pool, Relu
 from convarch.spec.nodes import NetSpec, Node, Seq
 from convarch.spec.volume import Volume
+from convarch.weights.catalog import Torchvision
 from convarch.zoo.alexnet import PAPER_LRN
-from convarch.zoo.info import CS231N, Figure, ModelInfo, Paper, torchvision_figures
+from convarch.zoo.info import CS231N, Figure, Paper, torchvision_figures
 from convarch.zoo.keymaps import fc_chain, feature_names, sequential
-from convarch.zoo.registry import ModelEntry, register
+from convarch.zoo.registry import Family
 
 PAPER = Paper(
     "Simonyan & Zisserman",
@@ -72,20 +77,6 @@ def torchvision_keys(spec: NetSpec) -> dict[str, str]:
     return table
 
 
-# name: (config, batch norm, Table 2 params in millions, torchvision (params, GMACs, top-1, top-5) or None)
-VARIANTS: dict[str, tuple[str, bool, int, tuple[int, float, float, float] | None]] = {
-    "vgg11": ("A", False, 133, (132_863_336, 7.609, 69.020, 88.628)),
-    "vgg11_lrn": ("A-LRN", False, 133, None),
-    "vgg13": ("B", False, 133, (133_047_848, 11.308, 69.928, 89.246)),
-    "vgg16_c": ("C", False, 134, None),
-    "vgg16": ("D", False, 138, (138_357_544, 15.470, 71.592, 90.382)),
-    "vgg19": ("E", False, 144, (143_667_240, 19.632, 72.376, 90.876)),
-    "vgg11_bn": ("A", True, 133, (132_868_840, 7.609, 70.370, 89.810)),
-    "vgg13_bn": ("B", True, 133, (133_053_736, 11.308, 71.586, 90.374)),
-    "vgg16_bn": ("D", True, 138, (138_365_992, 15.470, 73.360, 91.516)),
-    "vgg19_bn": ("E", True, 144, (143_678_248, 19.632, 74.218, 91.842)),
-}
-
 # CS231n's VGG-16 walk-through, row by row: (layer, output volume, activations, weights). The values are
 # the table's own products. Its TOTAL line says "24M" activations, but its rows sum to 15.2M; the
 # parameter total, 138M, agrees with the rows plus biases.
@@ -115,38 +106,98 @@ CS231N_VGG16 = (
 )
 
 
-def _register(name: str, config: str, batch_norm: bool, table2: int, tv: tuple | None) -> None:
-    torchvision = tv is not None
-    deviations: tuple[str, ...] = ()
-    if torchvision:
-        deviations = ("torchvision adds an adaptive 7x7 average pool before FC6: the identity at 224x224, "
-                      "it lets other input sizes reach the classifier.",)  # fmt: skip
-        if batch_norm:
-            deviations += ("Batch norm after every conv (Ioffe & Szegedy 2015), which the paper predates.",)
-    figures: dict = {"table2_params": Figure(table2 * 1_000_000, TABLE2, 1_000_000)}
-    if name == "vgg16":
-        figures["cs231n_layers"] = CS231N_VGG16
-        figures["cs231n_source"] = CS231N
-    register(
-        ModelEntry(
-            name,
-            vgg,
-            ModelInfo(
-                name=name,
-                family="vgg",
-                paper=PAPER,
-                ilsvrc=ILSVRC,
-                **(torchvision_figures(*tv) if torchvision else {"params": figures["table2_params"]}),
-                deviations=deviations,
-                notes=(f"Configuration {config} of Table 1.",),
-                figures=figures,
-            ),
-            options={"config": config, "batch_norm": batch_norm, "adaptive": torchvision},
-            key_maps={"torchvision": torchvision_keys} if torchvision else {},
-            init="he_fc0.01",
-        )
-    )
+ADAPTIVE_POOL = (
+    "torchvision adds an adaptive 7x7 average pool before FC6: the identity at 224x224, it lets other input "
+    "sizes reach the classifier."
+)
+BATCH_NORM = "Batch norm after every conv (Ioffe & Szegedy 2015), which the paper predates."
 
 
-for _name, (_config, _bn, _table2, _tv) in VARIANTS.items():
-    _register(_name, _config, _bn, _table2, _tv)
+class VGGOptions(TypedDict, total=False):
+    num_classes: int
+    dropout: float
+
+
+def table(config: str, millions: int) -> dict:
+    """The configuration's column of Table 1 and its parameters in Table 2."""
+    return {
+        "notes": (f"Configuration {config} of Table 1.",),
+        "figures": {"table2_params": Figure(millions * 1_000_000, TABLE2, 1_000_000)},
+    }
+
+
+def tv(enum: str, sha256_prefix: str) -> Torchvision:
+    """torchvision's ``<enum>_Weights.IMAGENET1K_V1``, whose file is ``<enum in lower case>-<hash prefix>.pth``."""
+    return Torchvision("vgg", f"{enum}_Weights", f"{enum.lower()}-{sha256_prefix}.pth")
+
+
+VGG = Family(
+    "vgg",
+    PAPER,
+    ilsvrc=ILSVRC,
+    init=He(fc_std=0.01),
+    key_maps={"torchvision": torchvision_keys},
+    deviations=(ADAPTIVE_POOL,),
+)
+VGG_BN = dataclasses.replace(VGG, deviations=(ADAPTIVE_POOL, BATCH_NORM))
+PAPER_VGG = dataclasses.replace(VGG, key_maps={}, deviations=())  # the paper's nets no library publishes
+TV = torchvision_figures  # torchvision's (params, GMACs, top-1, top-5) of IMAGENET1K_V1
+
+
+@VGG.model(**TV(132_863_336, 7.609, 69.020, 88.628), **table("A", 133), weights=tv("VGG11", "8a719046"))
+def vgg11(**options: Unpack[VGGOptions]) -> NetSpec:
+    return vgg("A", **options)
+
+
+@VGG.model(**TV(133_047_848, 11.308, 69.928, 89.246), **table("B", 133), weights=tv("VGG13", "19584684"))
+def vgg13(**options: Unpack[VGGOptions]) -> NetSpec:
+    return vgg("B", **options)
+
+
+VGG16_FIGURES = {**table("D", 138)["figures"], "cs231n_layers": CS231N_VGG16, "cs231n_source": CS231N}
+
+
+@VGG.model(
+    **TV(138_357_544, 15.470, 71.592, 90.382),
+    notes=table("D", 138)["notes"],
+    figures=VGG16_FIGURES,
+    weights=tv("VGG16", "397923af"),
+)
+def vgg16(**options: Unpack[VGGOptions]) -> NetSpec:
+    return vgg("D", **options)
+
+
+@VGG.model(**TV(143_667_240, 19.632, 72.376, 90.876), **table("E", 144), weights=tv("VGG19", "dcbb9e9d"))
+def vgg19(**options: Unpack[VGGOptions]) -> NetSpec:
+    return vgg("E", **options)
+
+
+@VGG_BN.model(**TV(132_868_840, 7.609, 70.370, 89.810), **table("A", 133), weights=tv("VGG11_BN", "6002323d"))
+def vgg11_bn(**options: Unpack[VGGOptions]) -> NetSpec:
+    return vgg("A", batch_norm=True, **options)
+
+
+@VGG_BN.model(**TV(133_053_736, 11.308, 71.586, 90.374), **table("B", 133), weights=tv("VGG13_BN", "abd245e5"))
+def vgg13_bn(**options: Unpack[VGGOptions]) -> NetSpec:
+    return vgg("B", batch_norm=True, **options)
+
+
+@VGG_BN.model(**TV(138_365_992, 15.470, 73.360, 91.516), **table("D", 138), weights=tv("VGG16_BN", "6c64b313"))
+def vgg16_bn(**options: Unpack[VGGOptions]) -> NetSpec:
+    return vgg("D", batch_norm=True, **options)
+
+
+@VGG_BN.model(**TV(143_678_248, 19.632, 74.218, 91.842), **table("E", 144), weights=tv("VGG19_BN", "c79401a0"))
+def vgg19_bn(**options: Unpack[VGGOptions]) -> NetSpec:
+    return vgg("E", batch_norm=True, **options)
+
+
+# Only in the paper: Table 1 exactly, no adaptive pool; Table 2's parameter count is the published figure.
+@PAPER_VGG.model(params=Figure(133_000_000, TABLE2, 1_000_000), **table("A-LRN", 133))
+def vgg11_lrn(**options: Unpack[VGGOptions]) -> NetSpec:
+    return vgg("A-LRN", adaptive=False, **options)
+
+
+@PAPER_VGG.model(params=Figure(134_000_000, TABLE2, 1_000_000), **table("C", 134))
+def vgg16_c(**options: Unpack[VGGOptions]) -> NetSpec:
+    return vgg("C", adaptive=False, **options)

@@ -12,8 +12,8 @@ from convarch.spec.layers import FC, Conv, Dropout, Pool, Relu
 from convarch.spec.nodes import NetSpec, Seq
 from convarch.spec.volume import Volume
 from convarch.zoo.alexnet import PAPER_LRN
-from convarch.zoo.info import ModelInfo, Paper
-from convarch.zoo.registry import ModelEntry, register
+from convarch.zoo.info import Paper
+from convarch.zoo.registry import Family
 
 PAPER = Paper(
     "Zeiler & Fergus",
@@ -24,6 +24,22 @@ PAPER = Paper(
 )
 
 
+ILSVRC = (
+    "ILSVRC 2013 winner (CS231n): the winning entry, Clarifai, was Zeiler's, at 11.7% top-5 error; the paper's "
+    "own best, an ensemble of 6 convnets, has 14.8% test top-5 (Table 2)"
+)
+ZFNET = Family("zfnet", PAPER, ilsvrc=ILSVRC, input_size=(3, 225, 225))
+
+
+@ZFNET.model(
+    notes=(
+        "Fig. 3 shows a 224x224 input and a 110x110 conv1 volume, but no padding makes a 7x7 "
+        "stride-2 conv do that: (224 - 7 + 2P)/2 + 1 is never a whole number. A 225x225 input "
+        "with no padding gives exactly 110, and every later volume of Fig. 3 (55, 26, 13, 13, "
+        "13, 6) follows, so that is what we build.",
+        "The paper does not give LRN constants; we use AlexNet's (§3.3 of Krizhevsky et al. 2012).",
+    ),
+)
 def zfnet(num_classes: int = 1000, dropout: float = 0.5) -> NetSpec:
     # Fig. 3's pools take 110 -> 55 and 26 -> 13, which needs Caffe's round-up: ceil=True, as intended.
     return NetSpec(
@@ -35,28 +51,3 @@ def zfnet(num_classes: int = 1000, dropout: float = 0.5) -> NetSpec:
         )),
         Volume(3, 225, 225),
     )  # fmt: skip
-
-
-register(
-    ModelEntry(
-        "zfnet",
-        zfnet,
-        ModelInfo(
-            name="zfnet",
-            family="zfnet",
-            paper=PAPER,
-            input_size=(3, 225, 225),
-            ilsvrc=(
-                "ILSVRC 2013 winner (CS231n): the winning entry, Clarifai, was Zeiler's, at 11.7% top-5 "
-                "error; the paper's own best, an ensemble of 6 convnets, has 14.8% test top-5 (Table 2)"
-            ),
-            notes=(
-                "Fig. 3 shows a 224x224 input and a 110x110 conv1 volume, but no padding makes a 7x7 "
-                "stride-2 conv do that: (224 - 7 + 2P)/2 + 1 is never a whole number. A 225x225 input "
-                "with no padding gives exactly 110, and every later volume of Fig. 3 (55, 26, 13, 13, "
-                "13, 6) follows, so that is what we build.",
-                "The paper does not give LRN constants; we use AlexNet's (§3.3 of Krizhevsky et al. 2012).",
-            ),
-        ),
-    )
-)
