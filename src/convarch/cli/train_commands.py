@@ -16,7 +16,7 @@ from rich.table import Table
 
 from convarch.api import is_model_name
 from convarch.cli.app import app, console, err_console
-from convarch.cli.options import SetOption, template_settings
+from convarch.cli.options import SetOption, pattern_argument, template_settings
 from convarch.data.builtin import BUILTIN
 from convarch.errors import ConfigError, ConvarchError
 from convarch.train import checkpoint as ckpt
@@ -72,7 +72,10 @@ def _report(result: TrainResult) -> None:
 
 @app.command("train")
 def train_command(
-    model: Annotated[str | None, typer.Argument(help="A zoo model name or pattern text (in quotes).")] = None,
+    model: Annotated[
+        str | None,
+        pattern_argument("A zoo model name or pattern text (in quotes)."),
+    ] = None,
     data: DataOpt = None,
     epochs: Annotated[int | None, Opt(help="Epochs [default: 30].")] = None,
     batch_size: Annotated[int | None, Opt(help="Images per step and process [default: 64].")] = None,
@@ -138,7 +141,8 @@ def train_command(
 @app.command("finetune")
 def finetune_command(
     model: Annotated[
-        str | None, typer.Argument(help="Zoo name or pattern; leave out for a convarch checkpoint.")
+        str | None,
+        pattern_argument("Zoo name or pattern; leave out for a convarch checkpoint."),
     ] = None,
     weights: Annotated[
         str | None, Opt(help="A checkpoint (.safetensors from convarch) or a pretrained source.")
