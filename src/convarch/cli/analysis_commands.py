@@ -218,6 +218,7 @@ def sweep_command(
 def _bench_table(result: BenchResult) -> Table:
     title = f"{result.model} at {result.input[1]}x{result.input[2]}x{result.input[0]}, {result.device} {result.dtype}"
     title += f", {result.threads} threads" + (", channels_last" if result.channels_last else "")
+    title += f", {result.runtime}" if result.runtime != "torch eager" else ""
     peak = f"{result.matmul_gflops:.1f}" if result.matmul_gflops else "n/a"
     table = Table(title=title, caption=f"matmul peak of this machine: {peak} GFLOP/s. GFLOP/s = 2 x static MACs "
                   "x batch / median latency.", caption_justify="left", title_justify="left")  # fmt: skip
@@ -237,8 +238,12 @@ def bench_command(
     batch: Annotated[str, typer.Option(help="Batch sizes, e.g. 1,8,32.")] = "1",
     threads: Annotated[int | None, typer.Option(help="CPU threads (torch.set_num_threads).")] = None,
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")] = False,
-    dtype: Annotated[str, typer.Option(help="fp32 or bf16.")] = "fp32",
+    dtype: Annotated[str | None, typer.Option(help="fp32 or bf16 [default: fp32; --optimize chooses].")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    runtime: Annotated[str, typer.Option(help="torch or onnxruntime (implies --optimize).")] = "torch",
+    optimize: Annotated[
+        bool, typer.Option("--optimize", help="Measure ca.optimize's inference path (BN folded, native precision).")
+    ] = False,
     input_size: InputOption = None,
     warmup: Annotated[int, typer.Option(help="Untimed runs per batch size.")] = 2,
     repeats: Annotated[int, typer.Option(help="Timed runs per batch size (the median is reported).")] = 10,
@@ -258,7 +263,7 @@ def bench_command(
     with progress_bar(f"benchmarking {model}", len(batches) * (max(warmup, 1) + repeats)) as advance:
         result = bench(model, input_size=size, batches=batches, threads=threads, channels_last=channels_last,
                        dtype=dtype, device=device, warmup=warmup, repeats=repeats, max_seconds=max_time,
-                       on_run=advance)  # fmt: skip
+                       runtime=runtime, optimize=optimize, on_run=advance)  # fmt: skip
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

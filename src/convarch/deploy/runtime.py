@@ -83,6 +83,14 @@ class OnnxRuntimeModel(nn.Module):
             raise ConfigError("an ONNX Runtime model is inference-only; train the PyTorch model instead")
         return super().train(False)
 
+    def describe(self) -> str:
+        """The runtime, for benchmark tables: "onnxruntime 1.32.0 (CPUExecutionProvider, 2 threads)"."""
+        import onnxruntime
+
+        threads = self.session.get_session_options().intra_op_num_threads
+        providers = ", ".join(self.session.get_providers())
+        return f"onnxruntime {onnxruntime.__version__} ({providers}, {threads} threads)"
+
     def extra_repr(self) -> str:
         providers = ", ".join(self.session.get_providers())
         return f"onnxruntime session ({providers}), {self.num_classes} classes"
