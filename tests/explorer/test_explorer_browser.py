@@ -176,6 +176,16 @@ def test_a_shared_url_opens_the_same_state(page: Any, explorer_url: str, shots: 
     assert page.errors == []
 
 
+def test_picking_a_zoo_model_shows_it_and_its_pattern(page: Any, explorer_url: str) -> None:
+    page.goto(explorer_url)
+    expect(page.locator("#layers table")).to_be_visible()
+    page.locator("#model").select_option("alexnet")
+    expect(page.locator("#title")).to_contain_text("alexnet at 224x224x3")
+    expect(page.locator("#pattern")).to_have_value(ca.to_pattern("alexnet"))
+    assert outputs_shown(page) == [row.output for row in ca.analyze("alexnet").rows]
+    assert "model=alexnet" in page.url and page.locator("#sliders input").count() == 0
+
+
 def test_sweep_and_compare_views(page: Any, explorer_url: str, shots: Path) -> None:
     page.goto(explorer_url + "?" + urlencode({"view": "sweep", "pattern": SEED, "N": "1..2", "M": "2..3", "K": "1"}))
     expect(page.locator("#sweep-table tbody tr")).to_have_count(4)
