@@ -307,6 +307,8 @@ def bench(
     torch_device = resolve_device(device)
     if dtype is not None:
         resolve_dtype(dtype)
+    if runtime not in ("torch", "onnxruntime"):
+        raise ConfigError(f"unknown runtime {runtime!r}; use torch or onnxruntime")
     bytes_per_value = 2 if dtype == "bf16" else 4
     need = (report.activations * max(batches) + report.params) * bytes_per_value
     check_fits(need, torch_device, f"batch {max(batches)} at {report.input} (weights and activations)",

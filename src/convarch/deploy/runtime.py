@@ -72,6 +72,7 @@ class OnnxRuntimeModel(nn.Module):
         self.pretrained_cfg: dict[str, Any] = dict(facts.get("pretrained_cfg") or {})
         self.spec = facts.get("spec")
         self.runtime = "onnxruntime"
+        super().train(False)  # inference-only from the start: callers that save and restore the mode see eval
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         array = x.detach().to("cpu", torch.float32).contiguous().numpy()
