@@ -88,6 +88,8 @@ def compare_command(
     input_size: InputOption = None,
     as_json: JsonOption = False,
     sets: SetOption = None,
+    runtime: Annotated[str, typer.Option(help="--measure with torch or onnxruntime (implies --optimize).")] = "torch",
+    optimize: Annotated[bool, typer.Option("--optimize", help="--measure ca.optimize's inference path.")] = False,
 ) -> None:
     """Models side by side: year, params, GMACs, activations, memory, published accuracy, FC share."""
     if chart is not None:
@@ -103,11 +105,14 @@ def compare_command(
     if measure:
         with progress_bar("measuring", len(rows) * len(batches)) as advance:
             for row in rows:
-                for b in batches:
-                    result = bench(row.name, batches=(b,), input_size=row.report.input.chw, warmup=1, repeats=5,
-                                   max_seconds=3.0, measure_peak=False)  # fmt: skip
-                    row.latency[b] = result.timings[0].median
-                    advance()
+                # optimized once per model (an ONNX export takes seconds), eager once per batch size
+                groups = [batches] if optimize or runtime != "torch" else [(b,) for b in batches]
+                for group in groups:
+                    result = bench(row.name, batches=group, input_size=row.report.input.chw, warmup=1, repeats=5,
+                                   max_seconds=3.0, measure_peak=False, runtime=runtime, optimize=optimize)  # fmt: skip
+                    for timing in result.timings:
+                        row.latency[timing.batch] = timing.median
+                        advance()
     if as_json:
         print(json.dumps({"conventions": CONVENTIONS, "models": [r.to_dict() for r in rows]}, indent=2))
     else:
@@ -221,6 +226,7 @@ def sweep_command(
 def _bench_table(result: BenchResult) -> Table:
     title = f"{result.model} at {result.input[1]}x{result.input[2]}x{result.input[0]}, {result.device} {result.dtype}"
     title += f", {result.threads} threads" + (", channels_last" if result.channels_last else "")
+    title += f", {result.runtime}" if result.runtime != "torch eager" else ""
     peak = f"{result.matmul_gflops:.1f}" if result.matmul_gflops else "n/a"
     table = Table(title=title, caption=f"matmul peak of this machine: {peak} GFLOP/s. GFLOP/s = 2 x static MACs "
                   "x batch / median latency.", caption_justify="left", title_justify="left")  # fmt: skip
@@ -240,8 +246,12 @@ def bench_command(
     batch: Annotated[str, typer.Option(help="Batch sizes, e.g. 1,8,32.")] = "1",
     threads: Annotated[int | None, typer.Option(help="CPU threads (torch.set_num_threads).")] = None,
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")] = False,
-    dtype: Annotated[str, typer.Option(help="fp32 or bf16.")] = "fp32",
+    dtype: Annotated[str | None, typer.Option(help="fp32 or bf16 [default: fp32; --optimize chooses].")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    runtime: Annotated[str, typer.Option(help="torch or onnxruntime (implies --optimize).")] = "torch",
+    optimize: Annotated[
+        bool, typer.Option("--optimize", help="Measure ca.optimize's inference path (BN folded, native precision).")
+    ] = False,
     input_size: InputOption = None,
     warmup: Annotated[int, typer.Option(help="Untimed runs per batch size.")] = 2,
     repeats: Annotated[int, typer.Option(help="Timed runs per batch size (the median is reported).")] = 10,
@@ -261,7 +271,7 @@ def bench_command(
     with progress_bar(f"benchmarking {model}", len(batches) * (max(warmup, 1) + repeats)) as advance:
         result = bench(model, input_size=size, batches=batches, threads=threads, channels_last=channels_last,
                        dtype=dtype, device=device, warmup=warmup, repeats=repeats, max_seconds=max_time,
-                       on_run=advance)  # fmt: skip
+                       runtime=runtime, optimize=optimize, on_run=advance)  # fmt: skip
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:
