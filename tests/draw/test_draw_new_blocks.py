@@ -6,13 +6,13 @@ from __future__ import annotations
 import re
 
 import pytest
+from tests.draw.geometry import collisions
 
 import convarch as ca
 from convarch.spec.elementwise import Relu6, Sigmoid
 from convarch.spec.layers import BN, FC, GAP, Conv, Pool, Relu
 from convarch.spec.nodes import Gate, NetSpec, Residual, Seq
 from convarch.spec.volume import Volume
-from tests.draw.geometry import collisions
 
 
 def se_resnet() -> NetSpec:

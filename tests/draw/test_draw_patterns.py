@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.draw.geometry import collisions
+from tests.pattern.pattern_strategies import networks, registered_test_blocks
 
 import convarch as ca
 from convarch.spec.bind import variables_of
 from convarch.spec.nodes import NetSpec
-from tests.draw.geometry import collisions
-from tests.pattern.pattern_strategies import networks, registered_test_blocks
 
 STYLES = ("volumes", "block", "graph")
 

@@ -280,8 +280,9 @@ class VolumeLayout:
         frag.add(line((SPLIT + body.out[0], 0), (join - 9, 0), arrow=True, stroke="#333", width=1.1))
         frag.add(Circle(join, 0, 9, "x" if merge.how == "gate" else "+", cls="merge", path=merge.path))
         shortcut_path = merge.shortcut.path if merge.shortcut is not None else merge.path
+        identity = merge.how == "add" and merge.shortcut is None
         frag.add(line((6, 0), (6, top), (join, top), (join, -9), arrow=True, stroke=SHORTCUT, width=1.3,
-                      dash=merge.how == "add" and merge.shortcut is None, cls="shortcut", path=shortcut_path))  # fmt: skip
+                      dash=identity, cls="shortcut", path=shortcut_path))  # fmt: skip
         for i, text in enumerate(reversed(lines)):
             frag.add(Text((6 + join) / 2, top - 5 - 11 * i, text, SMALL, bold=i == len(lines) - 1,
                           fill=SHORTCUT, cls="shortcut-label", path=shortcut_path))  # fmt: skip
