@@ -5,9 +5,10 @@ size; this does the same on real tensors. Each batch size gets warm-up runs, the
 one, and reports the median. Achieved GFLOP/s comes from the static MACs (FLOPs = 2 x MACs), and the
 machine's own matmul peak, measured the same way, says what fraction of it the network reaches.
 
-Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` above what was allocated before the pass; on the
-CPU, the growth of the process's resident set during the first pass at that batch size, sampled every
-half millisecond (the allocator's caching is included, so it is an upper bound on activation memory).
+Peak memory: what the first pass at that batch size holds allocated at its peak, above what was allocated
+before it. On CUDA, ``torch.cuda.max_memory_allocated``; on the CPU, the running sum of the profiler's
+allocator events (``cpu_peak_bytes``). Neither depends on the order of the runs, as the growth of the
+process's resident set did (it read 15.0 MiB, 12.3 MiB, then 4 KiB for batches 1, 8, 1).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import statistics
-import threading
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -72,6 +73,7 @@ class BenchResult:
     macs_per_image: int
     timings: list[BatchTiming] = field(default_factory=list)
     matmul_gflops: float | None = None  # the machine's measured matmul peak, same device and dtype
+    runtime: str = "torch eager"  # or what ca.optimize chose: "torch optimized: ...", "onnxruntime ..."
 
     def fraction(self, timing: BatchTiming) -> float | None:
         return timing.gflops / self.matmul_gflops if self.matmul_gflops else None
@@ -86,6 +88,7 @@ class BenchResult:
             "channels_last": self.channels_last,
             "macs_per_image": self.macs_per_image,
             "matmul_peak_gflops": self.matmul_gflops,
+            "runtime": self.runtime,
             "timings": [{**t.to_dict(), "fraction_of_peak": self.fraction(t)} for t in self.timings],
         }
 
@@ -109,33 +112,46 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 @contextmanager
-def _peak_rss() -> Iterator[list[int]]:
-    """Yields a one-item list that holds, on exit, the resident-set growth peak during the block."""
-    result = [0]
-    if not os.path.exists("/proc/self/statm"):
-        yield result
-        return
-    base, peak, done = _rss_bytes(), [0], threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _rss_bytes())
-            done.wait(0.0005)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
+def _stderr_silenced() -> Iterator[None]:
+    """Kineto, the profiler's C++ backend, logs its start and stop (and a missing GPU) to file descriptor 2,
+    past Python's ``sys.stderr``: point the descriptor at /dev/null while it runs."""
+    sys.stderr.flush()
     try:
-        yield result
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 to save: nothing would be shown anyway
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
     finally:
-        done.set()
-        thread.join()
-        result[0] = max(0, max(peak[0], _rss_bytes()) - base)
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def cpu_peak_bytes(model: nn.Module, x: torch.Tensor) -> int | None:
+    """The most bytes ``model(x)`` holds allocated at once above what was allocated before it, on the CPU.
+
+    The profiler records every allocation and free of torch's CPU allocator (``profile_memory``); their
+    running sum, in time order, peaks where the pass holds the most. Unlike the process's resident set, it
+    does not depend on what earlier passes left in the allocator's and the C library's caches. None where
+    the profiler gives no memory events.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with _stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        model(x)
+    try:
+        events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    except (AttributeError, RuntimeError):  # a torch whose profiler results have another shape
+        return None
+    held = peak = 0
+    for event in sorted(events, key=lambda e: e.start_ns()):
+        held += event.nbytes()
+        peak = max(peak, held)
+    return peak if events else None
 
 
 def check_threads(count: int) -> int:
@@ -194,9 +210,7 @@ def time_batch(
             _sync(device)
             peak: int | None = torch.cuda.max_memory_allocated(device) - before
         else:
-            with _peak_rss() as grown:
-                model(x)
-            peak = grown[0] if os.path.exists("/proc/self/statm") else None
+            peak = cpu_peak_bytes(model, x)
         if on_run:
             on_run()
         for _ in range(max(0, warmup - 1)):
@@ -288,23 +302,59 @@ def bench(
     input_size: tuple[int, int, int] | None = None,
     batches: tuple[int, ...] = (1,),
     device: str = "cpu",
-    dtype: str = "fp32",
+    dtype: str | None = None,
+    runtime: str = "torch",
+    optimize: bool = False,
     **options: Any,
 ) -> BenchResult:
     """Build a zoo name or pattern (random weights) and measure it; see ``bench_model`` for the options.
 
+    ``optimize`` (or ``runtime="onnxruntime"``) measures what ``ca.optimize`` makes of the model, with
+    ``dtype`` left to it unless given; otherwise the eager model runs in ``dtype`` (fp32 by default).
     Refuses, before building anything, a batch whose activations would not fit in the device's memory.
     """
     from convarch.api import analyze, build, is_model_name
 
     report = analyze(source, input_size=input_size)
     torch_device = resolve_device(device)
-    resolve_dtype(dtype)
+    if dtype is not None:
+        resolve_dtype(dtype)
+    if runtime not in ("torch", "onnxruntime"):
+        raise ConfigError(f"unknown runtime {runtime!r}; use torch or onnxruntime")
     bytes_per_value = 2 if dtype == "bf16" else 4
     need = (report.activations * max(batches) + report.params) * bytes_per_value
     check_fits(need, torch_device, f"batch {max(batches)} at {report.input} (weights and activations)",
                "Use a smaller batch (--batch) or a smaller input (--input).")  # fmt: skip
+    if optimize or runtime != "torch":
+        return _bench_optimized(source, report, batches=batches, device=device, dtype=dtype, runtime=runtime,
+                                **options)  # fmt: skip
     name = source.strip() if isinstance(source, str) and is_model_name(source) else (report.title or "pattern")
     model = build(source, input_size=report.input.chw)
     return bench_model(model, report.input.chw, report.macs, name=name, batches=batches, device=device,
-                       dtype=dtype, **options)  # fmt: skip
+                       dtype=dtype or "fp32", **options)  # fmt: skip
+
+
+def _bench_optimized(
+    source: Any, report: Any, *, batches: tuple[int, ...], device: str, dtype: str | None, runtime: str, **options: Any
+) -> BenchResult:
+    """``bench`` of ``ca.optimize(model, runtime=..., dtype=...)``: the model takes fp32 NCHW input and casts it
+    itself, so it is measured as it is called; the result says which path ``optimize`` chose."""
+    from convarch.api import build, is_model_name
+    from convarch.deploy.optimize import optimize
+
+    if options.get("channels_last"):
+        raise ConfigError("--optimize chooses the memory format itself; leave --channels-last out")
+    name = source.strip() if isinstance(source, str) and is_model_name(source) else (report.title or "pattern")
+    model = build(source, input_size=report.input.chw)
+    with _threads(options.get("threads")):  # an ONNX Runtime session takes torch's thread count when it is made
+        deployed = optimize(model, device=device, runtime=runtime, dtype=dtype)
+    measure_peak = options.pop("measure_peak", True)
+    result = bench_model(deployed, report.input.chw, report.macs, name=name, batches=batches, device=device,
+                         dtype="fp32", measure_peak=False, **options)  # fmt: skip
+    result.runtime = deployed.describe()
+    result.dtype = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(getattr(deployed, "dtype", None), "fp32")
+    result.channels_last = getattr(deployed, "memory_format", None) == torch.channels_last
+    if measure_peak:
+        with _threads(options.get("threads")):
+            result.matmul_gflops = matmul_peak(resolve_device(device), DTYPES.get(result.dtype, torch.float16))
+    return result

@@ -7,6 +7,8 @@ They turn into the keywords of ``ca.build`` / ``ca.check`` / ``ca.analyze``: ``i
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -32,6 +34,34 @@ NumClassesOption = Annotated[
 ]
 _VOLUME = re.compile(r"\s*(\d+)\s*[xX]\s*(\d+)\s*[xX]\s*(\d+)\s*")
 _SETTING = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\S+)\s*")
+
+
+def read_pattern(value: str) -> str:
+    """A pattern argument as given, or read from stdin (``-``) or a file (``@net.txt``): long patterns, with
+    comments and one layer per line, are easier to keep in a file than to quote on a command line."""
+    if value == "-":
+        text = sys.stdin.read()
+        where = "standard input"
+    elif isinstance(value, str) and value.startswith("@") and len(value) > 1:
+        path = Path(value[1:]).expanduser()
+        if not path.is_file():
+            state = "is a directory" if path.is_dir() else "does not exist"
+            raise typer.BadParameter(f"{value}: {path} {state}; @FILE reads the pattern from a text file")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise typer.BadParameter(f"{value}: {path} could not be read as UTF-8 text ({error})") from None
+        where = str(path)
+    else:
+        return value
+    if not text.strip():
+        raise typer.BadParameter(f"{where} holds no pattern: it is empty")
+    return text
+
+
+def pattern_argument(help: str) -> Any:
+    """A command's pattern argument: text as given, ``-`` for stdin or ``@FILE`` (see ``read_pattern``)."""
+    return typer.Argument(help=f"{help} '-' reads it from stdin, @FILE from a text file.", parser=read_pattern)
 
 
 def input_size(text: str | None) -> tuple[int, int, int] | None:

@@ -18,13 +18,13 @@ from convarch.analysis.output import output_path
 from convarch.analysis.render import human
 from convarch.api import analyze, build, check, resolve, to_pattern
 from convarch.cli.app import app, console
-from convarch.cli.options import InputOption, NumClassesOption, SetOption, keywords
+from convarch.cli.options import InputOption, NumClassesOption, SetOption, keywords, pattern_argument
 from convarch.errors import SizingError
 from convarch.spec.bind import bind
 from convarch.weights.checkpoint import save
 
 SEVERITY_STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-PatternArgument = Annotated[str, typer.Argument(help="Pattern text in quotes, or a zoo model name.")]
+PatternArgument = Annotated[str, pattern_argument("Pattern text in quotes, or a zoo model name.")]
 
 
 def finding_line(finding: Finding) -> Text:

@@ -11,7 +11,7 @@ from rich.text import Text
 from convarch.analysis.render import human
 from convarch.api import analyze, is_model_name, resolve, to_pattern
 from convarch.cli.app import app, console
-from convarch.cli.options import InputOption, NumClassesOption, SetOption, keywords
+from convarch.cli.options import InputOption, NumClassesOption, SetOption, keywords, pattern_argument
 from convarch.errors import ConfigError, PatternError
 from convarch.pattern.parser import parse
 from convarch.spec.bind import bind
@@ -41,7 +41,10 @@ def _parses(text: str) -> bool:
 
 @app.command("list")
 def list_command(
-    pattern: Annotated[str, typer.Argument(help="Shell-style filter such as 'resnet*', or pattern text.")] = "*",
+    pattern: Annotated[
+        str,
+        pattern_argument("Shell-style filter such as 'resnet*', or pattern text."),
+    ] = "*",
     input_text: InputOption = None,
     sets: SetOption = None,
     num_classes: NumClassesOption = None,
@@ -80,7 +83,7 @@ def _meant_as_name(text: str) -> bool:
 
 @app.command("show")
 def show_command(
-    name: Annotated[str, typer.Argument(help="A zoo model name, or pattern text in quotes.")],
+    name: Annotated[str, pattern_argument("A zoo model name, or pattern text in quotes.")],
     compact: Annotated[bool, typer.Option(help="Only layers with weights or a new volume.")] = False,
     input_text: InputOption = None,
     sets: SetOption = None,

@@ -7,5 +7,15 @@ spec says, within a stated tolerance that every export and ``optimize`` checks.
 from convarch.deploy.check import OutputCheck
 from convarch.deploy.export import export, format_for
 from convarch.deploy.onnx_export import Exported, export_onnx, read_metadata
+from convarch.deploy.optimize import OptimizedModel, optimize
 
-__all__ = ["Exported", "OutputCheck", "export", "export_onnx", "format_for", "read_metadata"]
+__all__ = [
+    "Exported",
+    "OptimizedModel",
+    "OutputCheck",
+    "export",
+    "export_onnx",
+    "format_for",
+    "optimize",
+    "read_metadata",
+]

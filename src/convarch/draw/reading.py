@@ -22,7 +22,7 @@ from typing import Union
 from convarch.analysis.report import Report, Row, analyze_spec
 from convarch.pattern.printer import to_pattern_text
 from convarch.spec.layers import Layer
-from convarch.spec.nodes import Aux, Block, NetSpec, Residual
+from convarch.spec.nodes import NetSpec, Node
 from convarch.spec.volume import Volume
 from convarch.spec.walk import Context, Interpreter, walk_network
 
@@ -97,12 +97,6 @@ class Network:
     parts_by_path: dict[str, Part] = field(default_factory=dict)
 
 
-def _volumes(chain: Chain, vin: Volume) -> None:
-    """Give empty chains (an identity branch) the volume they receive."""
-    if chain.vin is None:
-        chain.vin = chain.vout = vin
-
-
 class _Reader(Interpreter[Part]):
     def __init__(self, rows: dict[str, Row]) -> None:
         self.rows = rows
@@ -119,41 +113,23 @@ class _Reader(Interpreter[Part]):
             chain.vin, chain.vout = items[0].vin, items[-1].vout
         return chain
 
-    def parallel(self, branches: list[Part], path: str) -> Part:
-        chains = [_as_chain(b) for b in branches]
-        vin = next((c.vin for c in chains if c.vin is not None), None)
-        for chain in chains:
-            if vin is not None:
-                _volumes(chain, vin)
-        outs = [c.vout for c in chains if c.vout is not None]
-        vout = Volume(sum(o.c for o in outs), outs[0].h, outs[0].w) if outs else vin
-        return Merge(path, "concat", chains, vin, vout)
-
-    def residual(self, body, shortcut, pre, post, node: Residual, path: str) -> Part:  # type: ignore[no-untyped-def]
-        body, pre = _as_chain(body), (_as_chain(pre) if pre is not None else None)
-        vin = pre.vin if pre is not None else body.vin
-        vout = post.vout if post is not None else body.vout
-        merge = Merge(path, "add", [body], vin, vout, scale=node.scale, pre=pre)
-        merge.shortcut = _as_chain(shortcut) if shortcut is not None else None
-        merge.post = _as_chain(post) if post is not None else None
-        return merge
-
-    def dense(self, layers: list[Part], path: str) -> Part:
-        chains = [_as_chain(layer) for layer in layers]
-        vin = chains[0].vin if chains else None
-        vout = vin
-        if chains and vin is not None:
-            vout = Volume(vin.c + sum(c.vout.c for c in chains if c.vout is not None), vin.h, vin.w)
-        return Merge(path, "dense", chains, vin, vout)
-
-    def aux(self, head: Part, node: Aux, path: str) -> Part:
-        chain = _as_chain(head)
-        return Tap(path, chain, chain.vin, chain.vin)
-
-    def block(self, node: Block, body: Part, path: str) -> Part:
-        part = body if isinstance(body, Chain | Merge | Tap) else Chain(path, [body], body.vin, body.vout)
-        part.title, part.block = to_pattern_text(node).split(": ", 1)[-1], node.name
-        return part
+    def combine(self, node: Node, parts: dict[str, Part], vin: Volume, vout: Volume, path: str, ctx: Context) -> Part:
+        """Any combinator, by how its parts join (``Node.joins``), never by its type."""
+        if not node.joins:  # a named block: its body, titled with the block's text
+            body = parts[""]
+            part = body if isinstance(body, Chain | Merge | Tap) else Chain(path, [body], body.vin, body.vout)
+            part.title, part.block = to_pattern_text(node).split(": ", 1)[-1], getattr(node, "name", "")
+            return part
+        chains = {name: _as_chain(part) for name, part in parts.items()}  # empty ones: see _settle
+        if node.joins == "tap":
+            return Tap(path, next(iter(chains.values())), vin, vout)
+        if node.joins == "add" and "shortcut" not in chains and vin != vout:  # a skip that does not apply
+            return Chain(path, list(chains.values()), vin, vout)  # (MobileNetV2 where the volume changes)
+        if node.joins == "add":
+            extra = {name: chains.get(name) for name in ("pre", "shortcut", "post")}
+            branches = [chain for name, chain in chains.items() if name not in extra]
+            return Merge(path, "add", branches, vin, vout, scale=getattr(node, "scale", 1.0), **extra)
+        return Merge(path, node.joins, list(chains.values()), vin, vout)
 
 
 def _as_chain(part: Part) -> Chain:
@@ -171,10 +147,39 @@ def read_network(spec: NetSpec, volume: Volume | None = None) -> Network:
     for item in items:
         if isinstance(item, Chain) and not item.title:  # a labelled stage (``layer1: [BOTTLENECK(64)]*3``)
             item.title = item.path.rsplit(".", 1)[-1]
-    body = Chain("", items, report.input, items[-1].vout if items else report.input)
+    body = Chain("", items)
+    _settle(body, report.input)
     network = Network(report.input, body, report)
     _index(body, network.parts_by_path)
     return network
+
+
+def _settle(part: Part, vin: Volume) -> None:
+    """Give an empty chain (an identity branch, ``[X]*0``) the volume it receives, which it passes on.
+
+    Everything else carries the volumes the walk gave it.
+    """
+    if part.vin is None:
+        part.vin = vin
+    if isinstance(part, Chain):
+        v = part.vin
+        for item in part.items:
+            _settle(item, v)
+            v = item.vout or v
+        part.vout = part.vout or v
+    elif isinstance(part, Merge):
+        inner = part.vin
+        if part.pre is not None:
+            _settle(part.pre, inner)
+            inner = part.pre.vout or inner
+        for chain in (*part.branches, part.shortcut):
+            if chain is not None:
+                _settle(chain, inner)
+        if part.post is not None:
+            _settle(part.post, part.branches[0].vout if part.branches else inner)
+    elif isinstance(part, Tap):
+        _settle(part.head, part.vin)
+    part.vout = part.vout or part.vin
 
 
 def _index(part: Part, found: dict[str, Part]) -> None:
