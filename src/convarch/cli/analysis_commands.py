@@ -22,7 +22,7 @@ from convarch.analysis.report import CONVENTIONS
 from convarch.analysis.sweep import parse_setting, sizing_checker, sweep, to_csv, to_json
 from convarch.api import analyze, resolve
 from convarch.cli.app import app, console, err_console
-from convarch.cli.options import InputOption, SetOption, settings
+from convarch.cli.options import InputOption, SetOption, pattern_argument, settings
 from convarch.cli.options import input_size as parse_input
 from convarch.errors import ConfigError
 from convarch.io import write_text
@@ -78,7 +78,10 @@ def _comparison_table(rows: list[Comparison], batches: tuple[int, ...]) -> tuple
 
 @app.command("compare")
 def compare_command(
-    names: Annotated[list[str] | None, typer.Argument(help="Zoo names or patterns (default: seed lineup).")] = None,
+    names: Annotated[
+        list[str] | None,
+        pattern_argument("Zoo names or patterns (default: seed lineup)."),
+    ] = None,
     chart: Annotated[str | None, typer.Option(help="Draw the Canziani-style chart to FILE.png or FILE.svg.")] = None,
     measure: Annotated[bool, typer.Option("--measure", help="Also measure latency on this machine.")] = False,
     batch: Annotated[str, typer.Option(help="Batch sizes for --measure, e.g. 1,8.")] = "1,8",
@@ -133,7 +136,7 @@ REPORT_FORMATS = {".json": "to_json", ".csv": "to_csv", ".html": "_repr_html_"}
 
 @app.command("profile")
 def profile_command(
-    model: Annotated[str, typer.Argument(help="A zoo model name, or pattern text in quotes.")],
+    model: Annotated[str, pattern_argument("A zoo model name, or pattern text in quotes.")],
     chart: Annotated[str | None, typer.Option(help="Draw memory and params per layer to FILE.png|svg.")] = None,
     input_size: InputOption = None,
     out: Annotated[str | None, typer.Option(help="Write the full report to FILE.json, .csv or .html.")] = None,
@@ -169,7 +172,7 @@ def profile_command(
 
 @app.command("sweep")
 def sweep_command(
-    pattern: Annotated[str, typer.Argument(help="A template pattern with variables, in quotes.")],
+    pattern: Annotated[str, pattern_argument("A template pattern with variables, in quotes.")],
     settings: Annotated[list[str], typer.Option("--set", help="A variable's values: N=1..3 or N=1,2,4.")],
     input_size: InputOption = None,
     out: Annotated[str | None, typer.Option(help="Write every instance to FILE.csv or FILE.json.")] = None,
@@ -239,7 +242,7 @@ def _bench_table(result: BenchResult) -> Table:
 
 @app.command("bench")
 def bench_command(
-    model: Annotated[str, typer.Argument(help="A zoo model name, or pattern text in quotes.")],
+    model: Annotated[str, pattern_argument("A zoo model name, or pattern text in quotes.")],
     batch: Annotated[str, typer.Option(help="Batch sizes, e.g. 1,8,32.")] = "1",
     threads: Annotated[int | None, typer.Option(help="CPU threads (torch.set_num_threads).")] = None,
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")] = False,

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from convarch.api import is_model_name
 from convarch.cli.app import app, console, err_console
-from convarch.cli.options import SetOption, template_settings
+from convarch.cli.options import SetOption, pattern_argument, template_settings
 from convarch.data.builtin import BUILTIN
 from convarch.errors import ConfigError, ConvarchError
 from convarch.train import checkpoint as ckpt
@@ -57,12 +57,17 @@ def architecture_of(weights: str) -> str:
         return "pattern"  # not a local convarch file (a registry source): finetune itself explains any problem
 
 
+def _top5(value: float | None, template: str) -> str:
+    """Top-5 in ``template``, or nothing where it says nothing (5 classes or fewer: every image is a hit)."""
+    return "" if value is None else template.format(f"{value:.2%}")
+
+
 def _report(result: TrainResult) -> None:
     if not result.history or result.rank != 0:
         return
     last = result.history[-1]
     console.print(
-        f"held-out top-1 {last['val_top1']:.2%} (top-5 {last['val_top5']:.2%}) after {last['epoch']} epochs; "
+        f"held-out top-1 {last['val_top1']:.2%}{_top5(last['val_top5'], ' (top-5 {})')} after {last['epoch']} epochs; "
         f"best {result.best_top1:.2%} at epoch {result.best_epoch}",
         highlight=False,
         soft_wrap=True,
@@ -74,7 +79,10 @@ def _report(result: TrainResult) -> None:
 
 @app.command("train")
 def train_command(
-    model: Annotated[str | None, typer.Argument(help="A zoo model name or pattern text (in quotes).")] = None,
+    model: Annotated[
+        str | None,
+        pattern_argument("A zoo model name or pattern text (in quotes)."),
+    ] = None,
     data: DataOpt = None,
     epochs: Annotated[int | None, Opt(help="Epochs [default: 30].")] = None,
     batch_size: Annotated[int | None, Opt(help="Images per step and process [default: 64].")] = None,
@@ -140,7 +148,8 @@ def train_command(
 @app.command("finetune")
 def finetune_command(
     model: Annotated[
-        str | None, typer.Argument(help="Zoo name or pattern; leave out for a convarch checkpoint.")
+        str | None,
+        pattern_argument("Zoo name or pattern; leave out for a convarch checkpoint."),
     ] = None,
     weights: Annotated[
         str | None, Opt(help="A checkpoint (.safetensors from convarch) or a pretrained source.")
@@ -224,14 +233,14 @@ def evaluate_command(
 
 
 def _print_evaluation(result: Evaluation, checkpoint: Path, data: str, split: str) -> None:
-    summary = f"top-1 {result.top1:.2%}  top-5 {result.top5:.2%}  loss {result.stats.loss:.4f}"
+    summary = f"top-1 {result.top1:.2%}{_top5(result.top5, '  top-5 {}')}  loss {result.stats.loss:.4f}"
     console.print(f"{checkpoint} on {data} ({split}, {result.stats.count} images): {summary}", soft_wrap=True)
     table = Table(title="per-class accuracy", title_justify="left")
     for header in ("class", "images", "top-1"):
         table.add_column(header, justify="left" if header == "class" else "right")
     counts = result.stats.confusion.sum(dim=1).tolist()
     for name, count, accuracy in zip(result.class_names, counts, result.stats.per_class, strict=True):
-        table.add_row(name, str(count), f"{accuracy:.2%}")
+        table.add_row(name, str(count), "n/a" if accuracy is None else f"{accuracy:.2%}")  # n/a: no image
     console.print(table)
     if result.skipped:
         console.print(f"skipped {len(result.skipped)} unreadable image(s), not counted:", highlight=False)
