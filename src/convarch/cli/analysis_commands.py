@@ -151,13 +151,7 @@ def profile_command(
     report = analyze(model, input_size=parse_input(input_size), **settings(sets))
     profile = layer_profile(report)
     console.print(report.to_table(compact=not full))
-    memory_third = profile.share_before(1 / 3, profile.memory_bytes)
-    params_third = 1 - profile.share_before(2 / 3, profile.params)
-    console.print(
-        f"memory: centre at {profile.memory_centre:.0%} of depth, {memory_third:.0%} in the first third of the "
-        f"layers. params: centre at {profile.params_centre:.0%} of depth, {params_third:.0%} in the last third.",
-        highlight=False,
-    )
+    console.print(profile.summary(), highlight=False)
     if out_file is not None:
         write_text(out_file, getattr(report, REPORT_FORMATS[out_file.suffix.lower()])())
         err_console.print(f"report written to {out_file}")

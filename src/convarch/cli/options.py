@@ -14,8 +14,10 @@ from typing import Annotated, Any
 import typer
 
 from convarch.api import is_model_name, resolve
-from convarch.errors import ConfigError
+from convarch.cli.app import err_console
+from convarch.errors import ConfigError, ConvarchError
 from convarch.spec.bind import check_names
+from convarch.spec.edit import num_classes_of
 from convarch.spec.limits import MAX_DIM
 from convarch.spec.volume import Volume
 
@@ -103,8 +105,11 @@ def template_settings(source: str | None, sets: list[str] | None) -> dict[str, A
     return found
 
 
-def keywords(input_text: str | None, sets: list[str] | None, num_classes: int | None) -> dict[str, Any]:
-    """The keywords of ``build``/``check``/``analyze`` for these options (only the ones given)."""
+def keywords(
+    input_text: str | None, sets: list[str] | None, num_classes: int | None, *, source: str | None = None
+) -> dict[str, Any]:
+    """The keywords of ``build``/``check``/``analyze`` for these options (only the ones given). With the
+    ``source`` they apply to, ``--num-classes`` on a network without a final FC says that it appends one."""
     found: dict[str, Any] = settings(sets)
     for name in ("input_size", "num_classes"):
         if name in found:
@@ -115,4 +120,15 @@ def keywords(input_text: str | None, sets: list[str] | None, num_classes: int | 
         found["input_size"] = size
     if num_classes is not None:
         found["num_classes"] = num_classes
+        if num_classes and source is not None and _has_no_classifier(source):
+            err_console.print(
+                f"note: the network has no final FC, so --num-classes {num_classes} appends FC{num_classes}"
+            )
     return found
+
+
+def _has_no_classifier(source: str) -> bool:
+    try:
+        return num_classes_of(resolve(source)) == 0
+    except ConvarchError:  # not one network (a name filter): the command itself explains
+        return False

@@ -57,12 +57,17 @@ def architecture_of(weights: str) -> str:
         return "pattern"  # not a local convarch file (a registry source): finetune itself explains any problem
 
 
+def _top5(value: float | None, template: str) -> str:
+    """Top-5 in ``template``, or nothing where it says nothing (5 classes or fewer: every image is a hit)."""
+    return "" if value is None else template.format(f"{value:.2%}")
+
+
 def _report(result: TrainResult) -> None:
     if not result.history or result.rank != 0:
         return
     last = result.history[-1]
     console.print(
-        f"held-out top-1 {last['val_top1']:.2%} (top-5 {last['val_top5']:.2%}) after {last['epoch']} epochs; "
+        f"held-out top-1 {last['val_top1']:.2%}{_top5(last['val_top5'], ' (top-5 {})')} after {last['epoch']} epochs; "
         f"best {result.best_top1:.2%} at epoch {result.best_epoch}",
         highlight=False,
         soft_wrap=True,
@@ -228,14 +233,14 @@ def evaluate_command(
 
 
 def _print_evaluation(result: Evaluation, checkpoint: Path, data: str, split: str) -> None:
-    summary = f"top-1 {result.top1:.2%}  top-5 {result.top5:.2%}  loss {result.stats.loss:.4f}"
+    summary = f"top-1 {result.top1:.2%}{_top5(result.top5, '  top-5 {}')}  loss {result.stats.loss:.4f}"
     console.print(f"{checkpoint} on {data} ({split}, {result.stats.count} images): {summary}", soft_wrap=True)
     table = Table(title="per-class accuracy", title_justify="left")
     for header in ("class", "images", "top-1"):
         table.add_column(header, justify="left" if header == "class" else "right")
     counts = result.stats.confusion.sum(dim=1).tolist()
     for name, count, accuracy in zip(result.class_names, counts, result.stats.per_class, strict=True):
-        table.add_row(name, str(count), f"{accuracy:.2%}")
+        table.add_row(name, str(count), "n/a" if accuracy is None else f"{accuracy:.2%}")  # n/a: no image
     console.print(table)
     if result.skipped:
         console.print(f"skipped {len(result.skipped)} unreadable image(s), not counted:", highlight=False)

@@ -51,7 +51,7 @@ def list_command(
     pretrained: Annotated[bool, typer.Option("--pretrained", help="Only models with registered weights.")] = False,
 ) -> None:
     """List the zoo models (name, family, year, params, GMACs, input size)."""
-    options = keywords(input_text, sets, num_classes)
+    options = keywords(input_text, sets, num_classes, source=pattern)
     if name_filter_matches(pattern) or _meant_as_name(pattern):  # RESNET1*, vgg1[69], vgg99: names
         if options:
             raise ConfigError("--input, --set and --num-classes apply to pattern text; `convarch show NAME` takes them")
@@ -90,7 +90,7 @@ def show_command(
     num_classes: NumClassesOption = None,
 ) -> None:
     """Show a model's paper, figures and deviations, and its layers' volumes and params."""
-    options = keywords(input_text, sets, num_classes)
+    options = keywords(input_text, sets, num_classes, source=name)
     text = to_pattern(bind(resolve(name), **options) if options else name)  # a mistake shows before any output
     report = analyze(name, **options)
     if is_model_name(name):

@@ -42,7 +42,7 @@ class Evaluation:
         return self.stats.top1
 
     @property
-    def top5(self) -> float:
+    def top5(self) -> float | None:
         return self.stats.top5
 
     def to_dict(self) -> dict[str, Any]:
