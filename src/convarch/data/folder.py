@@ -93,9 +93,9 @@ def _check_classes(root: Path, names: list[str]) -> None:
         raise DataError(f"{root} has a single class ({names[0]}); a classifier needs at least two class subfolders")
 
 
-def decode(path: Path) -> tuple[torch.Tensor | None, str]:
+def decode(path: Path, *, uint8: bool = False) -> tuple[torch.Tensor | None, str]:
     """``(image, "")`` or ``(None, reason)``: a bad file is reported, never raised mid-epoch."""
     try:
-        return read_image(path), ""
+        return read_image(path, uint8=uint8), ""
     except BadImage as error:
         return None, str(error)

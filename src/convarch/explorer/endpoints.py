@@ -26,12 +26,14 @@ from convarch.cli.options import settings as parse_settings
 from convarch.errors import ConfigError, ConvarchError, PatternError, SizingError, UnknownModelError
 from convarch.explorer.diagrams import draw_svg
 from convarch.spec.bind import variables_of
+from convarch.spec.limits import expanded_size
 from convarch.zoo import list_models, model_info
 
 # The server answers while the user types, so its work per request is bounded well below the command line's.
 MAX_SWEEP_INSTANCES = 256
 MAX_SWEEP_LAYERS = 50_000
 MAX_COMPARE_MODELS = 16
+MAX_DRAW_LAYERS = 2_000  # the zoo's longest net, DenseNet-201, has 698 layers
 # Query keys with a meaning of their own; every other key binds a template variable or option (N=2).
 RESERVED = frozenset({"pattern", "model", "input", "num_classes", "style", "at", "depth", "models"})
 
@@ -82,7 +84,7 @@ def source_of(query: Query) -> str:
 def keywords_of(query: Query) -> dict[str, Any]:
     """``input=32x32x3``, ``num_classes=10`` and template bindings (``N=2``) as ``ca.analyze`` keywords."""
     found = parse_settings([f"{k}={v}" for k, v in query.items() if k not in RESERVED])
-    size = parse_input(query["input"]) if query.get("input") else None
+    size = parse_input(query["input"], option="input") if query.get("input") else None
     if size is not None:
         found["input_size"] = size
     if "num_classes" in query:
@@ -148,8 +150,12 @@ def check_endpoint(query: Query) -> Answer:
 
 def draw_endpoint(query: Query) -> Answer:
     depth = _whole(query, "depth") if query.get("depth") else None
-    svg = draw_svg(source_of(query), style=query.get("style", "volumes"), at=query.get("at") or None, depth=depth,
-                   **keywords_of(query))  # fmt: skip
+    source, keywords = source_of(query), keywords_of(query)
+    layers = expanded_size(resolve(source).layers, {k.upper(): v for k, v in keywords.items() if isinstance(v, int)})
+    if layers > MAX_DRAW_LAYERS:  # the parser allows 10,000 layers, whose figure takes seconds to lay out
+        raise ConfigError(f"the page draws networks of up to {MAX_DRAW_LAYERS:,} layers; this one has {layers:,}. "
+                          "`convarch draw` draws it to a file")  # fmt: skip
+    svg = draw_svg(source, style=query.get("style", "volumes"), at=query.get("at") or None, depth=depth, **keywords)
     return Answer.text(svg, "image/svg+xml")
 
 
@@ -163,7 +169,7 @@ def _sweep(query: Query) -> tuple[str, list[Any]]:
         ranges[name] = values
     if not ranges:
         raise ConfigError("a sweep needs at least one range, such as N=1..3")
-    size = parse_input(query["input"]) if query.get("input") else None
+    size = parse_input(query["input"], option="input") if query.get("input") else None
     results = sweep(resolve(pattern), ranges, input_size=size, checker=sizing_checker(),
                     max_instances=MAX_SWEEP_INSTANCES, max_layers=MAX_SWEEP_LAYERS)  # fmt: skip
     return pattern, results
@@ -187,7 +193,7 @@ def _compared(query: Query) -> list[Any]:
         raise ConfigError(f"compare at most {MAX_COMPARE_MODELS} models at once, got {len(names)}")
     for name in names:
         model_info(name)  # only zoo names: a pattern has no published accuracy to plot
-    size = parse_input(query["input"]) if query.get("input") else None
+    size = parse_input(query["input"], option="input") if query.get("input") else None
     return compare(names, input_size=size)
 
 
