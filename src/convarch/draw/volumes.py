@@ -188,7 +188,11 @@ class VolumeLayout:
         if isinstance(part, Tap):
             return [], self.tap(part), part.path
         if unit.opened:
-            return [], self.opened(part, level), part.path
+            opened = self.opened(part, level)
+            name = run_label(part)
+            if isinstance(part, Merge) and name != part.how:  # a named block: its name over its layers
+                opened = bracketed(opened, name if name == part.title else f"{name}: {part.title}", part.path)
+            return [], opened, part.path
         if isinstance(part, Merge) and part.how in ("add", "gate"):
             inner = hchain([(self.collapsed(unit), self.collapsed_box(unit), part.path)])
             return [], self.around(part, inner, brief=True), part.path
@@ -219,15 +223,7 @@ class VolumeLayout:
         return self.tap(part)
 
     def stage(self, chain: Chain, level: int) -> Frag:
-        inner = self.chain(chain, level + 1)
-        frag = Frag()
-        frag.place(inner, 0, 0)
-        frag.out = inner.out
-        x0, y0, x1, _ = inner.box
-        frag.add(line((x0 + 4, y0 - 6), (x0 + 4, y0 - 12), (x1 - 4, y0 - 12), (x1 - 4, y0 - 6),
-                      stroke="#888", width=0.8, cls="bracket", path=chain.path))  # fmt: skip
-        frag.add(Text((x0 + x1) / 2, y0 - 17, chain.title, SMALL, fill="#555", cls="stage", path=chain.path))
-        return frag
+        return bracketed(self.chain(chain, level + 1), chain.title, chain.path)
 
     def branches(self, merge: Merge, level: int) -> Frag:
         """Parallel branches on one input, meeting in a concatenation (Szegedy et al. 2014, Fig. 2b)."""
@@ -324,6 +320,18 @@ class VolumeLayout:
         return finish(frag, title=title, caption=[_caption(net)])
 
 
+def bracketed(inner: Frag, text: str, path: str) -> Frag:
+    """A piece under a bracket that names it (a stage, an opened block)."""
+    frag = Frag()
+    frag.place(inner, 0, 0)
+    frag.out, frag.towers = inner.out, inner.towers
+    x0, y0, x1, _ = inner.box
+    frag.add(line((x0 + 4, y0 - 6), (x0 + 4, y0 - 12), (x1 - 4, y0 - 12), (x1 - 4, y0 - 6),
+                  stroke="#888", width=0.8, cls="bracket", path=path))  # fmt: skip
+    frag.add(Text((x0 + x1) / 2, y0 - 17, text, SMALL, fill="#555", cls="stage", path=path))
+    return frag
+
+
 def _caption(net: Network) -> str:
     report = net.report
     return (f"input {net.input}; {report.params:,} params; {report.macs:,} MACs (CONV and FC multiply-adds); "
@@ -342,10 +350,11 @@ def _slices(part: Part) -> list[tuple[int, str]] | None:
 def _shortcut_lines(merge: Merge) -> list[str]:
     if merge.how == "gate":
         return ["gate", " → ".join(layer.title.split("(")[0] for layer in layers(merge.branches[-1]))]
+    scaled = f"; residual x{merge.scale:g}" if merge.scale != 1.0 else ""  # Szegedy et al. 2016 §3.3
     if merge.shortcut is None:
-        return ["identity"]
-    convs = [layer.title for layer in layers(merge.shortcut) if layer.kind != "BN"]
-    return ["projection", *convs] if convs else ["projection"]
+        return [f"identity{scaled}"]
+    convs = [", ".join(arrow_lines(layer.title)) for layer in layers(merge.shortcut) if layer.row.macs]
+    return [f"projection{scaled}", *convs]
 
 
 def _tower_counts(net: Network) -> dict[str, int]:
