@@ -1,8 +1,8 @@
 """The volumes style: each layer's output volume as a box in perspective, flowing left to right.
 
 As in the seed's LeNet and AlexNet figures (LeCun et al. 1998 Fig. 2, Krizhevsky et al. 2012 Fig. 2): a box's
-height comes from H, its depth from W and its thickness from C, each on a log scale so that VGG-16's
-224x224x64 and 7x7x512 both read. Every box carries its ``HxWxC`` and every arrow its operation. FC layers
+height comes from H and its depth from W on a log scale, its thickness from C on a square-root scale, so
+that VGG-16's 224x224x64 and 7x7x512 both read. Every box carries its ``HxWxC`` and every arrow its operation. FC layers
 are bars. Parallel branches fan out and meet in a concatenation, a residual's shortcut arcs over its body to
 an addition (a projection is labelled as one), a dense block is a growing stack of slices, and a grouped
 conv splits its volumes into towers.
@@ -41,8 +41,12 @@ def side(n: int) -> float:
 
 
 def thickness(c: int) -> float:
-    """Thickness along the flow, from the channels C: logarithmic, 3 -> 10, 64 -> 28, 512 -> 40."""
-    return 2.0 + 4.2 * math.log2(c + 1)
+    """Thickness along the flow, from the channels C: a square root, 3 -> 6, 64 -> 14, 512 -> 31, 2048 -> 58.
+
+    Steeper than the log scale of H and W, since channels grow by 8x to 64x through a network where H and
+    W shrink by 32x: the widening is what the figure must show.
+    """
+    return 4.0 + 1.2 * math.sqrt(c)
 
 
 def keep(layer: LayerPart) -> bool:
@@ -335,7 +339,7 @@ def bracketed(inner: Frag, text: str, path: str) -> Frag:
 def _caption(net: Network) -> str:
     report = net.report
     return (f"input {net.input}; {report.params:,} params; {report.macs:,} MACs (CONV and FC multiply-adds); "
-            "boxes: H x W x C on log scales")  # fmt: skip
+            "boxes: height log H, depth log W, thickness sqrt C")  # fmt: skip
 
 
 def _slices(part: Part) -> list[tuple[int, str]] | None:
