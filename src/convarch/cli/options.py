@@ -32,7 +32,7 @@ SetOption = Annotated[
 NumClassesOption = Annotated[
     int | None, typer.Option("--num-classes", help="Classes of the final FC (a template's last FC gets this).")
 ]
-_VOLUME = re.compile(r"\s*(\d+)\s*[xX]\s*(\d+)\s*[xX]\s*(\d+)\s*")
+_VOLUME = re.compile(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*[xX×]\s*(\d+)\s*")  # as a pattern's INPUT reads it
 _SETTING = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\S+)\s*")
 
 
