@@ -56,8 +56,9 @@ FIGURES = [
            "Krizhevsky et al. 2012, Fig. 2: the grouped convolutions (conv2, conv4, conv5) keep each GPU's half "
            "of the maps apart; conv3 and the FC layers read both towers, drawn as crossing arrows."),
     Figure("vgg16", "VGG-16", "vgg16",
-           "Simonyan & Zisserman 2014, configuration D. Heights, depths and thicknesses are on log scales, so "
-           "224x224x64 and 7x7x512 both read; runs of identical convs are stacked (x2, x3)."),
+           "Simonyan & Zisserman 2014, configuration D. Heights and depths are on log scales of H and W, "
+           "thicknesses on a square-root scale of C, so 224x224x64 and 7x7x512 both read; runs of identical "
+           "convs are stacked (x2, x3)."),
     Figure("inception3a", "GoogLeNet's inception (3a) module", "googlenet_paper",
            "Szegedy et al. 2014, Fig. 2b with Table 1's widths: four branches on the same 28x28x192 input, "
            "concatenated to 28x28x256.", {"style": "block", "at": "inception3a"}),

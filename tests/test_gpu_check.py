@@ -40,7 +40,7 @@ def test_a_failing_or_overrunning_check_is_reported_and_the_rest_still_run(
     monkeypatch.setattr(gpu_check, "CHECKS", checks)
     monkeypatch.setenv("OUT", str(tmp_path))
     started = time.perf_counter()
-    assert gpu_check.main(["--dry-run", "--budget", "60"]) == 0
+    assert gpu_check.main(["--dry-run", "--budget", "60", "--in-process"]) == 0
     assert time.perf_counter() - started < 20
     summary = json.loads((tmp_path / "gpu_check.json").read_text())
     status = {name: result["status"] for name, result in summary["checks"].items()}

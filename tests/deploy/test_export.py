@@ -39,6 +39,7 @@ def test_every_family_exports_and_passes_the_check(family: str, tmp_path: Path) 
     assert result.check.max_abs_diff <= 1e-4 and result.check.top1_agreement == 1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", BLOCK_PATTERNS)
 def test_every_block_type_exports_and_passes_the_check(block: str, tmp_path: Path) -> None:
     result = export_onnx(ca.build(BLOCK_PATTERNS[block]), tmp_path / "b.onnx")

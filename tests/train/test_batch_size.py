@@ -46,7 +46,7 @@ def test_batch_size_one_is_refused_before_loading_when_a_batchnorm_sees_one_valu
         raise AssertionError("the data was loaded before the batch size was checked")
 
     monkeypatch.setattr(sys.modules["convarch.train.run"], "load_data", no_loading)  # ca.train hides the module
-    with pytest.raises(ca.ConfigError, match=f"batch size 1 cannot train this network: {where}.*--batch-size 2"):
+    with pytest.raises(ca.ConfigError, match=f"batch size 1 cannot train this network: {where}.*batch_size=2"):
         ca.train(pattern, "digits", out=tmp_path / "run", epochs=1, batch_size=1, quiet=True)
     assert not (tmp_path / "run").exists()
 

@@ -115,4 +115,7 @@ def summary(part: Part) -> str:
         return text if len(text) <= 40 else f"{len(part.items)} blocks"
     if part.title and len(part.title) <= 24:
         return part.title
-    return part.block or getattr(part, "how", "") or ""
+    if part.block or not isinstance(part, Merge):
+        return part.block
+    count = len(part.branches)
+    return {"concat": f"{count} branches", "dense": f"{count} layers"}.get(part.how, "")

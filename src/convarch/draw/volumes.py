@@ -1,8 +1,8 @@
 """The volumes style: each layer's output volume as a box in perspective, flowing left to right.
 
 As in the seed's LeNet and AlexNet figures (LeCun et al. 1998 Fig. 2, Krizhevsky et al. 2012 Fig. 2): a box's
-height comes from H, its depth from W and its thickness from C, each on a log scale so that VGG-16's
-224x224x64 and 7x7x512 both read. Every box carries its ``HxWxC`` and every arrow its operation. FC layers
+height comes from H and its depth from W on a log scale, its thickness from C on a square-root scale, so
+that VGG-16's 224x224x64 and 7x7x512 both read. Every box carries its ``HxWxC`` and every arrow its operation. FC layers
 are bars. Parallel branches fan out and meet in a concatenation, a residual's shortcut arcs over its body to
 an addition (a projection is labelled as one), a dense block is a growing stack of slices, and a grouped
 conv splits its volumes into towers.
@@ -41,8 +41,12 @@ def side(n: int) -> float:
 
 
 def thickness(c: int) -> float:
-    """Thickness along the flow, from the channels C: logarithmic, 3 -> 10, 64 -> 28, 512 -> 40."""
-    return 2.0 + 4.2 * math.log2(c + 1)
+    """Thickness along the flow, from the channels C: a square root, 3 -> 6, 64 -> 14, 512 -> 31, 2048 -> 58.
+
+    Steeper than the log scale of H and W, since channels grow by 8x to 64x through a network where H and
+    W shrink by 32x: the widening is what the figure must show.
+    """
+    return 4.0 + 1.2 * math.sqrt(c)
 
 
 def keep(layer: LayerPart) -> bool:
@@ -188,7 +192,11 @@ class VolumeLayout:
         if isinstance(part, Tap):
             return [], self.tap(part), part.path
         if unit.opened:
-            return [], self.opened(part, level), part.path
+            opened = self.opened(part, level)
+            name = run_label(part)
+            if isinstance(part, Merge) and name != part.how:  # a named block: its name over its layers
+                opened = bracketed(opened, name if name == part.title else f"{name}: {part.title}", part.path)
+            return [], opened, part.path
         if isinstance(part, Merge) and part.how in ("add", "gate"):
             inner = hchain([(self.collapsed(unit), self.collapsed_box(unit), part.path)])
             return [], self.around(part, inner, brief=True), part.path
@@ -219,15 +227,7 @@ class VolumeLayout:
         return self.tap(part)
 
     def stage(self, chain: Chain, level: int) -> Frag:
-        inner = self.chain(chain, level + 1)
-        frag = Frag()
-        frag.place(inner, 0, 0)
-        frag.out = inner.out
-        x0, y0, x1, _ = inner.box
-        frag.add(line((x0 + 4, y0 - 6), (x0 + 4, y0 - 12), (x1 - 4, y0 - 12), (x1 - 4, y0 - 6),
-                      stroke="#888", width=0.8, cls="bracket", path=chain.path))  # fmt: skip
-        frag.add(Text((x0 + x1) / 2, y0 - 17, chain.title, SMALL, fill="#555", cls="stage", path=chain.path))
-        return frag
+        return bracketed(self.chain(chain, level + 1), chain.title, chain.path)
 
     def branches(self, merge: Merge, level: int) -> Frag:
         """Parallel branches on one input, meeting in a concatenation (Szegedy et al. 2014, Fig. 2b)."""
@@ -324,10 +324,22 @@ class VolumeLayout:
         return finish(frag, title=title, caption=[_caption(net)])
 
 
+def bracketed(inner: Frag, text: str, path: str) -> Frag:
+    """A piece under a bracket that names it (a stage, an opened block)."""
+    frag = Frag()
+    frag.place(inner, 0, 0)
+    frag.out, frag.towers = inner.out, inner.towers
+    x0, y0, x1, _ = inner.box
+    frag.add(line((x0 + 4, y0 - 6), (x0 + 4, y0 - 12), (x1 - 4, y0 - 12), (x1 - 4, y0 - 6),
+                  stroke="#888", width=0.8, cls="bracket", path=path))  # fmt: skip
+    frag.add(Text((x0 + x1) / 2, y0 - 17, text, SMALL, fill="#555", cls="stage", path=path))
+    return frag
+
+
 def _caption(net: Network) -> str:
     report = net.report
     return (f"input {net.input}; {report.params:,} params; {report.macs:,} MACs (CONV and FC multiply-adds); "
-            "boxes: H x W x C on log scales")  # fmt: skip
+            "boxes: height log H, depth log W, thickness sqrt C")  # fmt: skip
 
 
 def _slices(part: Part) -> list[tuple[int, str]] | None:
@@ -342,10 +354,11 @@ def _slices(part: Part) -> list[tuple[int, str]] | None:
 def _shortcut_lines(merge: Merge) -> list[str]:
     if merge.how == "gate":
         return ["gate", " → ".join(layer.title.split("(")[0] for layer in layers(merge.branches[-1]))]
+    scaled = f"; residual x{merge.scale:g}" if merge.scale != 1.0 else ""  # Szegedy et al. 2016 §3.3
     if merge.shortcut is None:
-        return ["identity"]
-    convs = [layer.title for layer in layers(merge.shortcut) if layer.kind != "BN"]
-    return ["projection", *convs] if convs else ["projection"]
+        return [f"identity{scaled}"]
+    convs = [", ".join(arrow_lines(layer.title)) for layer in layers(merge.shortcut) if layer.row.macs]
+    return [f"projection{scaled}", *convs]
 
 
 def _tower_counts(net: Network) -> dict[str, int]:
