@@ -88,10 +88,14 @@ def test_every_branch_of_every_inception_module_appears(name: str, style: str) -
     network = read_network(spec, volume)
     merges = [p for p in network.parts_by_path.values() if isinstance(p, Merge) and p.how == "concat"]
     svg = ca.draw(name, style=style, depth=WHOLE).svg
+    drawn = set(re.findall(r'data-path="([^"]+)"', svg))
+    each = style == "block" and name.startswith("googlenet")  # each INCEPTION, selected by its path
+    if style == "block" and not each:  # one figure per block type: every module drawn has all its branches
+        merges = [merge for merge in merges if merge.path in drawn]
+        assert len(merges) >= 2
     for merge in merges:
-        if style == "block":  # one module per figure, selected by its path
-            svg = ca.draw(name, style=style, at=merge.path).svg
-        drawn = set(re.findall(r'data-path="([^"]+)"', svg))
+        if each:
+            drawn = set(re.findall(r'data-path="([^"]+)"', ca.draw(name, style=style, at=merge.path).svg))
         for branch in merge.branches:
             assert branch.path in drawn, branch.path
         assert merge.path in drawn

@@ -182,6 +182,7 @@ def test_picking_a_zoo_model_shows_it_and_its_pattern(page: Any, explorer_url: s
     expect(page.locator("#layers table")).to_be_visible()
     page.locator("#model").select_option("alexnet")
     expect(page.locator("#title")).to_contain_text("alexnet at 224x224x3")
+    expect(page.locator("#paper")).to_contain_text(ca.model_info("alexnet").paper.cite())
     expect(page.locator("#pattern")).to_have_value(ca.to_pattern("alexnet"))
     assert outputs_shown(page) == [row.output for row in ca.analyze("alexnet").rows]
     assert "model=alexnet" in page.url and page.locator("#sliders input").count() == 0
