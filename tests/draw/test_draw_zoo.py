@@ -137,3 +137,11 @@ def test_every_data_path_is_a_module_of_the_built_model(name: str) -> None:
             svg = ca.draw(name, style=style, depth=depth).svg
             paths = set(re.findall(r'data-path="([^"]+)"', svg)) - {"input"}
             assert paths and paths <= modules, sorted(paths - modules)[:5]
+
+
+def test_a_shortcut_is_named_for_what_it_is() -> None:
+    """Option B's 1x1 conv is a projection; option A's zero padding has no weights (He et al. 2015 §3.3)."""
+    assert ">projection<" in ca.draw("resnet50", style="block", at="layer2.0").svg
+    option_a = ca.draw("resnet20", style="block", at="layer2.0").svg
+    assert ">shortcut<" in option_a and ">projection<" not in option_a and "ZEROPAD32" in option_a
+    assert ">identity<" in ca.draw("resnet20", style="block", at="layer2.1").svg
