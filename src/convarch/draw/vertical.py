@@ -10,7 +10,7 @@ up to the style (``NodeText``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from convarch.draw.fonts import text_width
 from convarch.draw.reading import Chain, LayerPart, Merge, Part, Tap
@@ -111,7 +111,9 @@ class VerticalLayout:
         if isinstance(part, Tap):
             return self.tap(part, level, unit.opened)
         if not unit.opened:
-            return node(self.text.collapsed(unit), unit.paths[0], self.text.fill(part), cls="box block")
+            collapsed = node(self.text.collapsed(unit), unit.paths[0], self.text.fill(part), cls="box block")
+            collapsed.shapes[0] = replace(collapsed.shapes[0], members=tuple(unit.paths))
+            return collapsed
         return self.opened(part, level)
 
     def opened(self, part: Part, level: int) -> Frag:
