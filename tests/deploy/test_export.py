@@ -169,3 +169,10 @@ def test_an_opset_the_exporter_cannot_write_is_refused_not_replaced(tmp_path: Pa
     with pytest.raises(ConfigError, match="cannot write ONNX opset 11 for this model"):
         export_onnx(model, tmp_path / "old.onnx", opset=11)
     assert not (tmp_path / "old.onnx").exists()
+
+
+def test_export_leaves_the_model_in_its_mode() -> None:
+    model = ca.build(BLOCK_PATTERNS["plain"]).train()
+    with tempfile.TemporaryDirectory() as tmp:
+        export(model, Path(tmp) / "m.pt2")
+    assert model.training and all(m.training for m in model.modules())

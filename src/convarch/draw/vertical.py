@@ -16,7 +16,7 @@ from convarch.draw.fonts import text_width
 from convarch.draw.reading import Chain, LayerPart, Merge, Part, Tap
 from convarch.draw.scene import Circle, Frag, Text, line, rect
 from convarch.draw.style import LABEL, SMALL
-from convarch.draw.units import Unit, units
+from convarch.draw.units import Unit, shortcut_name, units
 
 EDGE = 18.0  # the length of an edge between two nodes
 BRANCH_GAP = 22.0  # between side-by-side branches
@@ -182,7 +182,7 @@ class VerticalLayout:
             frag.add(line((0, split), (side, split), (side, mid), arrow=True, **style))
             frag.place(side_frag, side, mid)
             frag.add(line((side, mid + side_frag.out[1]), (side, plus_y), (9, plus_y), arrow=True, **style))
-            frag.add(Text(side + 6, split - 4, "gate" if gate else "projection", SMALL, anchor="start",
+            frag.add(Text(side + 6, split - 4, shortcut_name(merge), SMALL, anchor="start",
                           fill=SHORTCUT, cls="shortcut-label", path=side_path))  # fmt: skip
         else:
             frag.add(line((0, split), (side, split), (side, plus_y), (9, plus_y), arrow=True, dash=True, **style))
