@@ -45,6 +45,10 @@ class Context:
     def workers(self) -> int:
         return self.sizes.workers if self.sizes.workers is not None else available_cpus()
 
+    def note(self, text: str) -> None:
+        """A progress line (flushed): where a check that hangs or runs out of time got to."""
+        print(f"    {self.deadline - time.perf_counter():5.0f} s left: {text}", flush=True)
+
     def left(self) -> float:
         return max(1.0, self.deadline - time.perf_counter())
 
@@ -197,13 +201,16 @@ def jpeg_pipeline(context: Context) -> dict[str, Any]:
                   cache=False, num_workers=context.workers, quiet=True)  # fmt: skip
     rates: dict[str, float] = context.partial.setdefault("images_per_s", {})
     for decode in ("cpu", "gpu") if sizes.device == "cuda" else ("cpu",):
+        context.note(f"convarch, {decode} decode: training")
         result = ca.train(model, root, decode=decode, **common)
+        context.note(f"convarch, {decode} decode: {[row['images_per_s'] for row in result.history]} img/s")
         rates[f"convarch_{decode}_decode"] = _steady(result.history)
         n_train = len(result.data.train)
         free_memory(sizes)
     indices = torch.randperm(sizes.jpegs, generator=torch.Generator().manual_seed(0))[:n_train].tolist()
     torch.manual_seed(0)
     reference = _torchvision_model(sizes.folder_model, sizes.image, dry_source=model if sizes.dry else None)
+    context.note("torchvision ImageFolder + DataLoader: training")
     tv = torchvision_folder_loop(root, indices, reference, image=sizes.image, batch=sizes.folder_batch,
                                  workers=context.workers, epochs=sizes.folder_epochs, device=context.device,
                                  dtype=hardware.precision_plan(context.device, True).dtype,
@@ -235,7 +242,9 @@ def train_vs_plain_loop(context: Context) -> dict[str, Any]:
     source = context.model(sizes.big_model, sizes.image)
     options = dict(epochs=sizes.big_epochs, batch_size=sizes.big_batch, augment="none", device=sizes.device,
                    labels_per_class=sizes.labels_per_class, quiet=True)  # fmt: skip
+    context.note("ca.train: loading mnist5k at the model's input and training")
     result = ca.train(source, "mnist5k", **options)
+    context.note(f"ca.train: {[row['images_per_s'] for row in result.history]} img/s; plain loop next")
     ours = _steady(result.history)
     context.partial["ca_train_images_per_s"] = round(ours, 1)
     bundle = result.data
@@ -270,6 +279,7 @@ def compile_small_nets(context: Context) -> dict[str, Any]:
                   labels_per_class=sizes.labels_per_class)  # fmt: skip
     for name in nets:
         eager = ca.train(name, "mnist5k", **common)
+        context.note(f"{name} eager epochs {[row['time'] for row in eager.history]} s")
         report[name] = {"eager_epoch_s": round(min(row["time"] for row in eager.history[1:] or eager.history), 4)}
     for mode in modes:
         for name in nets:
@@ -279,7 +289,9 @@ def compile_small_nets(context: Context) -> dict[str, Any]:
             if sizes.dry:
                 _eager_backend(True)
             try:
+                context.note(f"{name} compiled ({mode}): training")
                 compiled = ca.train(name, "mnist5k", compile=True, compile_mode=mode, **common)
+                context.note(f"{name} compiled ({mode}) epochs {[row['time'] for row in compiled.history]} s")
             finally:
                 _eager_backend(False)
             times = [r["time"] for r in compiled.history]

@@ -40,8 +40,8 @@ class Figure:
         for key, value in self.options.items():
             if key == "input_size":
                 flags.append(f"--input {value[1]}x{value[2]}x{value[0]}")
-            elif key in ("style", "at", "depth"):
-                flags.append(f"--{key} {value}")
+            elif key in ("style", "at", "depth", "num_classes"):
+                flags.append(f"--{key.replace('_', '-')} {value}")
             else:
                 flags.append(f"--set {key}={value}")
         source = self.source if ca.api.is_model_name(self.source) else f"'{self.source}'"

@@ -24,7 +24,7 @@ from convarch.draw.style import (
     shade,
     slice_colour,
 )
-from convarch.draw.units import Unit, auto_depth, run_label, summary, units
+from convarch.draw.units import Unit, auto_depth, run_label, shortcut_name, summary, units
 from convarch.spec.volume import Volume
 
 GAP = 26.0  # the shortest arrow between two boxes
@@ -215,7 +215,9 @@ class VolumeLayout:
     def collapsed_box(self, unit: Unit) -> Frag:
         part = unit.part
         slices = _slices(part)
-        return volume_frag(part.vout, colour_of("BLOCK"), [unit.paths[0]], slices=slices)
+        frag = volume_frag(part.vout, colour_of("BLOCK"), [unit.paths[0]], slices=slices)
+        frag.shapes = [replace(s, members=tuple(unit.paths)) if isinstance(s, Group) else s for s in frag.shapes]
+        return frag
 
     def opened(self, part: Part, level: int) -> Frag:
         if isinstance(part, Chain):
@@ -357,8 +359,8 @@ def _shortcut_lines(merge: Merge) -> list[str]:
     scaled = f"; residual x{merge.scale:g}" if merge.scale != 1.0 else ""  # Szegedy et al. 2016 §3.3
     if merge.shortcut is None:
         return [f"identity{scaled}"]
-    convs = [", ".join(arrow_lines(layer.title)) for layer in layers(merge.shortcut) if layer.row.macs]
-    return [f"projection{scaled}", *convs]
+    ops = [", ".join(arrow_lines(layer.title)) for layer in layers(merge.shortcut) if layer.visible]
+    return [f"{shortcut_name(merge)}{scaled}", *ops]
 
 
 def _tower_counts(net: Network) -> dict[str, int]:

@@ -236,6 +236,13 @@ class Trainer:
 
     # ---- the loop ---------------------------------------------------------------------------------
     def fit(self) -> TrainResult:
+        try:
+            return self._fit()
+        finally:  # a folder's worker processes end with the run, also when it stops with an error
+            self.train_loader.close()
+            self.val_loader.close()
+
+    def _fit(self) -> TrainResult:
         config = self.config
         for epoch in range(self.start_epoch, config.epochs):
             self.train_loader.set_epoch(epoch)
