@@ -16,14 +16,7 @@ from dataclasses import replace
 from convarch.draw.fonts import text_width
 from convarch.draw.reading import Chain, LayerPart, Merge, Network, Part, Tap, layers
 from convarch.draw.scene import Circle, Frag, Group, Poly, Scene, Text, finish, line, rect
-from convarch.draw.style import (
-    LABEL,
-    SMALL,
-    arrow_lines,
-    colour_of,
-    shade,
-    slice_colour,
-)
+from convarch.draw.style import LABEL, LEGEND, SLICES, SMALL, arrow_lines, colour_of, shade, slice_colour
 from convarch.draw.units import Unit, auto_depth, run_label, shortcut_name, summary, units
 from convarch.spec.volume import Volume
 
@@ -175,6 +168,7 @@ class VolumeLayout:
         self.network = network
         self.depth = auto_depth(network.body, keep) if depth is None else depth
         self.towers = _tower_counts(network)
+        self.used: dict[str, str] = {}  # legend: colour -> what it stands for, in order of appearance
 
     def chain(self, chain: Chain, level: int) -> Frag:
         return hchain([self.unit(u, level) for u in units(chain, level, self.depth, keep)])
@@ -186,6 +180,7 @@ class VolumeLayout:
             if unit.count > 1:
                 lines[0] = f"{lines[0]} x{unit.count}"
             fill = colour_of(part.kind)
+            self.used.setdefault(fill, LEGEND.get(fill, "other layer"))
             towers = self.towers.get(part.path, 1)
             crossed = part.groups != towers and part.row.macs > 0  # a full conv between towers reads both
             return lines, volume_frag(part.vout, fill, unit.paths, towers=towers, crossed=crossed), part.path
@@ -216,6 +211,10 @@ class VolumeLayout:
         part = unit.part
         slices = _slices(part)
         frag = volume_frag(part.vout, colour_of("BLOCK"), [unit.paths[0]], slices=slices)
+        if slices:
+            self.used.setdefault("slices", "slices: concatenated branches or layers")
+        else:
+            self.used.setdefault(colour_of("BLOCK"), LEGEND[colour_of("BLOCK")])
         frag.shapes = [replace(s, members=tuple(unit.paths)) if isinstance(s, Group) else s for s in frag.shapes]
         return frag
 
@@ -323,6 +322,14 @@ class VolumeLayout:
         frag = Frag()
         frag.place(start, 0, 0)
         frag.place(flow, start.out[0], 0)
+        x, y = frag.box[0], frag.box[3] + 22
+        for fill, meaning in self.used.items():  # a legend of the colours used
+            swatch = [(c, c) for c in SLICES[:3]] if fill == "slices" else [(fill, fill)]
+            for i, (colour, _) in enumerate(swatch):
+                frag.add(rect(x + 4 * i, y - 9, 10, 10, fill=colour, stroke="#444", width=0.6, cls="legend"))
+            x += 14 + 4 * (len(swatch) - 1)
+            frag.add(Text(x, y, meaning, SMALL, anchor="start", fill="#444", cls="legend"))
+            x += text_width(meaning, SMALL) + 16
         return finish(frag, title=title, caption=[_caption(net)])
 
 
