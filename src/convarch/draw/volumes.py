@@ -14,7 +14,7 @@ import math
 from dataclasses import replace
 
 from convarch.draw.fonts import text_width
-from convarch.draw.reading import Chain, LayerPart, Merge, Network, Part, Tap, layers
+from convarch.draw.reading import Chain, LayerPart, Merge, Network, Part, Tap, layers, totals
 from convarch.draw.scene import Circle, Frag, Group, Poly, Scene, Text, finish, line, rect
 from convarch.draw.style import LABEL, LEGEND, SLICES, SMALL, arrow_lines, colour_of, shade, slice_colour
 from convarch.draw.units import Unit, auto_depth, run_label, shortcut_name, summary, units
@@ -185,7 +185,7 @@ class VolumeLayout:
             crossed = part.groups != towers and part.row.macs > 0  # a full conv between towers reads both
             return lines, volume_frag(part.vout, fill, unit.paths, towers=towers, crossed=crossed), part.path
         if isinstance(part, Tap):
-            return [], self.tap(part), part.path
+            return [], self.tap(part, level, unit.opened), part.path
         if unit.opened:
             opened = self.opened(part, level)
             name = run_label(part)
@@ -304,14 +304,25 @@ class VolumeLayout:
             pieces.append(([f"+{grown}: concat", ops], box, layer_chain.path))
         return hchain(pieces)
 
-    def tap(self, part: Part) -> Frag:
+    def tap(self, part: Part, level: int, opened: bool) -> Frag:
+        """A side output: the main path runs on; the head (opened, or named) hangs below, dashed."""
         assert isinstance(part, Tap)
         label = f"{run_label(part)}: auxiliary classifier (training only)"
-        width = text_width(label, SMALL) + 8
         frag = Frag()
+        if opened:
+            head = self.chain(part.head, level + 1)
+            drop = 36 - head.box[1]
+            frag.add(line((12, 0), (12, drop), (24, drop), stroke="#777", width=1.0, dash=True, path=part.path))
+            frag.place(head, 24, drop)
+            frag.add(Text(24, drop + head.box[1] - 8, label, SMALL, anchor="start", fill="#555", cls="aux",
+                          path=part.path))  # fmt: skip
+            width = frag.box[2] + 8
+        else:
+            width = text_width(label, SMALL) + 8
+            frag.add(line((width / 2, 0), (width / 2, 34), arrow=True, stroke="#777", width=1.0, dash=True,
+                          path=part.path))  # fmt: skip
+            frag.add(Text(width / 2, 48, label, SMALL, fill="#555", cls="aux", path=part.path))
         frag.add(line((0, 0), (width, 0), stroke="#333", width=1.1))
-        frag.add(line((width / 2, 0), (width / 2, 34), arrow=True, stroke="#777", width=1.0, dash=True, path=part.path))
-        frag.add(Text(width / 2, 48, label, SMALL, fill="#555", cls="aux", path=part.path))
         frag.out = (width, 0)
         return frag
 
@@ -346,8 +357,8 @@ def bracketed(inner: Frag, text: str, path: str) -> Frag:
 
 
 def _caption(net: Network) -> str:
-    report = net.report
-    return (f"input {net.input}; {report.params:,} params; {report.macs:,} MACs (CONV and FC multiply-adds); "
+    params, macs = totals(net.body)
+    return (f"input {net.input}; {params:,} params; {macs:,} MACs (CONV and FC multiply-adds); "
             "boxes: height log H, depth log W, thickness sqrt C")  # fmt: skip
 
 
