@@ -120,6 +120,8 @@ def test_every_shortcut_of_every_residual_appears(name: str, style: str) -> None
 def test_repeated_blocks_collapse_by_default_and_depth_opens_them() -> None:
     collapsed = ca.draw("resnet152").svg
     assert "x35" in collapsed  # layer3: BOTTLENECK(256, s=2), then 35 identical blocks
+    members = re.search(r'data-path="features.layer3.1" data-members="([^"]+)"', collapsed).group(1).split()
+    assert members == [f"features.layer3.{i}" for i in range(1, 36)]  # the box stands for every one of them
     opened = ca.draw("resnet152", depth=2).svg
     assert "features.layer3.35.body.conv3" in opened and "x35" not in opened
 

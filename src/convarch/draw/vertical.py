@@ -10,7 +10,7 @@ up to the style (``NodeText``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from convarch.draw.fonts import text_width
 from convarch.draw.reading import Chain, LayerPart, Merge, Part, Tap
@@ -107,11 +107,19 @@ class VerticalLayout:
     def unit(self, unit: Unit, level: int) -> Frag:
         part = unit.part
         if isinstance(part, LayerPart):
-            return node(self.text.layer(part), part.path, self.text.fill(part))
+            lines = self.text.layer(part)
+            if unit.count > 1:  # identical layers in a row (a kept layer repeated): one node, counted
+                text, size, bold, colour = lines[0]
+                lines = [(f"{text} x{unit.count}", size, bold, colour), *lines[1:]]
+            layer_node = node(lines, part.path, self.text.fill(part))
+            layer_node.shapes[0] = replace(layer_node.shapes[0], members=tuple(unit.paths))
+            return layer_node
         if isinstance(part, Tap):
             return self.tap(part, level, unit.opened)
         if not unit.opened:
-            return node(self.text.collapsed(unit), unit.paths[0], self.text.fill(part), cls="box block")
+            collapsed = node(self.text.collapsed(unit), unit.paths[0], self.text.fill(part), cls="box block")
+            collapsed.shapes[0] = replace(collapsed.shapes[0], members=tuple(unit.paths))
+            return collapsed
         return self.opened(part, level)
 
     def opened(self, part: Part, level: int) -> Frag:

@@ -215,7 +215,9 @@ class VolumeLayout:
     def collapsed_box(self, unit: Unit) -> Frag:
         part = unit.part
         slices = _slices(part)
-        return volume_frag(part.vout, colour_of("BLOCK"), [unit.paths[0]], slices=slices)
+        frag = volume_frag(part.vout, colour_of("BLOCK"), [unit.paths[0]], slices=slices)
+        frag.shapes = [replace(s, members=tuple(unit.paths)) if isinstance(s, Group) else s for s in frag.shapes]
+        return frag
 
     def opened(self, part: Part, level: int) -> Frag:
         if isinstance(part, Chain):
