@@ -87,6 +87,9 @@ FIGURES = [
     Figure("resnet50_graph", "ResNet-50 as a graph", "resnet50",
            "One node per layer or per run of identical blocks, with output volume, parameters and multiply-adds "
            "(the same numbers as `convarch show resnet50`).", {"style": "graph"}),
+    Figure("inception3a_graph", "GoogLeNet's inception (3a) as a graph", "googlenet",
+           "torchvision's layout (BN, a 3x3 in the \"5x5\" branch): branches side by side, each layer with its "
+           "module path, output volume, parameters and multiply-adds.", {"style": "graph", "at": "inception3a"}),
 ]  # fmt: skip
 
 

@@ -211,3 +211,11 @@ def layers(part: Part) -> list[LayerPart]:
 def is_composite(part: Part) -> bool:
     """A block or combinator: something a diagram may collapse into one box."""
     return isinstance(part, Merge | Tap) or (isinstance(part, Chain) and bool(part.title))
+
+
+def totals(part: Part) -> tuple[int, int]:
+    """Params and MACs of the layers a part holds, as the report counts them: auxiliary heads left out,
+    unless the part is nothing but one."""
+    rows = [layer.row for layer in layers(part)]
+    counted = [row for row in rows if not row.aux] or rows
+    return sum(row.params for row in counted), sum(row.macs for row in counted)

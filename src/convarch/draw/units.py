@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from convarch.draw.reading import Chain, LayerPart, Merge, Part, Tap, children, is_composite
+from convarch.draw.reading import Chain, LayerPart, Merge, Part, Tap, children, is_composite, layers
 
 READABLE_UNITS = 34  # the most boxes the automatic depth allows in one figure
 MAX_DEPTH = 6
@@ -119,3 +119,13 @@ def summary(part: Part) -> str:
         return part.block
     count = len(part.branches)
     return {"concat": f"{count} branches", "dense": f"{count} layers"}.get(part.how, "")
+
+
+def shortcut_name(merge: Merge) -> str:
+    """What a residual's skip is: the identity, a projection (it has weights, He et al. 2015 eq. 2), or a
+    parameter-free shortcut (option A's subsampling and zero padding, §3.3)."""
+    if merge.how == "gate":
+        return "gate"
+    if merge.shortcut is None or not merge.shortcut.items:
+        return "identity"
+    return "projection" if any(layer.row.params for layer in layers(merge.shortcut)) else "shortcut"
