@@ -12,11 +12,14 @@ An architecture is data: one spec, several interpreters (build, analyze, check, 
 from convarch.analysis.findings import Finding
 from convarch.analysis.report import Report, Row
 from convarch.api import analyze, build, check, create_model, parse, resolve, to_pattern
+from convarch.deploy import export, export_onnx, optimize
 from convarch.draw import Diagram, draw
 from convarch.errors import (
     ConfigError,
     ConvarchError,
     DataError,
+    ExportError,
+    MissingDependencyError,
     PatternError,
     SizingError,
     UnknownModelError,
@@ -42,8 +45,10 @@ __all__ = [
     "ConvarchError",
     "DataError",
     "Diagram",
+    "ExportError",
     "FeatureExtractor",
     "Finding",
+    "MissingDependencyError",
     "ModelInfo",
     "NetSpec",
     "PatternError",
@@ -63,11 +68,14 @@ __all__ = [
     "create_model",
     "draw",
     "evaluate",
+    "export",
+    "export_onnx",
     "finetune",
     "list_models",
     "load",
     "load_weights",
     "model_info",
+    "optimize",
     "parse",
     "predict",
     "report_html",

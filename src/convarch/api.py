@@ -6,6 +6,7 @@ import os
 import re
 from typing import Any
 
+import torch
 from torch import nn
 
 from convarch.analysis.findings import Finding
@@ -19,6 +20,7 @@ from convarch.nn.model import ConvNet
 from convarch.pattern.parser import parse
 from convarch.pattern.printer import to_pattern_text
 from convarch.spec.bind import bind, is_template
+from convarch.spec.edit import with_classifier, with_input
 from convarch.spec.limits import MAX_BUILD_PARAMS
 from convarch.spec.nodes import NetSpec
 from convarch.spec.volume import Volume
@@ -89,17 +91,46 @@ def create_model(
         weights = "imagenet"
     if out_indices is not None and not features_only:
         raise ConfigError("out_indices selects the stages of a feature extractor: add features_only=True")
-    spec = model_spec(name, num_classes=num_classes, in_chans=in_chans, **options)
-    check_buildable(spec)  # num_classes=10**9 would otherwise ask the allocator for 336 GB
-    if weights is not None:
+    if not is_model_name(name):  # pattern text (or a spec): bound as ``build`` binds it
+        model = _create_from_pattern(name, num_classes=num_classes, in_chans=in_chans, weights=weights, **options)
+    elif weights is not None:
+        check_buildable(model_spec(name, num_classes=num_classes, in_chans=in_chans, **options))
         from convarch.weights.pretrained import create_with_weights
 
         model = create_with_weights(name, weights, num_classes=num_classes, in_chans=in_chans, **options)
     else:
+        spec = model_spec(name, num_classes=num_classes, in_chans=in_chans, **options)
+        check_buildable(spec)  # num_classes=10**9 would otherwise ask the allocator for 336 GB
         entry = get_entry(name)
         model = initialize(ConvNet(spec, pretrained_cfg={"architecture": entry.name}), entry.init)
     if features_only:
         return FeatureExtractor(model.features, model.spec, model.feature_info, out_indices, model.pretrained_cfg)
+    return model
+
+
+def _create_from_pattern(
+    source: Source, *, num_classes: int | None, in_chans: int | None, weights: str | os.PathLike | None, **keywords: Any
+) -> ConvNet:
+    """``create_model`` on pattern text: ``build``'s binding, then ``in_chans`` and weights as for a zoo name.
+
+    Weights come from a file or URL in convarch's layout (a checkpoint trained from this pattern); with
+    ``num_classes`` its classifier is left out and the new one starts fresh, as for a zoo model.
+    """
+    size = keywords.get("input_size")
+    if in_chans is not None and size is not None and Volume.of(size).c != in_chans:
+        raise ConfigError(f"in_chans={in_chans} contradicts input_size={size!r}; give one of them")
+    as_saved = bind(resolve(source), **keywords)
+    if in_chans is not None:
+        as_saved = with_input(as_saved, in_chans=in_chans)
+    spec = with_classifier(as_saved, num_classes) if num_classes is not None else as_saved
+    check_buildable(spec)
+    if weights is None:
+        return ConvNet(spec)
+    from convarch.weights.pretrained import load_weights
+
+    with torch.device("meta"):
+        model = ConvNet(spec)
+    load_weights(model, weights, key_spec=as_saved)
     return model
 
 

@@ -27,10 +27,14 @@ class PatternError(ConvarchError, ValueError):
 
 
 class SizingError(ConvarchError, ValueError):
-    """A volume that does not work out; the message names the layer and shows the arithmetic."""
+    """A volume that does not work out; the message names the layer and shows the arithmetic.
 
-    def __init__(self, message: str, *, layer: str = "") -> None:
-        self.layer, self.reason = layer, message
+    ``rule`` is the sizing checker's rule id for this failure (``analysis/findings.py: RULES``), set where
+    the error is raised so that rewording a message never changes the rule.
+    """
+
+    def __init__(self, message: str, *, layer: str = "", rule: str = "volume-error") -> None:
+        self.layer, self.reason, self.rule = layer, message, rule
         super().__init__(f"{layer}: {message}" if layer else message)
 
 
@@ -51,3 +55,11 @@ class ConfigError(ConvarchError, ValueError):
 
 class DataError(ConvarchError):
     """A dataset that cannot be used: empty folder, one class, unknown name, unreadable images."""
+
+
+class ExportError(ConvarchError):
+    """A model that cannot be exported (the message names the layer), or an export that failed its check."""
+
+
+class MissingDependencyError(ConvarchError, ImportError):
+    """An optional package a feature needs is not installed; the message says which extra installs it."""

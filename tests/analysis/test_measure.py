@@ -71,13 +71,18 @@ def test_refusals() -> None:
 
 
 def test_peak_memory_covers_the_largest_activation() -> None:
-    """A first pass that allocates a 256 MiB feature map must show at least that much growth. Tensors this
-    large are fresh mmaps, so earlier tests' freed memory cannot hide them."""
-    import os
+    """The first pass allocates a 32 MiB feature map (the conv may hold a second, reordered copy of it while it
+    runs); the input, allocated before the pass, is not counted."""
+    pattern = "INPUT(256x256x3) -> CONV3-32 -> GAP -> FC2"
+    result = bench(pattern, batches=(4,), warmup=0, repeats=1, measure_peak=False)
+    activation = 4 * 32 * 256 * 256 * 4
+    assert activation <= result.timings[0].peak_bytes <= 2 * activation
 
-    if not os.path.exists("/proc/self/statm"):
-        pytest.skip("resident-set size is read from /proc")
-    pattern = "INPUT(512x512x3) -> CONV3-32 -> GAP -> FC2"
-    result = bench(pattern, batches=(8,), warmup=0, repeats=1, measure_peak=False)
-    activation = 8 * 32 * 512 * 512 * 4
-    assert result.timings[0].peak_bytes >= 0.9 * activation
+
+def test_cpu_peak_memory_does_not_depend_on_the_order_of_the_runs() -> None:
+    """Resident-set growth read 15.0 MiB, 12.3 MiB, then 4 KiB for batches 1, 8, 1: the caches decided it."""
+    result = bench("INPUT(64x64x3) -> CONV3-16 -> RELU -> CONV3-16 -> RELU -> GAP -> FC10", batches=(1, 8, 1),
+                   warmup=1, repeats=1, measure_peak=False)  # fmt: skip
+    first, eight, again = (t.peak_bytes for t in result.timings)
+    assert first == again and first >= 16 * 64 * 64 * 4
+    assert 7 * first <= eight <= 9 * first

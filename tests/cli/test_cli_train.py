@@ -134,3 +134,15 @@ def test_demo_quick_writes_the_report_and_charts(capsys, tmp_path: Path) -> None
         assert (out / "charts" / f"{chart}.png").stat().st_size > 1000
     code, _, _ = run(capsys, "demo", "--out", str(out), "--seeds", "1", "--quick", "--quiet")  # reruns cleanly
     assert code == 0
+
+
+def test_training_at_a_size_that_cannot_fit_is_one_clear_message(capsys, monkeypatch) -> None:
+    import sys
+
+    monkeypatch.setattr(sys.modules["convarch.analysis.measure"], "available_memory", lambda device: 8 * 2**30)
+    code, _, err = run(capsys, "train", "INPUT(2048x2048x3) -> CONV3-8(s=4) -> GAP -> FC", "--data", "digits")
+    assert code == 1 and "Traceback" not in err
+    assert (
+        "training at batch 64 (evaluating at 256) on 2048x2048x3 inputs needs about 14.0 GiB, but the cpu has 8.0"
+        in err
+    )

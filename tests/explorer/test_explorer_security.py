@@ -125,3 +125,11 @@ def test_an_idle_connection_is_dropped(server: ExplorerServer, monkeypatch: pyte
     with socket.create_connection(("127.0.0.1", server.port), timeout=5) as idle:
         idle.sendall(b"GET /api/models HTTP/1.1\r\n")  # and never finish the request
         assert idle.recv(1024) == b""  # the server closed it
+
+
+def test_a_port_in_use_is_one_clear_line(server: ExplorerServer, capsys: pytest.CaptureFixture[str]) -> None:
+    from convarch.cli import main
+
+    assert main(["serve", "--port", str(server.port), "--no-browser"]) == 1
+    err = capsys.readouterr().err
+    assert f"cannot listen on 127.0.0.1:{server.port}" in err and "--port 0" in err and "Traceback" not in err

@@ -170,3 +170,27 @@ def test_integer_or_non_finite_weights_are_refused_with_the_key(saved: Path, tmp
 def test_create_model_refuses_a_network_too_big_to_allocate_before_allocating() -> None:
     with pytest.raises(ca.SizingError, match="over the build limit of 2,000,000,000"):
         ca.create_model("lenet5", num_classes=10**9)  # 84 x 10^9 parameters: 336 GB
+
+
+def test_save_refuses_weights_its_spec_cannot_rebuild_and_names_reset_classifier(tmp_path: Path) -> None:
+    model = ca.create_model("resnet18")
+    model.classifier = torch.nn.Linear(512, 3)
+    with pytest.raises(ca.ConfigError, match=r"classifier.weight is \(3, 512\) but the spec gives \(1000, 512\).*"
+                       r"model.reset_classifier\(3\)"):  # fmt: skip
+        ca.save(model, tmp_path / "x.safetensors")
+    assert list(tmp_path.iterdir()) == []
+    model.reset_classifier(3)  # the way to do it: the spec follows, and the file loads
+    assert ca.load(ca.save(model, tmp_path / "x.safetensors")).num_classes == 3
+    grey = ca.create_model("lenet5")
+    grey.features.conv1 = torch.nn.Conv2d(3, 6, 5, padding=2)
+    with pytest.raises(ca.ConfigError, match="features.conv1.weight is .* make the change through the spec|in_chans"):
+        ca.save(grey, tmp_path / "grey.safetensors")
+
+
+def test_load_says_what_a_torch_file_or_a_directory_is(tmp_path: Path) -> None:
+    torch.save(ca.create_model("lenet5").state_dict(), tmp_path / "lenet5.pth")
+    with pytest.raises(ca.WeightsError, match=r"is a PyTorch file \(torch.save\).*ca.create_model\(name or pattern, "
+                       r"weights=path\)"):  # fmt: skip
+        ca.load(tmp_path / "lenet5.pth")
+    with pytest.raises(ca.WeightsError, match="is a directory, not a checkpoint"):
+        ca.load(tmp_path)

@@ -164,3 +164,33 @@ def test_a_read_only_cache_still_serves_its_verified_files(server: Server, monke
     monkeypatch.setattr("convarch.weights.download.atomic_write", read_only)
     assert fetch(url, sha256=hashlib.sha256(PAYLOAD).hexdigest(), progress=False) == path
     assert server.requests == []
+
+
+def test_a_hash_prefix_in_the_file_name_is_verified_as_torchvision_does(server: Server) -> None:
+    """resnet18-1b055330.pth: the right length, the wrong bytes. Nothing is kept, and the error says why."""
+    digest = hashlib.sha256(PAYLOAD).hexdigest()
+    server.files["/resnet18-1b055330.pth"] = PAYLOAD  # 1b055330 is not PAYLOAD's prefix
+    with pytest.raises(ca.WeightsError, match="SHA-256 mismatch .* expected 1b055330... .*nothing was kept"):
+        fetch(f"{server.url}/resnet18-1b055330.pth", progress=False)
+    assert files_under(cache_dir()) == []
+    server.files[f"/resnet18-{digest[:8]}.pth"] = PAYLOAD
+    assert fetch(f"{server.url}/resnet18-{digest[:8]}.pth", progress=False).read_bytes() == PAYLOAD
+    server.files["/model-2024.pth"] = PAYLOAD  # four digits are a version, not a hash
+    assert fetch(f"{server.url}/model-2024.pth", progress=False).is_file()
+    stale = cache_path(f"{server.url}/resnet18-1b055330.pth")  # cached before names were checked
+    stale.write_bytes(PAYLOAD)
+    with pytest.raises(ca.WeightsError, match="cached copy .* did not match .* has been removed"):
+        fetch(f"{server.url}/resnet18-1b055330.pth", progress=False)
+    assert not stale.exists()
+
+
+def test_a_download_that_cannot_be_read_is_removed_from_the_cache(server: Server) -> None:
+    url = f"{server.url}/net.pth"
+    server.files["/net.pth"] = b"PK\x03\x04" + PAYLOAD  # no hash to check: a zip start, then garbage
+    with pytest.raises(ca.WeightsError, match=r"not a readable PyTorch file.*The cached download .* has been "
+                       "removed: load it again"):  # fmt: skip
+        ca.create_model("lenet5", weights=url)
+    assert files_under(cache_dir()) == []
+    with pytest.raises(ca.WeightsError, match="has been removed"):  # the next call downloads it again
+        ca.create_model("lenet5", weights=url)
+    assert server.requests == ["/net.pth", "/net.pth"]

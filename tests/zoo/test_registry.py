@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 import convarch as ca
 from convarch.zoo.info import ModelInfo, Paper
@@ -93,3 +94,31 @@ def test_running_a_model_on_an_input_it_cannot_take_is_a_sizing_error() -> None:
 def test_a_bad_stride_place_is_refused_even_where_basic_blocks_ignore_it() -> None:
     with pytest.raises(ca.ConfigError, match="stride_in must be one of conv1, conv2, got 'bogus'"):
         ca.create_model("resnet18", stride_in="bogus")
+
+
+def test_create_model_takes_pattern_text_bound_as_build_binds_it() -> None:
+    """The README: wherever a model name is accepted, pattern text is too."""
+    seed = "INPUT -> [CONV -> RELU]*N -> GAP -> FC"
+    model = ca.create_model(seed, N=2, num_classes=5, in_chans=1)
+    built = ca.build(seed, N=2, num_classes=5, input_size=(1, 32, 32))
+    assert model.spec == built.spec and (model.num_classes, model.in_chans) == (5, 1)
+    assert model(torch.zeros(2, 1, 32, 32)).shape == (2, 5)
+    grey = {"N": 1, "input_size": (1, 28, 28)}
+    assert ca.create_model(seed, **grey).spec == ca.build(seed, **grey).spec
+    with pytest.raises(ca.ConfigError, match="in_chans=3 contradicts input_size"):
+        ca.create_model(seed, N=1, in_chans=3, input_size=(1, 28, 28))
+    features = ca.create_model("INPUT(32x32x3) -> CONV3-8 -> RELU -> GAP -> FC10", features_only=True)
+    assert features(torch.zeros(1, 3, 32, 32))[-1].shape == (1, 8, 32, 32)
+
+
+def test_a_checkpoint_trained_from_a_pattern_is_re_headed_by_create_model(tmp_path) -> None:
+    text = "INPUT(32x32x3) -> CONV3-8 -> RELU -> GAP -> FC10"
+    trained = ca.build(text)
+    ca.save(trained, tmp_path / "net.safetensors")
+    model = ca.create_model(text, weights=tmp_path / "net.safetensors", num_classes=3)
+    assert model.num_classes == 3 and model.classifier.weight.device.type == "cpu"
+    assert torch.equal(model.features.conv1.weight, trained.features.conv1.weight)
+    with pytest.raises(ca.WeightsError, match="a model built from a pattern has no registered weights"):
+        ca.create_model(text, pretrained=True)
+    with pytest.raises(ca.UnknownModelError, match="Did you mean resnet50"):
+        ca.create_model("ResNet-50")

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convarch.analysis.report import Report
+from convarch.errors import ConfigError
 from convarch.zoo.info import Figure
 from convarch.zoo.registry import list_models
 
@@ -61,14 +62,17 @@ def seed_lineup() -> tuple[list[str], list[str]]:
     return [n for n in SEED_LINEUP if n in known], [n for n in SEED_LINEUP if n not in known]
 
 
-def compare(sources: list[str], input_size: tuple[int, int, int] | None = None) -> list[Comparison]:
-    """A row per zoo name or pattern text; each model at its own default input unless ``input_size``."""
+def compare(sources: list[str], input_size: tuple[int, int, int] | None = None, **keywords: Any) -> list[Comparison]:
+    """A row per zoo name or pattern text; each model at its own default input unless ``input_size``.
+    ``keywords`` bind the template patterns among them, as ``build`` does (``N=2``, ``base_width=16``)."""
     from convarch.api import analyze, is_model_name
     from convarch.zoo.registry import model_info
 
+    if keywords and all(is_model_name(source) for source in sources):
+        raise ConfigError(f"{', '.join(sorted(keywords))} bind template patterns, but every model given is a zoo name")
     rows = []
     for source in sources:
-        report = analyze(source, input_size=input_size)
+        report = analyze(source, input_size=input_size, **({} if is_model_name(source) else keywords))
         if is_model_name(source):
             info = model_info(source)
             rows.append(Comparison(info.name, info.year, report, info.top1, info.top5))

@@ -5,9 +5,10 @@ size; this does the same on real tensors. Each batch size gets warm-up runs, the
 one, and reports the median. Achieved GFLOP/s comes from the static MACs (FLOPs = 2 x MACs), and the
 machine's own matmul peak, measured the same way, says what fraction of it the network reaches.
 
-Peak memory: on CUDA, ``torch.cuda.max_memory_allocated`` above what was allocated before the pass; on the
-CPU, the growth of the process's resident set during the first pass at that batch size, sampled every
-half millisecond (the allocator's caching is included, so it is an upper bound on activation memory).
+Peak memory: what the first pass at that batch size holds allocated at its peak, above what was allocated
+before it. On CUDA, ``torch.cuda.max_memory_allocated``; on the CPU, the running sum of the profiler's
+allocator events (``cpu_peak_bytes``). Neither depends on the order of the runs, as the growth of the
+process's resident set did (it read 15.0 MiB, 12.3 MiB, then 4 KiB for batches 1, 8, 1).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import statistics
-import threading
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -109,33 +110,46 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def _rss_bytes() -> int:
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-
 @contextmanager
-def _peak_rss() -> Iterator[list[int]]:
-    """Yields a one-item list that holds, on exit, the resident-set growth peak during the block."""
-    result = [0]
-    if not os.path.exists("/proc/self/statm"):
-        yield result
-        return
-    base, peak, done = _rss_bytes(), [0], threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            peak[0] = max(peak[0], _rss_bytes())
-            done.wait(0.0005)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
+def _stderr_silenced() -> Iterator[None]:
+    """Kineto, the profiler's C++ backend, logs its start and stop (and a missing GPU) to file descriptor 2,
+    past Python's ``sys.stderr``: point the descriptor at /dev/null while it runs."""
+    sys.stderr.flush()
     try:
-        yield result
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2 to save: nothing would be shown anyway
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
     finally:
-        done.set()
-        thread.join()
-        result[0] = max(0, max(peak[0], _rss_bytes()) - base)
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def cpu_peak_bytes(model: nn.Module, x: torch.Tensor) -> int | None:
+    """The most bytes ``model(x)`` holds allocated at once above what was allocated before it, on the CPU.
+
+    The profiler records every allocation and free of torch's CPU allocator (``profile_memory``); their
+    running sum, in time order, peaks where the pass holds the most. Unlike the process's resident set, it
+    does not depend on what earlier passes left in the allocator's and the C library's caches. None where
+    the profiler gives no memory events.
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    with _stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        model(x)
+    try:
+        events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    except (AttributeError, RuntimeError):  # a torch whose profiler results have another shape
+        return None
+    held = peak = 0
+    for event in sorted(events, key=lambda e: e.start_ns()):
+        held += event.nbytes()
+        peak = max(peak, held)
+    return peak if events else None
 
 
 def check_threads(count: int) -> int:
@@ -194,9 +208,7 @@ def time_batch(
             _sync(device)
             peak: int | None = torch.cuda.max_memory_allocated(device) - before
         else:
-            with _peak_rss() as grown:
-                model(x)
-            peak = grown[0] if os.path.exists("/proc/self/statm") else None
+            peak = cpu_peak_bytes(model, x)
         if on_run:
             on_run()
         for _ in range(max(0, warmup - 1)):
@@ -271,6 +283,17 @@ def available_memory(device: torch.device) -> int | None:
     return None
 
 
+def check_fits(need: int, device: torch.device, what: str, fix: str) -> None:
+    """Refuse, before any work, ``what`` when its estimated ``need`` (bytes) is over 80% of what ``device`` has
+    available: the allocator would fail mid-run with a traceback, or the system would start swapping."""
+    free = available_memory(device)
+    if free is not None and need > 0.8 * free:
+        raise ConfigError(
+            f"{what} needs about {need / 2**30:.1f} GiB, but the {device.type} has {free / 2**30:.1f} GiB "
+            f"available. {fix}"
+        )
+
+
 def bench(
     source: Any,
     *,
@@ -289,15 +312,10 @@ def bench(
     report = analyze(source, input_size=input_size)
     torch_device = resolve_device(device)
     resolve_dtype(dtype)
-    free = available_memory(torch_device)
     bytes_per_value = 2 if dtype == "bf16" else 4
     need = (report.activations * max(batches) + report.params) * bytes_per_value
-    if free is not None and need > 0.8 * free:
-        raise ConfigError(
-            f"batch {max(batches)} at {report.input} needs about {need / 2**30:.1f} GiB for weights and "
-            f"activations, but the {torch_device.type} has {free / 2**30:.1f} GiB available. Use a smaller "
-            "batch (--batch) or a smaller input (--input)."
-        )
+    check_fits(need, torch_device, f"batch {max(batches)} at {report.input} (weights and activations)",
+               "Use a smaller batch (--batch) or a smaller input (--input).")  # fmt: skip
     name = source.strip() if isinstance(source, str) and is_model_name(source) else (report.title or "pattern")
     model = build(source, input_size=report.input.chw)
     return bench_model(model, report.input.chw, report.macs, name=name, batches=batches, device=device,

@@ -5,16 +5,18 @@ A module without a spec (torchvision's, timm's, the user's own) is analysed by r
 buffers are swapped for meta tensors for the duration (``torch.func.functional_call``), so the user's
 weights are neither copied nor touched.
 
-Each call of a leaf module becomes a row in the spec's vocabulary (Conv2d -> CONV, Linear -> FC, pools,
-BN, ReLU, dropout, LRN, convarch's own layers). Combinators (``ResidualUnit``, ``Concat``, ``DenseBlock``)
-and functional code (``x + y``, ``torch.cat``, ``F.relu``) have no rows, as in the spec walk. An
-``AuxTap`` head, which runs only in training, is run at its tap and its rows are marked ``aux``. For a
-model convarch built, every row equals the spec walk's (tests check that for every zoo model).
+Each call of a leaf module becomes a row in the spec's vocabulary: the primitive whose ``torch_types``
+include the module (Conv2d -> CONV, Linear -> FC, pools, BN, ReLU, dropout, LRN, convarch's own layers)
+names it, counts its multiply-adds and says whether it allocates. Combinators (``ResidualUnit``,
+``Concat``, ``DenseBlock``, ``ChannelGate``) and functional code (``x + y``, ``torch.cat``, ``F.relu``) have
+no rows, as in the spec walk. An ``AuxTap`` head, which runs only in training, is run at its tap and its
+rows are marked ``aux``. For a model convarch built, every row equals the spec walk's (tests check that
+for every zoo model).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,88 +24,37 @@ import torch
 from torch import nn
 from torch.func import functional_call
 
-from convarch.analysis.report import NO_NEW_MEMORY, Report, Row
+from convarch.analysis.report import Report, Row
 from convarch.errors import ConfigError, ConvarchError, SizingError
 from convarch.nn import layers as L
-from convarch.spec import layers as S
+from convarch.spec.layers import PRIMITIVES, Layer
 from convarch.spec.volume import Volume
 
 # Leaf modules that are plumbing, not layers: the spec has no rows for them.
 SKIPPED = (nn.Identity, L.HeadFlatten, nn.Sequential, nn.ModuleList, nn.ModuleDict)
 
 
-def _pool(module: nn.Module, v: Volume) -> S.Layer:
-    kind = "avg" if isinstance(module, nn.AvgPool2d | nn.AdaptiveAvgPool2d) else "max"
-    if isinstance(module, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d):
-        return S.Pool(out=module.output_size, type=kind)
-    if kind == "max" and module.dilation not in (1, (1, 1)):
-        raise ConfigError("dilated pooling has no pattern notation")
-    extra = {"count_pad": module.count_include_pad} if kind == "avg" else {}
-    stride = module.stride if module.stride else module.kernel_size
-    return S.Pool(module.kernel_size, s=stride, p=module.padding, type=kind, ceil=module.ceil_mode, **extra)
-
-
-def _conv(module: nn.Conv2d, v: Volume) -> S.Layer:
-    if module.dilation != (1, 1) or isinstance(module.padding, str) or module.padding_mode != "zeros":
-        raise ConfigError("dilated, 'same'-padded or non-zero-padded convolutions have no pattern notation")
-    return S.Conv(module.out_channels, module.kernel_size, s=module.stride, p=module.padding,
-                  groups=module.groups, bias=module.bias is not None)  # fmt: skip
-
-
-def _table_conv(module: L.TableConv2d, v: Volume) -> S.Layer:
-    # The connection table is found by its shape: the index buffer holds no values on the meta device.
-    kh, kw = module.kernel_size
-    for name, table in S.CONNECTION_TABLES.items():
-        if len(table) == module.out_channels and sum(map(len, table)) * kh * kw == module.weight.numel():
-            return S.Conv(module.out_channels, module.kernel_size, p=0, bias=module.bias is not None, table=name)
-    raise ConfigError("a connection table convarch does not know")
-
-
-def _batch_norm(module: nn.Module, v: Volume) -> S.Layer:
-    return S.BN(eps=module.eps, momentum=module.momentum)
-
-
-def _zero_pad(module: L.ZeroPadShortcut, v: Volume) -> S.Layer:
-    return S.ZeroPad(v.c + module.extra, s=module.stride)
-
-
-# Module types -> (vocabulary kind, the spec primitive it is). Checked in order; the first match wins.
-VOCABULARY: tuple[tuple[type | tuple[type, ...], str, Callable[[Any, Volume], S.Layer]], ...] = (
-    (L.TableConv2d, "CONV", _table_conv),
-    (nn.Conv2d, "CONV", _conv),
-    (nn.Linear, "FC", lambda m, v: S.FC(m.out_features, bias=m.bias is not None)),  # FlattenLinear too
-    (L.TrainableSubsample, "SUBSAMPLE", lambda m, v: S.Subsample(m.f)),
-    (L.RBFOutput, "RBF", lambda m, v: S.RBF(m.out_features)),
-    ((nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d), "POOL", _pool),
-    (L.GlobalAvgPool, "GAP", lambda m, v: S.GAP()),
-    ((nn.BatchNorm1d, nn.BatchNorm2d), "BN", _batch_norm),
-    (nn.LocalResponseNorm, "LRN", lambda m, v: S.LRN(m.size, m.alpha, m.beta, m.k)),
-    (nn.ReLU, "RELU", lambda m, v: S.Relu()),
-    (L.ScaledTanh, "TANH", lambda m, v: S.Tanh(m.a, m.s)),
-    (nn.Tanh, "TANH", lambda m, v: S.Tanh(1.0, 1.0)),
-    (nn.modules.dropout._DropoutNd, "DROPOUT", lambda m, v: S.Dropout(m.p)),
-    (nn.Flatten, "FLATTEN", lambda m, v: S.Flatten()),
-    (nn.Softmax, "SOFTMAX", lambda m, v: S.Softmax()),
-    (L.ZeroPadShortcut, "ZEROPAD", _zero_pad),
-)
+def primitive_of(module: nn.Module) -> type[Layer] | None:
+    """The primitive whose ``torch_types`` include this module's type (None: no primitive stands for it)."""
+    return next((p for p in PRIMITIVES.values() if p.torch_types and isinstance(module, p.torch_types)), None)
 
 
 def kind_of(module: nn.Module) -> str:
     """The vocabulary kind of a leaf module; ``CONV`` for any other convolution, ``OTHER`` for the rest."""
-    for types, kind, _ in VOCABULARY:
-        if isinstance(module, types):
-            return kind
+    primitive = primitive_of(module)
+    if primitive is not None:
+        return primitive.kind
     return "CONV" if isinstance(module, nn.modules.conv._ConvNd) else "OTHER"
 
 
 def name_of(module: nn.Module, v: Volume) -> str:
     """Seed notation (``CONV3-64``) where the module has one; its class name otherwise."""
-    for types, _, to_layer in VOCABULARY:
-        if isinstance(module, types):
-            try:
-                return to_layer(module, v).text()
-            except (ConvarchError, TypeError, ValueError):
-                break
+    primitive = primitive_of(module)
+    if primitive is not None:
+        try:
+            return primitive.from_module(module, v).text()
+        except (ConvarchError, TypeError, ValueError):
+            pass
     return type(module).__name__
 
 
@@ -115,18 +66,15 @@ def _volume_text(shape: torch.Size) -> str:
     return "x".join(str(n) for n in shape[1:])
 
 
-def _macs(module: nn.Module, kind: str, x: torch.Tensor, out: torch.Tensor) -> int:
+def _macs(module: nn.Module, x: torch.Tensor, out: torch.Tensor) -> int:
     """Multiply-adds for one sample, from the shapes alone (torchvision's ``_ops`` convention)."""
-    if kind == "CONV":
-        if isinstance(module, nn.modules.conv._ConvTransposeNd):
-            return x.numel() // module.in_channels * module.weight.numel()
+    primitive = primitive_of(module)
+    if primitive is not None:
+        return primitive.module_macs(module, x, out)
+    if isinstance(module, nn.modules.conv._ConvTransposeNd):
+        return x.numel() // module.in_channels * module.weight.numel()
+    if isinstance(module, nn.modules.conv._ConvNd):
         return out.numel() // module.out_channels * module.weight.numel()
-    if kind == "FC":
-        return out.numel() * module.in_features
-    if kind == "SUBSAMPLE":
-        return out.numel() * module.f * module.f
-    if kind == "RBF":
-        return module.in_features * module.out_features
     return 0
 
 
@@ -156,7 +104,8 @@ class _Recorder:
             for name, p in module.named_parameters(recurse=False):
                 params += p.numel()
                 weights += p.numel() if name != "bias" else 0
-        allocates = kind not in NO_NEW_MEMORY and not (kind == "OTHER" and getattr(module, "inplace", False))
+        primitive = primitive_of(module)
+        allocates = primitive.allocates if primitive is not None else not getattr(module, "inplace", False)
         self.rows.append(
             Row(
                 index=len(self.rows) + 1,
@@ -167,7 +116,7 @@ class _Recorder:
                 activations=sum(t.numel() for t in _tensors(output)),
                 params=params,
                 weights=weights,
-                macs=_macs(module, kind, x, out),
+                macs=_macs(module, x, out),
                 allocates=allocates,
                 aux=self.in_aux,
             )

@@ -20,8 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from convarch.analysis.findings import Finding
-from convarch.spec.layers import CLASSIFIER_KINDS, Layer, Pool
-from convarch.spec.nodes import NetSpec, Residual
+from convarch.spec.layers import Layer, Pool
+from convarch.spec.nodes import NetSpec, Node
 from convarch.spec.volume import Volume
 from convarch.spec.walk import Context, Interpreter, Step, walk_network
 
@@ -76,17 +76,14 @@ class _Stacks(Interpreter[_Ends]):
             last, affine = ends.last, False
         return _Ends(first, last, affine)
 
-    def parallel(self, branches: list[_Ends], path: str) -> _Ends:
+    def combine(self, node: Node, parts: dict[str, _Ends], vin: Volume, vout: Volume, path: str, ctx: Context) -> _Ends:
+        if not node.joins:
+            return parts[""]  # a named block is its body
+        if node.joins == "tap":
+            return _Ends(None, None, True)  # the main path passes through an auxiliary tap unchanged
+        # An add, a concatenation or a gate's product ends the chain: a linear bottleneck before a residual
+        # add is intended (MobileNetV2 §3.2).
         return _OPAQUE
-
-    def residual(self, body, shortcut, pre, post, node: Residual, path: str) -> _Ends:
-        return _OPAQUE  # the add ends the chain: a linear bottleneck before it is intended (MobileNetV2 §3.2)
-
-    def dense(self, layers: list[_Ends], path: str) -> _Ends:
-        return _OPAQUE
-
-    def aux(self, head: _Ends, node, path: str) -> _Ends:
-        return _Ends(None, None, True)  # the main path passes through an auxiliary tap unchanged
 
 
 def linear_stack_findings(spec: NetSpec, rows: dict[str, int]) -> list[Finding]:
@@ -118,7 +115,7 @@ def linear_stack_findings(spec: NetSpec, rows: dict[str, int]) -> list[Finding]:
 def output_findings(steps: list[Step]) -> list[Finding]:
     """A RELU/TANH or a SOFTMAX after the last FC (or RBF) of the main path."""
     main = [(i, s) for i, s in enumerate(steps, 1) if not s.aux]
-    last = max((i for i, s in main if s.layer.kind in CLASSIFIER_KINDS), default=0)
+    last = max((i for i, s in main if s.layer.classifier), default=0)
     if not last:
         return []
     findings = []

@@ -31,9 +31,6 @@ CONVENTIONS = (
     "Auxiliary classifiers (training only) are listed but left out of the totals."
 )
 
-# Layers whose output shares its input's memory in a built model (in-place ReLU, eval-mode dropout, views).
-NO_NEW_MEMORY = frozenset({"RELU", "DROPOUT", "FLATTEN"})
-
 
 @dataclass(frozen=True, slots=True)
 class Row:
@@ -205,25 +202,10 @@ class _RowMaker(Interpreter[None]):
                 params=layer.params(vin),
                 weights=layer.weights(vin),
                 macs=layer.macs(vin),
-                allocates=layer.kind not in NO_NEW_MEMORY,
+                allocates=layer.allocates,
                 aux=ctx.aux,
             )
         )
-
-    def sequence(self, named: list, path: str) -> None:
-        return None
-
-    def parallel(self, branches: list, path: str) -> None:
-        return None
-
-    def residual(self, body, shortcut, pre, post, node, path) -> None:  # type: ignore[no-untyped-def]
-        return None
-
-    def dense(self, layers: list, path: str) -> None:
-        return None
-
-    def aux(self, head, node, path) -> None:  # type: ignore[no-untyped-def]
-        return None
 
 
 def analyze_spec(spec: NetSpec, input_size: Volume | None = None, title: str = "", *, names: bool = True) -> Report:

@@ -23,7 +23,7 @@ from convarch.errors import SizingError
 from convarch.spec.bind import DEFAULT_INPUT, bind, is_template
 from convarch.spec.layers import FC, Conv, Pool
 from convarch.spec.limits import MAX_BUILD_PARAMS
-from convarch.spec.nodes import NetSpec, Residual
+from convarch.spec.nodes import NetSpec, Node
 from convarch.spec.volume import Volume, WindowSize, window_output
 from convarch.spec.walk import Context, Interpreter, Step, walk_network
 
@@ -54,19 +54,10 @@ class _Recorder(Interpreter[Factor]):
     def sequence(self, named: list[tuple[str, Factor]], path: str) -> Factor:
         return (math.prod(f[0] for _, f in named), math.prod(f[1] for _, f in named))
 
-    def parallel(self, branches: list[Factor], path: str) -> Factor:
-        # Branches end at the same H x W (the walk checks that), so any branch's factor is the block's.
-        return (max(f[0] for f in branches), max(f[1] for f in branches))
-
-    def residual(self, body: Factor, shortcut, pre, post, node: Residual, path: str) -> Factor:
-        parts = [f for f in (pre, body, post) if f is not None]
-        return (math.prod(f[0] for f in parts), math.prod(f[1] for f in parts))
-
-    def dense(self, layers: list[Factor], path: str) -> Factor:
-        return (1, 1)  # dense layers keep H x W
-
-    def aux(self, head: Factor, node, path: str) -> Factor:
-        return (1, 1)  # the main path passes through an auxiliary tap unchanged
+    def combine(self, node: Node, parts: dict[str, Factor], vin: Volume, vout: Volume, path: str, ctx) -> Factor:
+        # The parts in series from the input to the output's H x W (``Node.spine``); none: H x W is kept.
+        spine = [parts[name] for name in node.spine() if name in parts]
+        return (math.prod(f[0] for f in spine), math.prod(f[1] for f in spine))
 
 
 @dataclass(frozen=True)
@@ -381,21 +372,12 @@ def _build_rule(net: _Net) -> Finding | None:
     )  # fmt: skip
 
 
-# A SizingError stops the walk; its reason says which rule it breaks (spec.walk, spec.layers, spec.volume).
-_FAILURES = (
-    ("collapsed-volume", ("collapses",)),
-    ("channel-mismatch", ("residual body", "shortcut gives", "groups=", "connection table", "zero-pad")),
-    ("branch-mismatch", ("parallel branches", "dense layer")),
-    ("spatial-after-flat", ("spatial input",)),
-)
-
-
 def failure_finding(error: SizingError, index: int = 0) -> Finding:
-    """The finding for a volume that does not work out at all (the walk stops there)."""
-    rule = next((rule for rule, keys in _FAILURES if any(key in error.reason for key in keys)), "volume-error")
+    """The finding for a volume that does not work out at all (the walk stops there); the error carries
+    the rule it breaks from where it was raised."""
     path, _, layer = error.layer.partition(" ")
     message = f"{layer}: {error.reason}" if layer else error.reason
-    return Finding("error", rule, path or "network", message, index if layer else 0)
+    return Finding("error", error.rule, path or "network", message, index if layer else 0)
 
 
 # ---- entry points -----------------------------------------------------------------------------------

@@ -19,8 +19,8 @@ from typing import Any
 
 from convarch.analysis.report import CONVENTIONS, analyze_spec
 from convarch.errors import ConfigError, ConvarchError
-from convarch.spec.bind import bind, variables_of
-from convarch.spec.limits import MAX_LAYERS, MAX_REPEAT, expanded_size
+from convarch.spec.bind import BIND_OPTIONS, bind, variables_of
+from convarch.spec.limits import MAX_DIM, MAX_LAYERS, MAX_REPEAT, expanded_size
 from convarch.spec.nodes import NetSpec
 
 MAX_INSTANCES = 100_000
@@ -31,24 +31,36 @@ _RANGE = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*(\d+)\s*\.\.\s*(\d+)\s*$")
 _LIST = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*(\d+(?:\s*,\s*\d+)*)\s*$")
 
 
-def parse_setting(text: str) -> tuple[str, list[int]]:
-    """``N=1..3`` -> ("N", [1, 2, 3]); ``N=1,2,4`` -> ("N", [1, 2, 4]); ``N=2`` -> ("N", [2])."""
+_WORDS = re.compile(r"^\s*(optional)\s*=\s*([a-z]+(?:\s*,\s*[a-z]+)*)\s*$", re.IGNORECASE)
+
+
+def parse_setting(text: str) -> tuple[str, list[Any]]:
+    """``N=1..3`` -> ("N", [1, 2, 3]); ``N=1,2,4`` -> ("N", [1, 2, 4]); ``N=2`` -> ("N", [2]). A binding option
+    is swept the same way and keeps its name, as ``build`` takes it: ``base_width=16,32``, ``optional=keep,drop``."""
+    if match := _WORDS.match(text):
+        return "optional", [v.strip().lower() for v in match[2].split(",")]
     if match := _RANGE.match(text):
-        name, low, high = match[1].upper(), int(match[2]), int(match[3])
+        name, low, high = _name(match[1]), int(match[2]), int(match[3])
         if low > high:
             raise ConfigError(f"empty range in --set {text!r}: {low} is above {high}; write it as {name}={high}..{low}")
         _check_top(text, name, high)  # before the list exists: N=1..10**24 must not be enumerated
         return name, list(range(low, high + 1))
     if match := _LIST.match(text):
         values = [int(v) for v in match[2].split(",")]
-        _check_top(text, match[1].upper(), max(values))
-        return match[1].upper(), values
+        _check_top(text, _name(match[1]), max(values))
+        return _name(match[1]), values
     raise ConfigError(f"cannot read --set {text!r}: write NAME=LOW..HIGH (N=1..3) or NAME=V1,V2,... (N=1,2,4)")
 
 
+def _name(text: str) -> str:
+    """Variables are upper case in patterns (``n`` is ``N``); binding options are ``bind``'s keywords."""
+    return text.lower() if text.lower() in BIND_OPTIONS else text.upper()
+
+
 def _check_top(text: str, name: str, top: int) -> None:
-    if top > MAX_REPEAT:
-        raise ConfigError(f"--set {text!r}: {name} goes up to {top:,}, over the repeat limit of {MAX_REPEAT:,}")
+    limit, what = (MAX_DIM, "width") if name in BIND_OPTIONS else (MAX_REPEAT, "repeat")
+    if top > limit:
+        raise ConfigError(f"--set {text!r}: {name} goes up to {top:,}, over the {what} limit of {limit:,}")
 
 
 @dataclass
@@ -115,7 +127,7 @@ def sweep(
     missing = sorted(variables_of(spec) - set(settings) - {k.upper() for k in keywords})
     if missing:
         raise ConfigError(f"the pattern uses {', '.join(missing)}; give each a range, e.g. --set {missing[0]}=1..3")
-    unused = sorted(set(settings) - variables_of(spec))
+    unused = sorted(set(settings) - variables_of(spec) - set(BIND_OPTIONS))
     if unused:
         raise ConfigError(f"the pattern has no variable {', '.join(unused)}; it uses {sorted(variables_of(spec))}")
     total = 1

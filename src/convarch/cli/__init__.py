@@ -21,6 +21,8 @@ from convarch.cli import pattern_commands  # noqa: F401  isort: skip
 from convarch.cli import weights_commands  # noqa: F401  isort: skip
 from convarch.cli import analysis_commands  # noqa: F401  isort: skip
 from convarch.cli import train_commands  # noqa: F401  isort: skip
+from convarch.cli import draw_command  # noqa: F401  isort: skip
+from convarch.cli import deploy_commands  # noqa: F401  isort: skip
 from convarch.cli import explorer_commands  # noqa: F401  isort: skip
 
 

@@ -84,6 +84,7 @@ def compare_command(
     batch: Annotated[str, typer.Option(help="Batch sizes for --measure, e.g. 1,8.")] = "1,8",
     input_size: InputOption = None,
     as_json: JsonOption = False,
+    sets: SetOption = None,
 ) -> None:
     """Models side by side: year, params, GMACs, activations, memory, published accuracy, FC share."""
     if chart is not None:
@@ -95,7 +96,7 @@ def compare_command(
         names, missing = seed_lineup()
         if missing:
             err_console.print(f"note: {', '.join(missing)} not registered yet; comparing {', '.join(names)}")
-    rows = compare(list(names), input_size=parse_input(input_size))
+    rows = compare(list(names), input_size=parse_input(input_size), **settings(sets))
     if measure:
         with progress_bar("measuring", len(rows) * len(batches)) as advance:
             for row in rows:

@@ -11,7 +11,9 @@ from typing import Annotated, Any
 
 import typer
 
+from convarch.api import is_model_name, resolve
 from convarch.errors import ConfigError
+from convarch.spec.bind import check_names
 from convarch.spec.limits import MAX_DIM
 from convarch.spec.volume import Volume
 
@@ -58,6 +60,17 @@ def settings(items: list[str] | None) -> dict[str, Any]:
             raise ConfigError(f"--set {name} is given twice")
         values[name] = int(value) if value.isascii() and value.isdigit() and len(value) < 19 else value
     return values
+
+
+def template_settings(source: str | None, sets: list[str] | None) -> dict[str, Any]:
+    """``--set`` for a command that hands the bindings on with its other options (train, finetune):
+    the names are checked against the pattern now, so a misspelt one is named as such, with the closest."""
+    found = settings(sets)
+    if found:
+        if source is None or is_model_name(source):
+            raise ConfigError(f"--set binds the variables of a template pattern; {source or 'this run'} is not one")
+        check_names(resolve(source), found)
+    return found
 
 
 def keywords(input_text: str | None, sets: list[str] | None, num_classes: int | None) -> dict[str, Any]:

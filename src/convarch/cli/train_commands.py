@@ -16,6 +16,7 @@ from rich.table import Table
 
 from convarch.api import is_model_name
 from convarch.cli.app import app, console, err_console
+from convarch.cli.options import SetOption, template_settings
 from convarch.data.builtin import BUILTIN
 from convarch.errors import ConfigError, ConvarchError
 from convarch.train import checkpoint as ckpt
@@ -117,6 +118,7 @@ def train_command(
     out: Annotated[Path | None, Opt(help="Run directory [default: runs/MODEL-DATA].")] = None,
     resume: Annotated[Path | None, Opt(help="Continue the run in this directory exactly.")] = None,
     quiet: Annotated[bool, Opt(help="No progress bars.")] = False,
+    sets: SetOption = None,
 ) -> None:
     """Train a zoo model or a pattern network on a dataset, with checkpoints every epoch."""
     options = _options(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, weight_decay=weight_decay,
@@ -127,6 +129,7 @@ def train_command(
                        labels_per_class=labels_per_class, val_fraction=val_fraction, split_seed=split_seed)  # fmt: skip
     if resume is None and (model is None or data is None):
         raise typer.BadParameter("give MODEL and --data (or --resume DIR)")
+    options.update(template_settings(model, sets))
     if resume is None and out is None:
         out = default_out(model, data)  # type: ignore[arg-type]
     _report(train(model, data, out=out, resume=resume, quiet=quiet, console=console, **options))
@@ -158,10 +161,12 @@ def finetune_command(
     out: Annotated[Path | None, Opt(help="Run directory [default: runs/MODEL-DATA-finetune].")] = None,
     resume: Annotated[Path | None, Opt(help="Continue the run in this directory exactly.")] = None,
     quiet: Annotated[bool, Opt(help="No progress bars.")] = False,
+    sets: SetOption = None,
 ) -> None:
     """Fine-tune pretrained weights: new head, frozen backbone first, then discriminative learning rates."""
     options = _options(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, augment=augment,
                        labels_per_class=labels_per_class, split_seed=split_seed, seed=seed, device=device)  # fmt: skip
+    options.update(template_settings(model, sets))
     if resume is None and (weights is None or data is None):
         raise typer.BadParameter("give --weights and --data (or --resume DIR)")
     if resume is None and out is None:
@@ -182,6 +187,7 @@ def evaluate_command(
     ] = None,
     as_json: Annotated[bool, Opt("--json", help="Print the results as JSON.")] = False,
     device: Annotated[str, Opt(help="auto, cpu, cuda or mps.")] = "auto",
+    batch_size: Annotated[int, Opt(help="Images per forward pass.")] = 256,
 ) -> None:
     """Top-1/top-5, per-class accuracy and a confusion-matrix chart of a checkpoint on a dataset."""
     if data is None:
@@ -194,7 +200,7 @@ def evaluate_command(
     elif not as_json:  # JSON is for scripts: no file appears unless asked for
         name = data.lower() if data.lower() in BUILTIN else Path(data).name
         confusion = checkpoint.parent / f"confusion-{checkpoint.stem}-{name}.png"
-    result = evaluate(checkpoint, data, split=split, device=device)
+    result = evaluate(checkpoint, data, split=split, device=device, batch_size=batch_size)
     # The results are shown before the chart is drawn: a chart that cannot be written must not lose them.
     if as_json:
         console.print_json(json.dumps({**result.to_dict(), "confusion_chart": str(confusion) if confusion else None}))

@@ -1,20 +1,14 @@
-"""``convarch weights list|fetch`` and ``convarch export``: pretrained sources, the cache, checkpoints."""
+"""``convarch weights list|fetch``: the pretrained sources and the cache."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from convarch.api import create_model
 from convarch.cli.app import app, console
-from convarch.errors import WeightsError
-from convarch.weights.checkpoint import FORMAT, header_json, read_header, save
 from convarch.weights.download import cache_path, fetch, local_file
-from convarch.weights.pretrained import local_weights_file
 from convarch.weights.sources import DEFAULT_TAG, WeightSource, find_source, sources_for
 from convarch.zoo.registry import get_entry, list_models
 
@@ -82,45 +76,3 @@ def fetch_command(
         else "downloaded to"
     )
     console.print(f"{name} ({chosen.tag}) {where}: {path}")
-
-
-@app.command("export")
-def export_command(
-    model: Annotated[str, typer.Argument(help="A zoo model name.")],
-    weights: Annotated[str, typer.Option("--weights", "-w", help="A source tag, a weights file or a URL.")],
-    out: Annotated[Path, typer.Option("--out", "-o", help="The checkpoint to write (.safetensors).")],
-    num_classes: Annotated[
-        int | None, typer.Option(help="Classes of the exported model; default: a convarch checkpoint's own.")
-    ] = None,
-    in_chans: Annotated[int | None, typer.Option(help="Input channels of the exported model.")] = None,
-) -> None:
-    """Write a self-describing checkpoint (safetensors + spec header) that `ca.load` rebuilds alone."""
-    if out.suffix != ".safetensors":
-        raise WeightsError(f"{out}: export writes safetensors; give the file a .safetensors suffix")
-    name = get_entry(model).name
-    source_file = local_weights_file(name, weights)
-    if source_file is not None and out.exists() and os.path.samefile(source_file, out):
-        raise WeightsError(
-            f"{out} is the weights file being exported ({weights}): writing it would replace those weights. "
-            "Give --out another path."
-        )
-    kept = _checkpoint_classes(source_file) if num_classes is None and source_file is not None else None
-    if kept is not None:  # a trained checkpoint's head is the point of exporting it: keep it, not the zoo's
-        num_classes = kept[0]
-    built = create_model(name, weights=weights, num_classes=num_classes, in_chans=in_chans)
-    path = save(built, out, class_names=kept[1] if kept else None)
-    size_mb = path.stat().st_size / 1e6
-    classes = f", keeping its {kept[0]} classes (--num-classes changes them)" if kept else ""
-    console.print(
-        f"wrote {path} ({size_mb:,.1f} MB): {name} with weights {weights}{classes}; load it with ca.load({str(path)!r})"
-    )
-
-
-def _checkpoint_classes(path: Path) -> tuple[int, list[str] | None] | None:
-    """The classes and class names a convarch checkpoint records; None for any other file."""
-    if path.suffix.lower() != ".safetensors":
-        return None
-    header = read_header(path)
-    if header.get("format") != FORMAT or "num_classes" not in header:
-        return None
-    return int(header["num_classes"]), header_json(header, "class_names", path)

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from convarch.analysis.measure import check_fits
 from convarch.data.augment import parse_augment
 from convarch.data.batch_decode import EncodedFiles
 from convarch.data.builtin import BUILTIN, MNIST5K_HELD_OUT_PER_CLASS, SPLIT_SEED, TensorImages
@@ -147,13 +148,23 @@ def _builtin(name: str, geometry: Preprocessing, per_class: int | None, val_frac
         fraction = DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction
         train, val = stratified_split(data.labels, val_fraction=fraction, seed=split_seed)
         how = f"stratified split, {fraction:.0%} held out, seed {split_seed}"
-    fitted = _to_uint8(geometry.geometry(data.images))
+    fitted = _fit_in_memory(data.images, geometry, name)
     record = {"source": name, "split": how, "train": len(train), "val": len(val), "split_seed": split_seed,
               "labels_per_class": per_class, "train_indices": train.tolist()}  # fmt: skip
     return DataBundle(
         name, data.class_names, Side(data.labels[train], fitted[train]), Side(data.labels[val], fitted[val]),
         geometry, DIGIT_AUGMENT, record,
     )  # fmt: skip
+
+
+def _fit_in_memory(images: torch.Tensor, geometry: Preprocessing, name: str, chunk: int = 256) -> torch.Tensor:
+    """The whole set at the model's input size as uint8, resized a chunk at a time (the float copy of a whole
+    set at 224x224 would be 4 times larger), refused first when it cannot fit."""
+    c, h, w = geometry.input_size
+    check_fits(len(images) * c * h * w, torch.device("cpu"), f"holding {name} ({len(images):,} images) at {h}x{w}x{c} "
+               "in memory", f"Use a network with a smaller INPUT: the images of {name} are {images.shape[-2]}x"
+               f"{images.shape[-1]}, so a larger input adds no detail.")  # fmt: skip
+    return torch.cat([_to_uint8(geometry.geometry(part)) for part in images.split(chunk)])
 
 
 def _per_class(indices: torch.Tensor, labels: torch.Tensor, per_class: int, seed: int) -> torch.Tensor:
@@ -186,6 +197,9 @@ def _folder(root: Path, geometry: Preprocessing, per_class: int | None, val_frac
         train, val, train_scan = _subset(scan, train_idx), _subset(scan, val_idx), scan
     c, h, w = geometry.input_size
     decoded_bytes = (len(train) + len(val)) * c * h * w
+    if cache:
+        what = f"holding {root} ({len(train) + len(val):,} images) at {h}x{w}x{c} in memory"
+        check_fits(decoded_bytes, torch.device("cpu"), what, "Leave cache unset to stream the files from disk.")
     if cache or (cache is None and decoded_bytes <= CACHE_LIMIT_BYTES):
         train, val = _decode_side(train, geometry, skipped, workers), _decode_side(val, geometry, skipped, workers)
     record = {"source": str(root), "split": how, "train": len(train), "val": len(val), "split_seed": split_seed,

@@ -19,7 +19,7 @@ from convarch.errors import ConfigError
 from convarch.io import atomic_write
 from convarch.nn.model import ConvNet
 
-STYLES = ("volumes",)
+STYLES = ("volumes", "block", "graph")
 SUFFIXES = (".svg", ".png")
 PNG_ZOOM = 2.0  # pixels per SVG unit in a PNG: sharp on a slide or a high-density screen
 
@@ -84,7 +84,7 @@ def draw(
         )
     spec, volume, name = bound_spec(net, input_size, **keywords)
     network = read_network(spec, volume)
-    title = name or "network"
+    title = name or _pattern_title(net, keywords)
     part = find_part(network, at) if at is not None else None
     if style == "volumes":
         from convarch.draw.volumes import volumes_scene
@@ -103,6 +103,15 @@ def draw(
         network = _focused(network, part)
         title = f"{title}: {part.path}"
     return Diagram(graph_scene(network, depth, title), style, title)
+
+
+def _pattern_title(net: Any, keywords: dict[str, Any]) -> str:
+    """A pattern's own text (with its bindings) as the title, when it fits on a line."""
+    text = " ".join(net.split()) if isinstance(net, str) else ""
+    bindings = ", ".join(f"{k}={v}" for k, v in keywords.items() if k != "input_size")
+    if not text or len(text) > 100:
+        return "network"
+    return f"{text}  ({bindings})" if bindings else text
 
 
 def _focused(network: Network, part: Part) -> Network:

@@ -22,7 +22,7 @@ from typing import Union
 from convarch.analysis.report import Report, Row, analyze_spec
 from convarch.pattern.printer import to_pattern_text
 from convarch.spec.layers import Layer
-from convarch.spec.nodes import Aux, Block, NetSpec, Residual
+from convarch.spec.nodes import NetSpec, Node
 from convarch.spec.volume import Volume
 from convarch.spec.walk import Context, Interpreter, walk_network
 
@@ -110,7 +110,7 @@ class _Reader(Interpreter[Part]):
     def layer(self, layer: Layer, vin: Volume, vout: Volume, path: str, ctx: Context) -> Part:
         groups = getattr(layer, "groups", 1)
         return LayerPart(path, self.rows[path], vin, vout, groups if isinstance(groups, int) else 1,
-                         callable(getattr(layer, "windows", None)))  # fmt: skip
+                         not vin.flat and bool(layer.windows(vin)))  # fmt: skip
 
     def sequence(self, named: list[tuple[str, Part]], path: str) -> Part:
         items = [part for _, part in named]
@@ -119,41 +119,23 @@ class _Reader(Interpreter[Part]):
             chain.vin, chain.vout = items[0].vin, items[-1].vout
         return chain
 
-    def parallel(self, branches: list[Part], path: str) -> Part:
-        chains = [_as_chain(b) for b in branches]
-        vin = next((c.vin for c in chains if c.vin is not None), None)
-        for chain in chains:
-            if vin is not None:
-                _volumes(chain, vin)
-        outs = [c.vout for c in chains if c.vout is not None]
-        vout = Volume(sum(o.c for o in outs), outs[0].h, outs[0].w) if outs else vin
-        return Merge(path, "concat", chains, vin, vout)
-
-    def residual(self, body, shortcut, pre, post, node: Residual, path: str) -> Part:  # type: ignore[no-untyped-def]
-        body, pre = _as_chain(body), (_as_chain(pre) if pre is not None else None)
-        vin = pre.vin if pre is not None else body.vin
-        vout = post.vout if post is not None else body.vout
-        merge = Merge(path, "add", [body], vin, vout, scale=node.scale, pre=pre)
-        merge.shortcut = _as_chain(shortcut) if shortcut is not None else None
-        merge.post = _as_chain(post) if post is not None else None
-        return merge
-
-    def dense(self, layers: list[Part], path: str) -> Part:
-        chains = [_as_chain(layer) for layer in layers]
-        vin = chains[0].vin if chains else None
-        vout = vin
-        if chains and vin is not None:
-            vout = Volume(vin.c + sum(c.vout.c for c in chains if c.vout is not None), vin.h, vin.w)
-        return Merge(path, "dense", chains, vin, vout)
-
-    def aux(self, head: Part, node: Aux, path: str) -> Part:
-        chain = _as_chain(head)
-        return Tap(path, chain, chain.vin, chain.vin)
-
-    def block(self, node: Block, body: Part, path: str) -> Part:
-        part = body if isinstance(body, Chain | Merge | Tap) else Chain(path, [body], body.vin, body.vout)
-        part.title, part.block = to_pattern_text(node).split(": ", 1)[-1], node.name
-        return part
+    def combine(self, node: Node, parts: dict[str, Part], vin: Volume, vout: Volume, path: str, ctx: Context) -> Part:
+        """Any combinator, by how its parts join (``Node.joins``), never by its type."""
+        if not node.joins:  # a named block: its body, titled with the block's text
+            body = parts[""]
+            part = body if isinstance(body, Chain | Merge | Tap) else Chain(path, [body], body.vin, body.vout)
+            part.title, part.block = to_pattern_text(node).split(": ", 1)[-1], getattr(node, "name", "")
+            return part
+        chains = {name: _as_chain(part) for name, part in parts.items()}
+        for chain in chains.values():
+            _volumes(chain, vin)  # an empty chain (an identity branch) carries the volume it receives
+        if node.joins == "tap":
+            return Tap(path, next(iter(chains.values())), vin, vout)
+        if node.joins == "add":
+            extra = {name: chains.get(name) for name in ("pre", "shortcut", "post")}
+            branches = [chain for name, chain in chains.items() if name not in extra]
+            return Merge(path, "add", branches, vin, vout, scale=getattr(node, "scale", 1.0), **extra)
+        return Merge(path, node.joins, list(chains.values()), vin, vout)
 
 
 def _as_chain(part: Part) -> Chain:

@@ -2,8 +2,8 @@
 
 ``depth`` counts the levels of composites that are opened: at depth 0 every top-level block or stage is
 one unit; at depth 1 a stage shows its blocks; at depth 2 a block shows its layers and branches. A run of
-identical composites (``[BOTTLENECK(256)]*35``) shows its first member opened and the others as one
-collapsed unit marked ``x35``. Without a depth, the deepest view that stays readable is chosen.
+identical collapsed composites (``[BOTTLENECK(256)]*35``) is one unit marked ``x35``; an opened run shows
+every member. Without a depth, the deepest view that stays readable is chosen.
 """
 
 from __future__ import annotations
@@ -40,31 +40,26 @@ def signature(part: Part) -> tuple:
 
 
 def units(chain: Chain, level: int, depth: int, keep: Callable[[LayerPart], bool]) -> list[Unit]:
-    """The units of a chain at nesting ``level``: layers that ``keep`` accepts and composites."""
+    """The units of a chain at nesting ``level``: layers that ``keep`` accepts, and composites.
+
+    Consecutive identical layers or collapsed composites become one unit with a count; opened composites
+    are each drawn in full.
+    """
     found: list[Unit] = []
     for part in chain.items:
-        if isinstance(part, LayerPart):
-            if not keep(part):
-                continue
-            unit = Unit(part)
-        elif isinstance(part, Chain) and not part.title:
+        if isinstance(part, LayerPart) and not keep(part):
+            continue
+        if isinstance(part, Chain) and not part.title:
             found.extend(units(part, level, depth, keep))
             continue
-        else:
-            unit = Unit(part, opened=level < depth)
+        unit = Unit(part, opened=is_composite(part) and level < depth)
         previous = found[-1] if found else None
-        if previous is not None and signature(previous.part) == signature(part) and not _opened_run(previous):
+        if previous and not unit.opened and not previous.opened and signature(previous.part) == signature(part):
             previous.count += 1
             previous.members = [*(previous.members or [previous.part]), part]
-        elif previous is not None and previous.opened and signature(previous.part) == signature(part):
-            found.append(Unit(part, opened=False))  # the rest of a run, after its first member opened
         else:
             found.append(unit)
     return found
-
-
-def _opened_run(unit: Unit) -> bool:
-    return unit.opened and unit.count == 1 and is_composite(unit.part)
 
 
 def count_units(chain: Chain, level: int, depth: int, keep: Callable[[LayerPart], bool]) -> int:
@@ -118,4 +113,6 @@ def summary(part: Part) -> str:
                 runs.append([name, 1])
         text = ", ".join(f"{n}x {name}" if n > 1 else name for name, n in runs)
         return text if len(text) <= 40 else f"{len(part.items)} blocks"
+    if part.title and len(part.title) <= 24:
+        return part.title
     return part.block or getattr(part, "how", "") or ""

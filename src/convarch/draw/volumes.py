@@ -11,6 +11,7 @@ conv splits its volumes into towers.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 from convarch.draw.fonts import text_width
 from convarch.draw.reading import Chain, LayerPart, Merge, Network, Part, Tap, layers
@@ -102,11 +103,14 @@ def _sliced(x: float, volume: Volume, slices: list[tuple[int, str]], path: str) 
     total, start = sum(c for c, _ in slices), x0
     for channels, fill in slices:
         end = start + (x1 - x0) * channels / total
-        shapes.append(rect(start, top, end - start, bottom - top, fill=fill, stroke="#444", width=0.6, cls="face"))
+        edge = "#444" if end - start >= 2.5 else "none"  # hairline slices (a 24-layer dense block) stay pale
+        shapes.append(rect(start, top, end - start, bottom - top, fill=fill, stroke=edge, width=0.6, cls="face"))
         shapes.append(Poly(((start, top), (start + dx, top - dy), (end + dx, top - dy), (end, top)),
-                           fill=shade(fill, 1.08), stroke="#444", width=0.6, cls="face"))  # fmt: skip
+                           fill=shade(fill, 1.08), stroke=edge, width=0.6, cls="face"))  # fmt: skip
         start = end
     shapes.append(Poly(flank.points, fill=shade(slices[-1][1], 0.85), stroke="#444", width=0.8, cls="face"))
+    shapes.append(Poly(front.points, fill="none", stroke="#444", width=0.8, cls="face"))
+    shapes.append(Poly(lid.points, fill="none", stroke="#444", width=0.8, cls="face"))
     return Group(tuple(shapes), path=path)
 
 
@@ -143,30 +147,23 @@ def hchain(pieces: list[tuple[list[str], Frag, str]]) -> Frag:
     result, right, flow, towers = Frag(), 0.0, (0.0, 0.0), ()
     for lines, piece, path in pieces:
         label, gap = arrow_frag(lines)
-        dx = right + gap - piece.box[0]
-        result.place(_tagged(label, path), right, 0.0)
+        dx, lift = right + gap - piece.box[0], 0.0
         if towers or piece.towers:  # tower to tower: straight for a grouped op, crossed for a full one
             starts, ends = towers or (flow[1],), piece.towers or (0.0,)
             straight = len(starts) == len(ends) and not piece.crossed
             pairs = list(zip(starts, ends, strict=True)) if straight else [(a, b) for a in starts for b in ends]
             for a, b in pairs:
                 result.add(line((flow[0], a), (dx, b), arrow=True, stroke="#333", width=1.0))
-            if not straight and len(pairs) > 1 and lines:  # keep the label off the crossing lines
-                label = _tagged(arrow_frag(lines)[0], path)
-                result.shapes = result.shapes[: -len(pairs) - len(label.shapes)] + result.shapes[-len(pairs) :]
+            if not straight:  # the label goes above the lines that fan out or cross
                 lift = min(starts + ends) - 12
-                result.place(label, right, lift)
         else:
             result.add(line(flow, (dx, 0.0), arrow=bool(lines), stroke="#333", width=1.1))
+        label.shapes = [replace(s, path=path) if isinstance(s, Text) else s for s in label.shapes]
+        result.place(label, right, lift)
         result.place(piece, dx, 0.0)
         right, flow, towers = dx + piece.box[2], (dx + piece.out[0], piece.out[1]), piece.towers
     result.out = flow
     return result
-
-
-def _tagged(frag: Frag, path: str) -> Frag:
-    frag.shapes = [Text(**{**s.__dict__, "path": path}) if isinstance(s, Text) else s for s in frag.shapes]
-    return frag
 
 
 class VolumeLayout:

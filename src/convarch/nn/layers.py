@@ -167,15 +167,19 @@ class ResidualUnit(nn.Module):
         post: nn.Module | None = None,
         scale: float = 1.0,
         add_inplace: bool = True,
+        skip: bool = True,
     ) -> None:
         super().__init__()
         self.pre, self.body, self.shortcut, self.post = pre, body, shortcut, post
         self.scale = scale
         self.add_inplace = add_inplace and scale == 1.0
+        self.skip = skip  # False: the body alone (an inverted residual whose volume changes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         inner = x if self.pre is None else self.pre(x)
         out = self.body(inner)
+        if not self.skip:
+            return out if self.post is None else self.post(out)
         skip = x if self.shortcut is None else self.shortcut(inner)
         if self.add_inplace:
             out += skip
@@ -184,7 +188,19 @@ class ResidualUnit(nn.Module):
         return out if self.post is None else self.post(out)
 
     def extra_repr(self) -> str:
-        return "" if self.scale == 1.0 else f"scale={self.scale}"
+        text = "" if self.scale == 1.0 else f"scale={self.scale}"
+        return text if self.skip else ", ".join(t for t in (text, "skip=False") if t)
+
+
+class ChannelGate(nn.Sequential):
+    """``x * gate(x)``: the gate's layers run in order and their 1x1xC (or HxWxC) result scales ``x``.
+
+    Squeeze-and-excitation's scale step (Hu et al. 2017 eq. 4). The gate's layers are this module's own
+    children, so their names are the ones timm gives an SE module (``fc1``, ``fc2``).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * super().forward(x)
 
 
 class DenseBlock(nn.Module):

@@ -23,7 +23,7 @@ from convarch.nn.layers import AuxTap, HeadFlatten
 from convarch.spec.edit import num_classes_of, with_classifier
 from convarch.spec.nodes import NetSpec
 from convarch.spec.volume import Volume
-from convarch.spec.walk import Context, _Tracer, input_volume, split, walk, walk_network
+from convarch.spec.walk import Context, input_volume, output_of, split, walk, walk_network
 
 
 class AuxOutputs(NamedTuple):
@@ -100,7 +100,8 @@ class ConvNet(nn.Module):
         return maps if intermediates_only else (final, maps)
 
     def _check_input(self, x: torch.Tensor) -> None:
-        if isinstance(x, torch.Tensor) and x.shape != self._fits and not tracing():
+        # tracing() first: comparing a traced (symbolic) shape with the cached one would add a guard on the batch
+        if isinstance(x, torch.Tensor) and not tracing() and x.shape != self._fits:
             check_input(self.spec, tuple(x.shape))  # a SizingError naming the layer, not a torch error
             self._fits = x.shape
 
@@ -154,7 +155,7 @@ class ConvNet(nn.Module):
         named = dict(split(spec).features)
         v = input_volume(spec)
         for name, node in split(self.spec).features:
-            out = walk(node, v, f"features.{name}", _Tracer(), Context())[1]
+            out = output_of(node, v, f"features.{name}")
             module = getattr(self.features, name)
             if isinstance(module, AuxTap):
                 if name in named:
@@ -180,7 +181,7 @@ def stage_info(spec: NetSpec) -> list[dict[str, Any]]:
     size = v.h
     ends: list[dict[str, Any]] = []
     for i, (name, node) in enumerate(split(spec).features):
-        v = walk(node, v, f"features.{name}", _Tracer(), Context())[1]
+        v = output_of(node, v, f"features.{name}")
         reduction = 2 ** round(math.log2(size / v.h)) if not v.flat else ends[-1]["reduction"] if ends else 1
         if ends and ends[-1]["reduction"] == reduction:
             ends.pop()

@@ -375,6 +375,8 @@ def _convert(value: Any, annotation: str, name: str, minimum: int | None = 1) ->
         if isinstance(value, bool | str | tuple):
             raise ValueError(f"{name} must be a number, got {format_value(value)}")
         return float(value)
+    if annotation.startswith("int | str") and isinstance(value, str):
+        return value  # a count or a name (CONV groups=depthwise): the layer checks the name
     if annotation.startswith("int"):
         if not isinstance(value, int) or isinstance(value, bool):
             raise ValueError(f"{name} must be a whole number, got {format_value(value)}")
@@ -407,14 +409,21 @@ def _relabel(node: Node, label: str, token: Token, parser: _Parser) -> Node:
     return replace(node, label=label)
 
 
+def _closest(word: str, names: list[str]) -> list[str]:
+    """The closest names, best first; a name clearly further than the best is left out (RLEU: RELU, not RELU6)."""
+    close = difflib.get_close_matches(word, names, n=3, cutoff=0.6)
+    scores = [difflib.SequenceMatcher(None, word, name).ratio() for name in close]
+    return [name for name, score in zip(close, scores, strict=True) if score >= scores[0] - 0.02]
+
+
 def _unknown(word: str) -> str:
     """'unknown layer' with the closest names; a misspelt shorthand keeps its numbers (CONVV3 -> CONV3)."""
     names = known_names()
     match = _SHORTHAND.match(word)
     stem, digits = (match.group(1), match.group(2)) if match else (word, "")
-    close = difflib.get_close_matches(stem, names, n=3, cutoff=0.6)
+    close = _closest(stem, names)
     if not close and digits:
-        close, digits = difflib.get_close_matches(word, names, n=3, cutoff=0.6), ""
+        close, digits = _closest(word, names), ""
     suggestions = [c + digits if c in PRIMITIVES and PRIMITIVES[c].shorthand else c for c in close]
     if suggestions:
         return f"unknown layer {shown(word)!r}. Did you mean {' or '.join(suggestions)}?"

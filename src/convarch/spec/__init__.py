@@ -3,6 +3,7 @@
 from convarch.spec.bind import bind
 from convarch.spec.layers import (
     BN,
+    DEPTHWISE,
     FC,
     GAP,
     LRN,
@@ -10,31 +11,38 @@ from convarch.spec.layers import (
     RBF,
     Conv,
     Dropout,
+    DWConv,
     Flatten,
     Layer,
     Pool,
     Relu,
+    Relu6,
+    Sigmoid,
     Softmax,
     Subsample,
     Tanh,
     ZeroPad,
 )
-from convarch.spec.nodes import Block, Dense, NetSpec, Node, Opt, Parallel, Repeat, Residual, Seq
+from convarch.spec.nodes import Aux, Block, Dense, Gate, NetSpec, Node, Opt, Parallel, Repeat, Residual, Seq
 from convarch.spec.volume import Volume
 from convarch.spec.walk import Step, trace
 
 __all__ = [
     "BN",
+    "DEPTHWISE",
     "FC",
     "GAP",
     "LRN",
     "PRIMITIVES",
     "RBF",
+    "Aux",
     "Block",
     "Conv",
+    "DWConv",
     "Dense",
     "Dropout",
     "Flatten",
+    "Gate",
     "Layer",
     "NetSpec",
     "Node",
@@ -42,9 +50,11 @@ __all__ = [
     "Parallel",
     "Pool",
     "Relu",
+    "Relu6",
     "Repeat",
     "Residual",
     "Seq",
+    "Sigmoid",
     "Softmax",
     "Step",
     "Subsample",

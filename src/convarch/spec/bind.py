@@ -19,15 +19,16 @@ unrolled.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from convarch.errors import ConfigError, PatternError, SizingError
 from convarch.spec.edit import check_num_classes, classifier_index, with_classifier
 from convarch.spec.layers import FC, Conv, Layer
 from convarch.spec.limits import MAX_DIM, MAX_LAYERS, MAX_REPEAT, expanded_size
-from convarch.spec.nodes import Aux, Block, Dense, NetSpec, Node, Opt, Parallel, Repeat, Residual, Seq, children
+from convarch.spec.nodes import NetSpec, Node, Opt, Repeat, Seq
 from convarch.spec.volume import Volume
-from convarch.spec.walk import Context, _Tracer, trace, walk
+from convarch.spec.walk import output_of, trace
 
 DEFAULT_INPUT = (3, 32, 32)
 DEFAULT_NUM_CLASSES = 10
@@ -49,11 +50,7 @@ class _State:
 
 def is_template(node: Node) -> bool:
     """Whether anything in the node still needs binding."""
-    if isinstance(node, Conv | FC) and node.out is None and getattr(node, "ratio", None) is None:
-        return True
-    if isinstance(node, Opt) or (isinstance(node, Repeat) and isinstance(node.times, str)):
-        return True
-    return any(is_template(child) for child in children(node))
+    return node.unbound() or any(is_template(child) for child in node.children())
 
 
 def variables_of(node: Node | NetSpec) -> set[str]:
@@ -61,7 +58,7 @@ def variables_of(node: Node | NetSpec) -> set[str]:
     if isinstance(node, NetSpec):
         node = node.layers
     found = {node.times.upper()} if isinstance(node, Repeat) and isinstance(node.times, str) else set()
-    for child in children(node):
+    for child in node.children():
         found |= variables_of(child)
     return found
 
@@ -81,6 +78,14 @@ def _unknown_variable(name: str, known: set[str]) -> ConfigError:
         f"{name!r} is not a template variable of this pattern ({have}) nor a binding option "
         f"({', '.join(BIND_OPTIONS)}).{hint}"
     )
+
+
+def check_names(spec: NetSpec, names: Iterable[str]) -> None:
+    """Refuse a name that is neither a template variable of ``spec`` nor a binding option, with the closest."""
+    known = variables_of(spec)
+    for name in names:
+        if name.upper() not in known and name not in BIND_OPTIONS:
+            raise _unknown_variable(name, known)
 
 
 def bind(
@@ -118,10 +123,7 @@ def _bind_network(
     for name, value in (("base_width", base_width), ("hidden_width", hidden_width), ("max_width", max_width)):
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DIM:
             raise ConfigError(f"{name} must be a whole number of units from 1 to {MAX_DIM:,}, got {value!r}")
-    known = variables_of(spec)
-    for name in variables:
-        if name.upper() not in known:
-            raise _unknown_variable(name, known)
+    check_names(spec, variables)
     variables = {name.upper(): value for name, value in variables.items()}
     for name, value in variables.items():
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_REPEAT:
@@ -223,7 +225,7 @@ def _volume_after(node: Node, v: Volume) -> Volume:
     """The output volume of one concrete node: a layer's own formula, or one walk of a composite."""
     if isinstance(node, Layer):
         return node.output(v)
-    return walk(node, v, "", _Tracer(), Context())[1]
+    return output_of(node, v)
 
 
 def _bind_optional(node: Opt, v: Volume, state: _State) -> tuple[Node | None, Volume]:
@@ -248,16 +250,8 @@ def _fits(node: Node, v: Volume) -> bool:
 
 
 def _bind_children(node: Node, v: Volume, state: _State) -> Node:
-    def sub(child: Node | None) -> Node | None:
-        if child is None:
-            return None
+    def sub(child: Node) -> Node:
         bound, _ = _bind(child, v, state)
         return bound if bound is not None else Seq(())
 
-    if isinstance(node, Parallel):
-        return replace(node, branches=tuple(sub(b) for b in node.branches))
-    if isinstance(node, Residual):
-        return replace(node, body=sub(node.body), shortcut=sub(node.shortcut), pre=sub(node.pre), post=sub(node.post))
-    if isinstance(node, Dense | Block | Aux):
-        return replace(node, body=sub(node.body))
-    raise ConfigError(f"cannot bind {node!r}")
+    return node.map_children(sub)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from convarch.errors import ConfigError
-from convarch.spec.layers import CLASSIFIER_KINDS, FC, Layer, Softmax
+from convarch.spec.layers import FC, Layer, Softmax
 from convarch.spec.nodes import Aux, Block, NetSpec, Node, Seq, as_seq
 from convarch.spec.volume import Volume
 from convarch.spec.walk import splice
@@ -16,7 +16,7 @@ def classifier_index(items: list[Node]) -> int | None:
     i = len(items) - 1
     while i >= 0 and isinstance(items[i], Softmax):
         i -= 1
-    if i >= 0 and isinstance(items[i], Layer) and items[i].kind in CLASSIFIER_KINDS:
+    if i >= 0 and isinstance(items[i], Layer) and items[i].classifier:
         return i
     return None
 

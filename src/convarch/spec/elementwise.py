@@ -1,4 +1,4 @@
-"""Elementwise and shape primitives: RELU, TANH, BN, LRN, DROPOUT, FLATTEN, SOFTMAX.
+"""Elementwise and shape primitives: RELU, RELU6, SIGMOID, TANH, BN, LRN, DROPOUT, FLATTEN, SOFTMAX.
 
 None of them counts multiply-adds (torchvision's ``_ops`` convention); BN is the only one with parameters.
 """
@@ -6,7 +6,7 @@ None of them counts multiply-adds (torchvision's ``_ops`` convention); BN is the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from torch import nn
 
@@ -19,9 +19,35 @@ from convarch.spec.volume import Volume
 @dataclass(frozen=True)
 class Relu(Layer):
     kind: ClassVar[str] = "RELU"
+    allocates: ClassVar[bool] = False  # built in place wherever it owns its input
+    torch_types: ClassVar[tuple[type, ...]] = (nn.ReLU,)
 
     def module(self, v: Volume, inplace: bool = False) -> nn.Module:
         return nn.ReLU(inplace=inplace)
+
+
+@dataclass(frozen=True)
+class Relu6(Layer):
+    """``min(max(x, 0), 6)``: MobileNetV2's activation, "robust when used with low-precision computation"
+    (Sandler et al. 2018 §3.4)."""
+
+    kind: ClassVar[str] = "RELU6"
+    allocates: ClassVar[bool] = False
+    torch_types: ClassVar[tuple[type, ...]] = (nn.ReLU6,)
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        return nn.ReLU6(inplace=inplace)
+
+
+@dataclass(frozen=True)
+class Sigmoid(Layer):
+    """The logistic function; the gate of squeeze-and-excitation (Hu et al. 2017 eq. 3)."""
+
+    kind: ClassVar[str] = "SIGMOID"
+    torch_types: ClassVar[tuple[type, ...]] = (nn.Sigmoid,)
+
+    def module(self, v: Volume, inplace: bool = False) -> nn.Module:
+        return nn.Sigmoid()
 
 
 @dataclass(frozen=True)
@@ -29,8 +55,13 @@ class Tanh(Layer):
     """``a * tanh(s * x)``; the defaults are LeNet-5's A = 1.7159, S = 2/3 (LeCun et al. 1998, App. A)."""
 
     kind: ClassVar[str] = "TANH"
+    torch_types: ClassVar[tuple[type, ...]] = (L.ScaledTanh, nn.Tanh)
     a: float = 1.7159
     s: float = 2 / 3
+
+    @classmethod
+    def from_module(cls, module: nn.Module, v: Volume) -> Layer:
+        return cls(module.a, module.s) if isinstance(module, L.ScaledTanh) else cls(1.0, 1.0)
 
     def module(self, v: Volume, inplace: bool = False) -> nn.Module:
         return L.ScaledTanh(self.a, self.s)
@@ -41,8 +72,14 @@ class BN(Layer):
     """Batch normalisation (Ioffe & Szegedy 2015): a scale and a shift per channel."""
 
     kind: ClassVar[str] = "BN"
+    overwritable: ClassVar[bool] = True  # its backward uses its input and saved statistics
+    torch_types: ClassVar[tuple[type, ...]] = (nn.BatchNorm1d, nn.BatchNorm2d)
     eps: float = 1e-5
     momentum: float = 0.1
+
+    @classmethod
+    def from_module(cls, module: nn.Module, v: Volume) -> Layer:
+        return cls(eps=module.eps, momentum=module.momentum)
 
     def params(self, v: Volume) -> int:
         return 2 * v.c
@@ -64,6 +101,7 @@ class LRN(Layer):
     """
 
     kind: ClassVar[str] = "LRN"
+    torch_types: ClassVar[tuple[type, ...]] = (nn.LocalResponseNorm,)
     size: int = 5
     alpha: float = 1e-4
     beta: float = 0.75
@@ -71,6 +109,10 @@ class LRN(Layer):
 
     def __post_init__(self) -> None:
         positive_int(self.size, "LRN size")
+
+    @classmethod
+    def from_module(cls, module: nn.Module, v: Volume) -> Layer:
+        return cls(module.size, module.alpha, module.beta, module.k)
 
     def output(self, v: Volume) -> Volume:
         need_spatial(self, v)
@@ -84,7 +126,14 @@ class LRN(Layer):
 class Dropout(Layer):
     kind: ClassVar[str] = "DROPOUT"
     positional: ClassVar[tuple[str, ...]] = ("p",)
+    allocates: ClassVar[bool] = False  # the identity in eval mode
+    hands_on_input: ClassVar[bool] = True
+    torch_types: ClassVar[tuple[type, ...]] = (nn.modules.dropout._DropoutNd,)
     p: float = 0.5
+
+    @classmethod
+    def from_module(cls, module: Any, v: Volume) -> Layer:
+        return cls(module.p)
 
     def __post_init__(self) -> None:
         if not 0.0 <= float(self.p) < 1.0:
@@ -98,6 +147,12 @@ class Dropout(Layer):
 @dataclass(frozen=True)
 class Flatten(Layer):
     kind: ClassVar[str] = "FLATTEN"
+    allocates: ClassVar[bool] = False  # a view
+    hands_on_input: ClassVar[bool] = True
+    torch_types: ClassVar[tuple[type, ...]] = (nn.Flatten,)
+
+    def starts_head(self) -> bool:
+        return True
 
     def output(self, v: Volume) -> Volume:
         return Volume(v.numel, 1, 1, flat=True)
@@ -109,6 +164,7 @@ class Flatten(Layer):
 @dataclass(frozen=True)
 class Softmax(Layer):
     kind: ClassVar[str] = "SOFTMAX"
+    torch_types: ClassVar[tuple[type, ...]] = (nn.Softmax,)
 
     def module(self, v: Volume, inplace: bool = False) -> nn.Module:
         return nn.Softmax(dim=1)

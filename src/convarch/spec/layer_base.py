@@ -1,8 +1,20 @@
-"""The base of every primitive, and the helpers primitives share (argument checks, pattern text).
+"""The base of every primitive, the registry of primitives, and the helpers they share.
 
 A primitive knows four things for a given input volume: its output volume, its parameter count (and
 weights, i.e. parameters without biases), its multiply-adds, and how to build its torch module. It also
-prints itself in pattern notation (``CONV3-64``, ``POOL3(s=2)``).
+prints itself in pattern notation (``CONV3-64``, ``POOL3(s=2)``), and it carries the facts readers ask
+about it, as class attributes, so no reader keeps a list of kinds:
+
+* ``allocates``: its output takes new memory in a built model (not an in-place ReLU, an eval-mode
+  dropout or a view), for the memory figures of ``analysis/report.py``;
+* ``hands_on_input``: its output *is* its input tensor, so the next layer does not own it (``spec/walk.py``);
+* ``overwritable``: autograd does not need its output, so a residual sum may be added into it in place;
+* ``starts_head()`` / ``classifier``: the head of the network starts at it / it can end the head as the
+  classifier (``walk.split``);
+* ``torch_types`` and ``from_module``: the torch modules it stands for, for ``analyze(nn.Module)``.
+
+Defining a subclass with a ``kind`` registers it under its pattern ``token`` (the kind by default) in
+``PRIMITIVES``: a new primitive is one class in one file (imported by ``spec.layers``) and its test.
 """
 
 from __future__ import annotations
@@ -53,6 +65,7 @@ def need_spatial(layer: Layer, v: Volume) -> None:
             f"needs a spatial input, but receives the flat vector {v} (an FC, FLATTEN or GAP came "
             "before it). Move it before the first FC or GAP.",
             layer=layer.text(),
+            rule="spatial-after-flat",
         )
 
 
@@ -66,13 +79,51 @@ def window_sizes(layer: Layer, v: Volume) -> tuple[int, int]:
     return h, w
 
 
+PRIMITIVES: dict[str, type[Layer]] = {}
+"""Every primitive by its pattern token, filled as the classes are defined (``Layer.__init_subclass__``)."""
+
+
 @dataclass(frozen=True)
 class Layer(Node):
     """Base of the primitives. Defaults describe an elementwise layer: same volume, no weights."""
 
-    kind: ClassVar[str]
+    kind: ClassVar[str]  # the vocabulary kind: report rows, module names (conv1), the checker
+    token: ClassVar[str] = ""  # the pattern word; the kind unless a class says otherwise (DWCONV is a CONV)
     shorthand: ClassVar[tuple[str, ...]] = ()  # fields written inline: CONV{f}-{out}, FC{out}
     positional: ClassVar[tuple[str, ...]] = ()  # fields accepted without a name: DROPOUT(0.5)
+    # Facts readers ask (see the module docstring).
+    allocates: ClassVar[bool] = True
+    overwritable: ClassVar[bool] = False
+    classifier: ClassVar[bool] = False
+    torch_types: ClassVar[tuple[type, ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        token = cls.__dict__.get("token") or cls.__dict__.get("kind")
+        if token:
+            if PRIMITIVES.get(token, cls).__qualname__ != cls.__qualname__:
+                raise ConfigError(f"the pattern token {token} is already taken by {PRIMITIVES[token].__name__}")
+            cls.token = token
+            PRIMITIVES[token] = cls
+
+    def starts_head(self) -> bool:
+        """Whether the network's head (``pre_logits``, classifier) starts at this layer."""
+        return False
+
+    def output_overwritable(self) -> bool:
+        return self.overwritable
+
+    @classmethod
+    def from_module(cls, module: nn.Module, v: Volume) -> Layer:
+        """The primitive a torch module of ``torch_types`` is, on input ``v`` (``analyze(nn.Module)``).
+
+        A ConfigError where the module has no pattern notation (a dilated conv)."""
+        return cls()
+
+    @classmethod
+    def module_macs(cls, module: nn.Module, x: Any, out: Any) -> int:
+        """Multiply-adds of one call of such a module on one sample, from the tensor shapes alone."""
+        return 0
 
     def output(self, v: Volume) -> Volume:
         return v
@@ -109,7 +160,7 @@ class Layer(Node):
     def text(self) -> str:
         values = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "label"}
         defaults = self.defaults()
-        head = self.kind
+        head = self.token
         for i, name in enumerate(self.shorthand):
             if values[name] is None:
                 break

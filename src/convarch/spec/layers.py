@@ -7,19 +7,32 @@ names, which are the seed's letters: ``f`` filter size F, ``s`` stride S, ``p`` 
 
 MACs follow torchvision's ``_ops`` convention: only the weighted layers (CONV, FC, and LeNet-5's
 trainable subsampling and RBF output) count; BN, pooling and activations report 0.
+
+Every primitive defined here or in ``spec.elementwise`` registers itself in ``PRIMITIVES`` by its pattern
+token (``spec.layer_base``). A new primitive is one class in one of these files, plus its test.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+import math
+from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 from torch import nn
 
 from convarch.errors import ConfigError, SizingError
 from convarch.nn import layers as L
-from convarch.spec.elementwise import BN, LRN, Dropout, Flatten, Relu, Softmax, Tanh
-from convarch.spec.layer_base import Layer, Pair, format_value, need_spatial, pair, positive_int, window_sizes
+from convarch.spec.elementwise import BN, LRN, Dropout, Flatten, Relu, Relu6, Sigmoid, Softmax, Tanh
+from convarch.spec.layer_base import (
+    PRIMITIVES,
+    Layer,
+    Pair,
+    format_value,
+    need_spatial,
+    pair,
+    positive_int,
+    window_sizes,
+)
 from convarch.spec.volume import Volume, WindowSize, window_output
 
 # LeNet-5 C3 (LeCun et al. 1998, Table I): the S2 maps (0-5) each C3 map (0-15) is connected to.
@@ -35,18 +48,29 @@ CONNECTION_TABLES: dict[str, tuple[tuple[int, ...], ...]] = {"lenet5_c3": LENET5
 # ---- weighted layers --------------------------------------------------------------------------------
 
 
+DEPTHWISE = "depthwise"
+
+
 @dataclass(frozen=True)
 class Conv(Layer):
-    """CONV: ``out`` filters of size ``f`` (F), stride ``s`` (S), zero padding ``p`` (P, default (F-1)/2)."""
+    """CONV: ``out`` filters of size ``f`` (F), stride ``s`` (S), zero padding ``p`` (P, default (F-1)/2).
+
+    ``groups`` splits the input and output channels into that many independent convolutions (AlexNet's
+    two GPUs, ResNeXt's cardinality). ``groups=depthwise`` gives each input channel its own filter:
+    groups = width = the input channels (MobileNets; Sandler et al. 2018 §3.1), a width no spec needs to
+    know; ``DWCONV`` is its token.
+    """
 
     kind: ClassVar[str] = "CONV"
     shorthand: ClassVar[tuple[str, ...]] = ("f", "out")
     positional: ClassVar[tuple[str, ...]] = ("out",)
+    overwritable: ClassVar[bool] = True
+    torch_types: ClassVar[tuple[type, ...]] = (nn.Conv2d, L.TableConv2d)
     out: int | None = None  # None: a template width, filled in by ``bind``
     f: Pair = (3, 3)
     s: Pair = (1, 1)
     p: Pair | None = None
-    groups: int = 1
+    groups: int | str = 1  # a count, or "depthwise"
     bias: bool = True
     table: str | None = None  # a named connection table (LeNet-5 C3) instead of full connection
     # A width relative to the input: floor(ratio x input channels) filters instead of ``out``. DenseNet's
@@ -61,8 +85,11 @@ class Conv(Layer):
         object.__setattr__(self, "p", p)
         if self.out is not None and (not isinstance(self.out, int) or self.out < 1):
             raise ConfigError(f"CONV needs a positive number of filters, got {self.out!r}")
-        if not isinstance(self.groups, int) or self.groups < 1:
-            raise ConfigError(f"CONV groups must be a positive integer, got {self.groups!r}")
+        if self.groups != DEPTHWISE and (not isinstance(self.groups, int) or isinstance(self.groups, bool)
+                                         or self.groups < 1):  # fmt: skip
+            raise ConfigError(f"CONV groups must be a positive integer or depthwise, got {self.groups!r}")
+        if self.groups == DEPTHWISE and (self.ratio is not None or self.table is not None):
+            raise ConfigError("a depthwise CONV takes its width from the input: no ratio or table")
         if self.ratio is not None:
             if isinstance(self.ratio, bool) or not isinstance(self.ratio, int | float) or not self.ratio > 0:
                 raise ConfigError(f"CONV ratio must be a positive number, got {self.ratio!r}")
@@ -85,22 +112,34 @@ class Conv(Layer):
     def connections(self) -> tuple[tuple[int, ...], ...] | None:
         return CONNECTION_TABLES[self.table] if self.table else None
 
+    def unbound(self) -> bool:
+        return self.out is None and self.ratio is None and self.groups != DEPTHWISE
+
     def resolved(self, v: Volume) -> Layer:
-        return self if self.ratio is None else replace(self, out=self.width(v), ratio=None)
+        if self.ratio is None and self.groups != DEPTHWISE and type(self) is Conv:
+            return self
+        values = {f.name: getattr(self, f.name) for f in fields(Conv)}
+        return Conv(**{**values, "out": self.width(v), "ratio": None, "groups": self.group_count(v)})
 
     def width(self, v: Volume) -> int:
-        """The number of filters on input ``v``: ``out``, or ``floor(ratio x C)`` (at least 1)."""
-        return self.out if self.ratio is None else max(1, int(self.ratio * v.c))  # type: ignore[return-value]
+        """The number of filters on input ``v``: ``out``, ``floor(ratio x C)`` (at least 1), or C (depthwise)."""
+        if self.ratio is not None:
+            # The tolerance keeps an exact product exact: 1/16 x 256 must be 16, not 15.999... floored.
+            return max(1, math.floor(self.ratio * v.c + 1e-9))
+        return v.c if self.out is None else self.out
+
+    def group_count(self, v: Volume) -> int:
+        return v.c if self.groups == DEPTHWISE else self.groups  # type: ignore[return-value]
 
     def _fan_in_sum(self, v: Volume) -> int:
         """Sum over output maps of the input maps each one sees."""
         if self.connections:
             return sum(len(inputs) for inputs in self.connections)
-        return self.width(v) * (v.c // self.groups)
+        return self.width(v) * (v.c // self.group_count(v))
 
     def output(self, v: Volume) -> Volume:
         need_spatial(self, v)
-        if self.out is None and self.ratio is None:
+        if self.unbound():
             raise SizingError("the filter count is a template width; bind the pattern first", layer="CONV")
         out = self.width(v)
         if self.connections and v.c != 1 + max(max(t) for t in self.connections):
@@ -108,12 +147,16 @@ class Conv(Layer):
                 f"connection table {self.table} expects {1 + max(max(t) for t in self.connections)} "
                 f"input maps, but the input {v} has {v.c}",
                 layer=self.text(),
+                rule="channel-mismatch",
             )
-        if v.c % self.groups or out % self.groups:
+        groups = self.group_count(v)
+        if v.c % groups or out % groups:
             raise SizingError(
-                f"groups={self.groups} must divide both the input channels ({v.c}) and the filters "
-                f"({out}); change groups or the channel counts",
+                f"groups={groups} must divide both the input channels ({v.c}) and the filters ({out}), but "
+                f"{' and '.join(f'{n} / {groups} = {n / groups:g}' for n in (v.c, out) if n % groups)}; "
+                "change groups or the channel counts",
                 layer=self.text(),
+                rule="channel-mismatch",
             )
         h, w = window_sizes(self, v)
         return Volume(out, h, w)
@@ -134,7 +177,39 @@ class Conv(Layer):
     def module(self, v: Volume, inplace: bool = False) -> nn.Module:
         if self.connections:
             return L.TableConv2d(v.c, self.connections, self.f, bias=self.bias)
-        return nn.Conv2d(v.c, self.width(v), self.f, self.s, self.p, groups=self.groups, bias=self.bias)
+        return nn.Conv2d(v.c, self.width(v), self.f, self.s, self.p, groups=self.group_count(v), bias=self.bias)
+
+    @classmethod
+    def from_module(cls, module: nn.Module, v: Volume) -> Layer:
+        bias = module.bias is not None
+        if isinstance(module, L.TableConv2d):
+            # The table is found by its shape: the index buffer holds no values on the meta device.
+            kh, kw = module.kernel_size
+            for name, table in CONNECTION_TABLES.items():
+                if len(table) == module.out_channels and sum(map(len, table)) * kh * kw == module.weight.numel():
+                    return cls(module.out_channels, module.kernel_size, p=0, bias=bias, table=name)
+            raise ConfigError("a connection table convarch does not know")
+        if module.dilation != (1, 1) or isinstance(module.padding, str) or module.padding_mode != "zeros":
+            raise ConfigError("dilated, 'same'-padded or non-zero-padded convolutions have no pattern notation")
+        return cls(module.out_channels, module.kernel_size, s=module.stride, p=module.padding,
+                   groups=module.groups, bias=bias)  # fmt: skip
+
+    @classmethod
+    def module_macs(cls, module: nn.Module, x: Any, out: Any) -> int:
+        return out.numel() // module.out_channels * module.weight.numel()
+
+
+@dataclass(frozen=True)
+class DWConv(Conv):
+    """DWCONV: a depthwise convolution, ``CONV(groups=depthwise)`` written short (``DWCONV3(s=2)``).
+
+    It prints and parses as DWCONV, and is a CONV everywhere else (rows, module names, the checker)."""
+
+    token: ClassVar[str] = "DWCONV"
+    shorthand: ClassVar[tuple[str, ...]] = ("f",)
+    positional: ClassVar[tuple[str, ...]] = ()
+    torch_types: ClassVar[tuple[type, ...]] = ()  # an nn.Conv2d is recognised as a CONV
+    groups: int | str = DEPTHWISE
 
 
 @dataclass(frozen=True)
@@ -144,12 +219,29 @@ class FC(Layer):
     kind: ClassVar[str] = "FC"
     shorthand: ClassVar[tuple[str, ...]] = ("out",)
     positional: ClassVar[tuple[str, ...]] = ("out",)
+    overwritable: ClassVar[bool] = True
+    classifier: ClassVar[bool] = True
+    torch_types: ClassVar[tuple[type, ...]] = (nn.Linear,)  # FlattenLinear too
     out: int | None = None  # None: a template width (hidden width, or the classes for the last FC)
     bias: bool = True
 
     def __post_init__(self) -> None:
         if self.out is not None:
             positive_int(self.out, "FC unit count")
+
+    def unbound(self) -> bool:
+        return self.out is None
+
+    def starts_head(self) -> bool:
+        return True
+
+    @classmethod
+    def from_module(cls, module: nn.Module, v: Volume) -> Layer:
+        return cls(module.out_features, bias=module.bias is not None)
+
+    @classmethod
+    def module_macs(cls, module: nn.Module, x: Any, out: Any) -> int:
+        return out.numel() * module.in_features
 
     def output(self, v: Volume) -> Volume:
         if self.out is None:
@@ -175,10 +267,19 @@ class Subsample(Layer):
 
     kind: ClassVar[str] = "SUBSAMPLE"
     shorthand: ClassVar[tuple[str, ...]] = ("f",)
+    torch_types: ClassVar[tuple[type, ...]] = (L.TrainableSubsample,)
     f: int = 2
 
     def __post_init__(self) -> None:
         positive_int(self.f, "SUBSAMPLE window F")
+
+    @classmethod
+    def from_module(cls, module: nn.Module, v: Volume) -> Layer:
+        return cls(module.f)
+
+    @classmethod
+    def module_macs(cls, module: nn.Module, x: Any, out: Any) -> int:
+        return out.numel() * module.f * module.f
 
     def output(self, v: Volume) -> Volume:
         need_spatial(self, v)
@@ -209,11 +310,24 @@ class RBF(Layer):
     kind: ClassVar[str] = "RBF"
     shorthand: ClassVar[tuple[str, ...]] = ("out",)
     positional: ClassVar[tuple[str, ...]] = ("out",)
+    classifier: ClassVar[bool] = True
+    torch_types: ClassVar[tuple[type, ...]] = (L.RBFOutput,)
     out: int | None = None
 
     def __post_init__(self) -> None:
         if self.out is not None:
             positive_int(self.out, "RBF unit count")
+
+    def starts_head(self) -> bool:
+        return True
+
+    @classmethod
+    def from_module(cls, module: nn.Module, v: Volume) -> Layer:
+        return cls(module.out_features)
+
+    @classmethod
+    def module_macs(cls, module: nn.Module, x: Any, out: Any) -> int:
+        return module.in_features * module.out_features
 
     def output(self, v: Volume) -> Volume:
         if self.out is None:
@@ -240,6 +354,8 @@ class Pool(Layer):
 
     kind: ClassVar[str] = "POOL"
     shorthand: ClassVar[tuple[str, ...]] = ("f",)
+    overwritable: ClassVar[bool] = True
+    torch_types: ClassVar[tuple[type, ...]] = (nn.MaxPool2d, nn.AvgPool2d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)
     f: Pair = (2, 2)
     s: Pair | None = None
     p: Pair = (0, 0)
@@ -261,6 +377,20 @@ class Pool(Layer):
     @property
     def adaptive(self) -> bool:
         return self.out is not None
+
+    def starts_head(self) -> bool:
+        return self.adaptive  # torchvision's AlexNet and VGG pool to a fixed size before the classifier
+
+    @classmethod
+    def from_module(cls, module: nn.Module, v: Volume) -> Layer:
+        kind = "avg" if isinstance(module, nn.AvgPool2d | nn.AdaptiveAvgPool2d) else "max"
+        if isinstance(module, nn.AdaptiveAvgPool2d | nn.AdaptiveMaxPool2d):
+            return cls(out=module.output_size, type=kind)
+        if kind == "max" and module.dilation not in (1, (1, 1)):
+            raise ConfigError("dilated pooling has no pattern notation")
+        extra = {"count_pad": module.count_include_pad} if kind == "avg" else {}
+        stride = module.stride if module.stride else module.kernel_size
+        return cls(module.kernel_size, s=stride, p=module.padding, type=kind, ceil=module.ceil_mode, **extra)
 
     def defaults(self) -> dict[str, Any]:
         return {**super().defaults(), "s": self.f}
@@ -308,6 +438,10 @@ class GAP(Layer):
     """Global average pooling to a vector of C (Lin et al. 2013; GoogLeNet §5; ResNet §3.4)."""
 
     kind: ClassVar[str] = "GAP"
+    torch_types: ClassVar[tuple[type, ...]] = (L.GlobalAvgPool,)
+
+    def starts_head(self) -> bool:
+        return True
 
     def output(self, v: Volume) -> Volume:
         need_spatial(self, v)
@@ -322,6 +456,7 @@ class ZeroPad(Layer):
     """Option-A shortcut (He et al. 2015 §4.2): subsample by ``s``, zero-pad channels up to ``out``."""
 
     kind: ClassVar[str] = "ZEROPAD"
+    torch_types: ClassVar[tuple[type, ...]] = (L.ZeroPadShortcut,)
     shorthand: ClassVar[tuple[str, ...]] = ("out",)
     positional: ClassVar[tuple[str, ...]] = ("out",)
     out: int = 1
@@ -331,6 +466,10 @@ class ZeroPad(Layer):
         positive_int(self.out, "ZEROPAD channel count")
         positive_int(self.s, "ZEROPAD stride")
 
+    @classmethod
+    def from_module(cls, module: nn.Module, v: Volume) -> Layer:
+        return cls(v.c + module.extra, s=module.stride)
+
     def output(self, v: Volume) -> Volume:
         need_spatial(self, v)
         if self.out < v.c:
@@ -338,6 +477,7 @@ class ZeroPad(Layer):
                 f"cannot zero-pad {v.c} channels down to {self.out}; a zero-padded identity only adds "
                 "channels. Use a projection shortcut instead.",
                 layer=self.text(),
+                rule="channel-mismatch",
             )
         return Volume(self.out, -(-v.h // self.s), -(-v.w // self.s))
 
@@ -345,19 +485,8 @@ class ZeroPad(Layer):
         return L.ZeroPadShortcut(v.c, self.out, self.s)
 
 
-PRIMITIVES: dict[str, type[Layer]] = {
-    cls.kind: cls
-    for cls in (Conv, FC, Subsample, RBF, Pool, GAP, Relu, Tanh, BN, LRN, Dropout, Flatten, Softmax, ZeroPad)
-}
-"""Every primitive by its pattern token. A new primitive is added here and nowhere else."""
-
-# Layers that end the feature extractor: the head starts at the first of these (see ``spec.walk``).
-HEAD_KINDS = frozenset({"FC", "GAP", "FLATTEN", "RBF"})
-# Layers that can be the classifier at the end of the head.
-CLASSIFIER_KINDS = frozenset({"FC", "RBF"})
-
 __all__ = [
-    "BN", "CLASSIFIER_KINDS", "CONNECTION_TABLES", "FC", "GAP", "HEAD_KINDS", "LENET5_C3", "LRN", "PRIMITIVES",
-    "RBF", "Conv", "Dropout", "Flatten", "Layer", "Pair", "Pool", "Relu", "Softmax", "Subsample", "Tanh",
+    "BN", "CONNECTION_TABLES", "DEPTHWISE", "FC", "GAP", "LENET5_C3", "LRN", "PRIMITIVES", "RBF", "Conv", "DWConv",
+    "Dropout", "Flatten", "Layer", "Pair", "Pool", "Relu", "Relu6", "Sigmoid", "Softmax", "Subsample", "Tanh",
     "ZeroPad", "format_value", "need_spatial", "pair", "positive_int", "window_sizes",
 ]  # fmt: skip

@@ -4,7 +4,7 @@ memory is spent: nothing the parser, binder or builder accepts can hang or exhau
 from __future__ import annotations
 
 from convarch.spec.layers import Layer
-from convarch.spec.nodes import Dense, Node, Repeat, children
+from convarch.spec.nodes import Node
 
 MAX_TEXT = 100_000  # characters of pattern text
 MAX_DEPTH = 32  # nested groups, branches, repeats and optionals
@@ -18,12 +18,5 @@ def expanded_size(node: Node, variables: dict[str, int] | None = None) -> int:
     """Primitives in a node once repeats are expanded; an unbound variable repeat counts once."""
     if isinstance(node, Layer):
         return 1
-    total = sum(expanded_size(child, variables) for child in children(node))
-    if isinstance(node, Repeat):
-        times = node.times
-        if isinstance(times, str):
-            times = (variables or {}).get(times.upper(), 1)
-        return total * times
-    if isinstance(node, Dense):
-        return total * node.count
-    return total
+    total = sum(expanded_size(child, variables) for child in node.children())
+    return total * node.copies(variables or {})

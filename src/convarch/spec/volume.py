@@ -128,4 +128,5 @@ def check_positive(calc: WindowSize, layer: str, axis: str = "W") -> int:
         f"use a larger input (at least {calc.span - 2 * calc.padding}), more padding, or fewer "
         "downsampling layers before it.",
         layer=layer,
+        rule="collapsed-volume",
     )

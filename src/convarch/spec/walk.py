@@ -17,15 +17,14 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 from convarch.errors import ConfigError, SizingError
-from convarch.spec.layers import CLASSIFIER_KINDS, HEAD_KINDS, Layer, Pool, Softmax
-from convarch.spec.nodes import Aux, Block, Dense, NetSpec, Node, Opt, Parallel, Repeat, Residual, Seq
+from convarch.spec.layers import Layer, Softmax
+from convarch.spec.nodes import NetSpec, Node, Repeat, Seq
 from convarch.spec.volume import Volume
 
 T = TypeVar("T")
-PASS_THROUGH = frozenset({"DROPOUT", "FLATTEN"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Context:
     """What a layer may assume about its input tensor.
 
@@ -41,29 +40,40 @@ class Context:
 
 
 class Interpreter(Generic[T]):
-    """Turns the pieces of a walk into results; subclasses override what they need."""
+    """Turns the pieces of a walk into results. Every method has a default, so a reader overrides only
+    what it needs: ``layer`` for each primitive, ``sequence`` for a container of named items, ``combine``
+    for any other node (``node.flow`` decides its parts; ``parts`` maps each part's name to its result, and
+    ``node.joins`` says how they meet). The defaults return None, and a named block its body's result: the
+    base class alone follows volumes and does nothing else."""
 
     def layer(self, layer: Layer, vin: Volume, vout: Volume, path: str, ctx: Context) -> T:
-        raise NotImplementedError
+        return None  # type: ignore[return-value]
 
     def sequence(self, named: list[tuple[str, T]], path: str) -> T:
-        raise NotImplementedError
+        return None  # type: ignore[return-value]
 
-    def parallel(self, branches: list[T], path: str) -> T:
-        raise NotImplementedError
+    def combine(self, node: Node, parts: dict[str, T], vin: Volume, vout: Volume, path: str, ctx: Context) -> T:
+        # A node with no join of its own (a named block) is its one part; ``Node.joins`` says how others join.
+        return parts[""] if not node.joins else None  # type: ignore[return-value]
 
-    def residual(self, body: T, shortcut: T | None, pre: T | None, post: T | None, node: Residual, path: str) -> T:
-        raise NotImplementedError
 
-    def dense(self, layers: list[T], path: str) -> T:
-        raise NotImplementedError
+class _Parts(Generic[T]):
+    """The ``Walk`` a node's ``flow`` receives: walks each part and keeps its result under its name."""
 
-    def aux(self, head: T, node: Aux, path: str) -> T:
-        raise NotImplementedError
+    __slots__ = ("ctx", "interp", "owned", "parts", "path")
 
-    def block(self, node: Block, body: T, path: str) -> T:
-        """A named block around its walked body; most readers need only the body (the default)."""
-        return body
+    def __init__(self, path: str, interp: Interpreter[T], ctx: Context) -> None:
+        self.path, self.interp, self.ctx, self.owned = path, interp, ctx, ctx.owned
+        self.parts: dict[str, T] = {}
+
+    def __call__(
+        self, part: str, child: Node, v: Volume, *, owned: bool = False, aux: bool = False, container: bool = True
+    ) -> Volume:
+        path = f"{self.path}.{part}" if part else self.path
+        ctx = Context(owned=owned, aux=self.ctx.aux or aux)
+        result, out = (walk_container if container else walk)(child, v, path, self.interp, ctx)
+        self.parts[part] = result
+        return out
 
 
 def splice(items: tuple[Node, ...]) -> Iterator[Node]:
@@ -93,8 +103,8 @@ def leaf_kind(node: Node) -> Layer | None:
             if not items:
                 return None
             node = items[0]
-        elif isinstance(node, Repeat | Opt | Block):
-            node = node.body
+        elif (inner := node.wrapped()) is not None:
+            node = inner
         else:
             return None
 
@@ -107,8 +117,8 @@ def last_item(node: Node) -> Node | None:
             if not items:
                 return None
             node = items[-1]
-        elif isinstance(node, Repeat | Block):
-            node = node.body
+        elif (inner := node.wrapped()) is not None:
+            node = inner
         else:
             return node
 
@@ -124,7 +134,7 @@ def name_items(items: list[Node]) -> list[tuple[str, Node]]:
         elif isinstance(item, Layer):
             stem = item.kind.lower()
             counters[stem] = counters.get(stem, 0) + 1
-            name = f"{stem}{counters[stem]}"
+            name = f"{stem}_{counters[stem]}" if stem[-1].isdigit() else f"{stem}{counters[stem]}"  # relu6_1
         else:
             name = str(composites)
             composites += 1
@@ -149,7 +159,7 @@ class Split:
 
 def starts_head(node: Node) -> bool:
     first = leaf_kind(node)
-    return first is not None and (first.kind in HEAD_KINDS or (isinstance(first, Pool) and first.adaptive))
+    return first is not None and first.starts_head()
 
 
 def split(spec: NetSpec) -> Split:
@@ -164,7 +174,7 @@ def split(spec: NetSpec) -> Split:
     while head and isinstance(head[-1][1], Softmax):
         post.insert(0, head.pop())
     classifier = None
-    if head and isinstance(head[-1][1], Layer) and head[-1][1].kind in CLASSIFIER_KINDS:
+    if head and isinstance(head[-1][1], Layer) and head[-1][1].classifier:
         classifier = head.pop()[1]
     elif post:
         head, post = head + post, []
@@ -173,60 +183,28 @@ def split(spec: NetSpec) -> Split:
 
 def _located(error: SizingError, path: str) -> SizingError:
     if path and not error.layer.startswith(path):
-        return SizingError(error.reason, layer=f"{path} {error.layer}".strip())
+        return SizingError(error.reason, layer=f"{path} {error.layer}".strip(), rule=error.rule)
     return error
 
 
 def walk(node: Node, v: Volume, path: str, interp: Interpreter[T], ctx: Context) -> tuple[T, Volume]:
-    """Interpret one node on input volume ``v``; returns the result and the output volume."""
+    """Interpret one node on input volume ``v``; returns the result and the output volume.
+
+    Primitives and containers are walked here; every other node walks its own parts (``Node.flow``).
+    """
     if isinstance(node, Layer):
         try:
             out = node.output(v)
         except SizingError as error:
             raise _located(error, path) from None
         return interp.layer(node, v, out, path, ctx), out
-    if isinstance(node, Block):
-        body, out = walk(node.body, v, path, interp, ctx)
-        return interp.block(node, body, path), out
     if isinstance(node, Seq | Repeat):
         return walk_container(node, v, path, interp, ctx)
-    if isinstance(node, Opt):
-        raise ConfigError(f"{path}: an optional element ('?') must be resolved by bind before it is built")
-    if isinstance(node, Parallel):
-        results, outs = [], []
-        for i, branch in enumerate(node.branches, 1):
-            result, out = walk_container(branch, v, f"{path}.branch{i}", interp, ctx.fresh())
-            results.append(result)
-            outs.append(out)
-        if any(o.flat for o in outs) or len({(o.h, o.w) for o in outs}) > 1:
-            shapes = ", ".join(f"branch{i}: {o}" for i, o in enumerate(outs, 1))
-            raise SizingError(
-                f"parallel branches must keep the same H x W to be concatenated, got {shapes}. "
-                "Match their strides and padding.",
-                layer=path,
-            )
-        return interp.parallel(results, path), Volume(sum(o.c for o in outs), outs[0].h, outs[0].w)
-    if isinstance(node, Residual):
-        return _walk_residual(node, v, path, interp, ctx)
-    if isinstance(node, Aux):
-        head, out = walk_container(node.body, v, f"{path}.head", interp, Context(aux=True))
-        if not out.flat:
-            raise SizingError(f"an auxiliary classifier must end in an FC, but its head gives {out}", layer=path)
-        return interp.aux(head, node, path), v
-    if isinstance(node, Dense):
-        results, c = [], v.c
-        for i in range(node.count):
-            result, out = walk_container(node.body, Volume(c, v.h, v.w), f"{path}.layer{i + 1}", interp, ctx.fresh())
-            if (out.h, out.w) != (v.h, v.w) or out.flat:
-                raise SizingError(
-                    f"a dense layer must keep H x W ({v.h}x{v.w}) so its output can be concatenated, "
-                    f"got {out}. Use stride 1 and padding (F-1)/2 inside the block.",
-                    layer=f"{path}.layer{i + 1}",
-                )
-            results.append(result)
-            c += out.c
-        return interp.dense(results, path), Volume(c, v.h, v.w)
-    raise ConfigError(f"{path}: not a spec node: {node!r}")
+    if not isinstance(node, Node):
+        raise ConfigError(f"{path}: not a spec node: {node!r}")
+    parts = _Parts(path, interp, ctx)
+    out = node.flow(parts, v)
+    return interp.combine(node, parts.parts, v, out, path, ctx), out
 
 
 def walk_container(node: Node, v: Volume, path: str, interp: Interpreter[T], ctx: Context) -> tuple[T, Volume]:
@@ -246,37 +224,9 @@ def walk_named(
         result, v = walk(item, v, f"{path}.{name}" if path else name, interp, ctx)
         results.append((name, result))
         # Dropout (in eval) and Flatten (a view) hand on their input; anything else makes a new tensor.
-        if not (isinstance(item, Layer) and item.kind in PASS_THROUGH):
+        if not item.hands_on_input:
             ctx = ctx.fresh(owned=True)
     return interp.sequence(results, path), v
-
-
-def _walk_residual(node: Residual, v: Volume, path: str, interp: Interpreter[T], ctx: Context) -> tuple[T, Volume]:
-    pre, inner = None, v
-    if node.pre is not None:
-        pre, inner = walk_container(node.pre, v, f"{path}.pre", interp, ctx.fresh())
-    # The body's input may also feed the projection, so the body must not modify it in place.
-    body, out = walk_container(node.body, inner, f"{path}.body", interp, ctx.fresh())
-    shortcut = None
-    if out != v:
-        if node.shortcut is None:
-            raise SizingError(
-                f"the residual body turns {v} into {out}, so the identity shortcut cannot be added. "
-                "Give the block a projection shortcut (1x1 conv with the body's stride and width), or keep "
-                "the channels and stride unchanged.",
-                layer=path,
-            )
-        shortcut, skip = walk_container(node.shortcut, inner, f"{path}.shortcut", interp, ctx.fresh())
-        if skip != out:
-            raise SizingError(
-                f"the shortcut gives {skip} but the body gives {out}; they must match to be added. "
-                "Set the projection's stride and width to the body's.",
-                layer=path,
-            )
-    post = None
-    if node.post is not None:
-        post, out = walk_container(node.post, out, f"{path}.post", interp, ctx.fresh(owned=True))
-    return interp.residual(body, shortcut, pre, post, node, path), out
 
 
 def input_volume(spec: NetSpec) -> Volume:
@@ -299,27 +249,19 @@ class Step:
     aux: bool = False  # part of an auxiliary classifier, which runs only in training
 
 
-class _Tracer(Interpreter[None]):
+class Tracer(Interpreter[None]):
+    """Collects one ``Step`` per primitive applied, in execution order."""
+
     def __init__(self) -> None:
         self.steps: list[Step] = []
 
     def layer(self, layer: Layer, vin: Volume, vout: Volume, path: str, ctx: Context) -> None:
         self.steps.append(Step(path, layer, vin, vout, ctx.aux))
 
-    def sequence(self, named: list, path: str) -> None:
-        return None
 
-    def parallel(self, branches: list, path: str) -> None:
-        return None
-
-    def residual(self, body, shortcut, pre, post, node, path) -> None:
-        return None
-
-    def dense(self, layers: list, path: str) -> None:
-        return None
-
-    def aux(self, head, node, path) -> None:
-        return None
+def output_of(node: Node, v: Volume, path: str = "") -> Volume:
+    """The output volume of one node on input ``v`` (a SizingError where it does not work out)."""
+    return walk(node, v, path, Interpreter(), Context())[1]
 
 
 def walk_network(spec: NetSpec, interp: Interpreter[T], v: Volume | None = None) -> dict[str, tuple[T, Volume]]:
@@ -341,10 +283,10 @@ def walk_network(spec: NetSpec, interp: Interpreter[T], v: Volume | None = None)
 
 def trace(spec: NetSpec, input_size: Volume | None = None) -> list[Step]:
     """Every primitive of the network with its volumes, in execution order."""
-    tracer = _Tracer()
+    tracer = Tracer()
     walk_network(spec, tracer, input_size)
     return tracer.steps
 
 
 def output_volume(spec: NetSpec, input_size: Volume | None = None) -> Volume:
-    return walk_network(spec, _Tracer(), input_size)["post"][1]
+    return walk_network(spec, Interpreter(), input_size)["post"][1]

@@ -149,6 +149,18 @@ def resume_state(
     return read_state(out / STATE) if has_state(out) else None
 
 
+def check_unfinished(out: Path, parts: dict[str, Any], epochs: int, data: str) -> None:
+    """Refuse to resume a run that has done all its epochs: there is no work left, and saying "resuming at
+    epoch 4/3" would pass for some. Training longer is a new run, so say how to start one."""
+    done = int(parts["progress"]["next_epoch"])
+    if done >= epochs:
+        raise ConfigError(
+            f"{out} has finished: all {epochs} of its epochs are done, so there is nothing to resume. Training "
+            f"longer is a new run: the same command with more --epochs and another --out (from scratch), or "
+            f"`convarch finetune --weights {out / LAST} --data {data}` (from these weights, with a new classifier)"
+        )
+
+
 def remove_stale_temporaries(out: Path) -> None:
     """A run killed while writing leaves ``.<name>.<random><suffix>`` files behind; they are never read."""
     for name in (CONFIG, LAST, BEST, STATE, METRICS_CSV, METRICS_JSON, DATA_JSON, ".write-test"):

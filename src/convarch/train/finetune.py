@@ -31,9 +31,9 @@ from convarch.train.config import TrainConfig, for_device
 from convarch.train.distributed import Distributed, setup
 from convarch.train.evaluate import EvalStats
 from convarch.train.progress import RunDisplay, epoch_line
-from convarch.train.run import _build, _load, data_extra, describe_source, finish_run, start_run
+from convarch.train.run import _build, _load, bound_source, data_extra, describe_source, finish_run, start_run
 from convarch.train.threads import intra_op_threads
-from convarch.train.trainer import BatchHook, Trainer, TrainingDiverged, TrainResult
+from convarch.train.trainer import BatchHook, Trainer, TrainingDiverged, TrainResult, preflight
 from convarch.weights.checkpoint import load as load_checkpoint
 from convarch.weights.checkpoint import model_from_header
 from convarch.weights.pretrained import load_weights
@@ -74,6 +74,8 @@ def finetune(
         freeze_epochs, layer_decay, options = saved["freeze_epochs"], saved["layer_decay"], saved["options"]
     if data is None or weights is None:
         raise ConfigError("finetune needs --weights (a checkpoint or a pretrained source) and --data")
+    if model is not None:  # a template pattern's variables (N=2) are bound; its INPUT is the weights' concern
+        model, options = bound_source(model, options)
     config = TrainConfig.from_dict({**FINETUNE_DEFAULTS, **options})
     if freeze_epochs is None:
         freeze_epochs = default_freeze_epochs(config.epochs)
@@ -91,10 +93,13 @@ def finetune(
         state = ckpt.resume_state(out_dir, writer=dist.is_main) if resume is not None else None  # type: ignore[arg-type]
         display = RunDisplay(console, enabled=not quiet and dist.is_main)
         if state is not None:
+            ckpt.check_unfinished(out_dir, state[1], config.epochs, str(data))  # type: ignore[arg-type]
             net = model_from_header(state[2], state[0], out_dir / ckpt.STATE)  # type: ignore[operator]
+            preflight(net, config, dist.device)
             bundle = _load(data, net, config)
         else:
             pretrained = load_pretrained(model, weights)
+            preflight(pretrained, config, dist.device)  # before the data is loaded
             bundle = _load(data, pretrained, config)
             net = with_new_head(pretrained, bundle, config.seed)
             if out_dir is not None:

@@ -23,6 +23,7 @@ from convarch.errors import ConfigError, DataError, WeightsError
 from convarch.nn.model import ConvNet
 from convarch.train.distributed import Distributed, pick_device
 from convarch.train.evaluate import EvalStats, class_scores, evaluate_loader
+from convarch.train.memory import check_inference_memory
 from convarch.weights.checkpoint import load, read_header
 
 SPLITS = ("val", "train", "all")
@@ -99,7 +100,11 @@ def evaluate(
     """
     if split not in SPLITS:
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    if batch_size < 1:
+        raise ConfigError(f"the batch size must be at least 1, got {batch_size}")
     model, header = _model_and_header(checkpoint)
+    target = pick_device(device)
+    check_inference_memory(model, batch_size, target, "Use a smaller batch size (--batch-size).")
     trained_on = _trained_on(header, checkpoint)
     options: dict[str, Any] = {}
     if trained_on.get("source") == _source_key(data):  # the data it trained on: hold out the same images
@@ -115,7 +120,7 @@ def evaluate(
     labels_map = _label_map(model, bundle)
     side = _side(bundle, split)
     bundle.val = Side(labels_map[side.labels], side.images, side.paths)
-    dist = Distributed(0, 1, 0, pick_device(device), owns_group=False)  # one process
+    dist = Distributed(0, 1, 0, target, owns_group=False)  # one process
     loader = bundle.loader("val", batch_size=batch_size, device=dist.device)
     stats = evaluate_loader(model.to(dist.device), loader, model.num_classes, dist)
     skipped = sorted(set(bundle.skipped) | set(getattr(loader, "skipped", {}).items()))  # streamed: found while read
@@ -183,6 +188,7 @@ def predict(
     model, _ = _model_and_header(checkpoint)
     prep = _preprocessing(model)
     target = pick_device(device)
+    check_inference_memory(model, 1, target, "This network is too large for this machine at its INPUT size.")
     model = model.to(target).eval()
     names = model.class_names or [str(i) for i in range(model.num_classes)]
     k = min(topk, model.num_classes)

@@ -13,10 +13,12 @@ from typing import Any
 import torch
 from rich.console import Console
 
-from convarch.api import build, create_model, is_model_name
+from convarch.api import build, create_model, is_model_name, resolve
+from convarch.data.builtin import BUILTIN, MNIST_SIZE
 from convarch.data.datasets import DataBundle, load_data
 from convarch.errors import ConfigError
 from convarch.nn.model import ConvNet
+from convarch.spec.bind import BIND_OPTIONS, bind, variables_of
 from convarch.spec.nodes import NetSpec
 from convarch.spec.serialize import spec_from_json, spec_to_json
 from convarch.train import checkpoint as ckpt
@@ -24,7 +26,7 @@ from convarch.train.config import TrainConfig, for_device
 from convarch.train.distributed import Distributed, setup
 from convarch.train.progress import RunDisplay
 from convarch.train.threads import intra_op_threads
-from convarch.train.trainer import BatchHook, Trainer, TrainResult, check_batch_size
+from convarch.train.trainer import BatchHook, Trainer, TrainResult, preflight
 from convarch.weights.checkpoint import model_from_header
 
 ModelSource = str | NetSpec | ConvNet
@@ -44,13 +46,16 @@ def train(
     """Train a zoo model, pattern network, spec or built model on a dataset (``mnist5k``, ``digits``, a folder).
 
     ``options`` are ``TrainConfig`` fields (``epochs``, ``batch_size``, ``lr``, ``optimizer``, ``schedule``,
-    ``augment``, ``ema``, ``seed``, ...). With ``out`` every epoch writes ``last``/``best`` checkpoints, the
-    resume state and the metrics there; ``resume=DIR`` continues such a run exactly.
+    ``augment``, ``ema``, ``seed``, ...), and for a template pattern its variables and binding options as
+    ``build`` takes them (``N=2``, ``base_width=16``); a bare ``INPUT`` takes the size of a built-in dataset.
+    With ``out`` every epoch writes ``last``/``best`` checkpoints, the resume state and the metrics there;
+    ``resume=DIR`` continues such a run exactly.
     """
     if resume is not None:
         model, data, options, out = _resumed_request(Path(resume), model, data, options, out)
     if model is None or data is None:
         raise ConfigError("train needs a model (zoo name, pattern text or model) and data (a dataset name or folder)")
+    model, options = bound_source(model, options, data_input_size(data))
     request = TrainConfig.from_dict(options)  # as asked: config.json keeps it, so a resume re-derives the rest
     dist = setup(request.device)
     try:
@@ -58,12 +63,13 @@ def train(
         out_dir = Path(out) if out is not None else None
         state = ckpt.resume_state(out_dir, writer=dist.is_main) if resume is not None else None  # type: ignore[arg-type]
         if state is not None:
+            ckpt.check_unfinished(out_dir, state[1], config.epochs, str(data))  # type: ignore[arg-type]
             net = model_from_header(state[2], state[0], out_dir / ckpt.STATE)  # type: ignore[operator]
-            check_batch_size(net, config.batch_size)
+            preflight(net, config, dist.device)
             bundle = _load(data, net, config)
         else:
             shape = probe(model)
-            check_batch_size(shape, config.batch_size)  # before the data is loaded
+            preflight(shape, config, dist.device)  # before the data is loaded
             bundle = _load(data, shape, config)
             net = prepared_model(model, bundle, config.seed)
         display = RunDisplay(console, enabled=not quiet and dist.is_main)
@@ -84,12 +90,39 @@ def train(
 
 
 # ---- the model ------------------------------------------------------------------------------------
+def bound_source(
+    source: ModelSource, options: dict[str, Any], input_size: tuple[int, int, int] | None = None
+) -> tuple[ModelSource, dict[str, Any]]:
+    """Pattern text or a spec with its template bound as ``build`` binds it, from the keywords among ``options``
+    that are its variables or binding options (the rest are returned, for ``TrainConfig``); ``input_size`` fills
+    a bare ``INPUT``. Anything else, or a pattern with nothing to bind, comes back as it is."""
+    if isinstance(source, ConvNet) or (isinstance(source, str) and (is_model_name(source) or _is_json(source))):
+        return source, options
+    spec = resolve(source)
+    variables = variables_of(spec)
+    bindings = {k: v for k, v in options.items() if k.upper() in variables or k in BIND_OPTIONS}
+    rest = {k: v for k, v in options.items() if k not in bindings}
+    size = input_size if spec.input is None else None
+    if not bindings and size is None and not variables:
+        return source, rest
+    return bind(spec, input_size=size, **bindings), rest  # unbound variables: bind names them and --set
+
+
+def data_input_size(data: str | Path) -> tuple[int, int, int] | None:
+    """The natural (C, H, W) of a built-in dataset (28x28 grey); None for a folder, whose images vary."""
+    return (1, MNIST_SIZE, MNIST_SIZE) if str(data).lower() in BUILTIN else None
+
+
+def _is_json(text: str) -> bool:
+    return text.lstrip().startswith("{")
+
+
 def _build(source: ModelSource, num_classes: int | None) -> ConvNet:
     if isinstance(source, ConvNet):
         return source
     if isinstance(source, str) and is_model_name(source):
         return create_model(source, num_classes=num_classes)
-    if isinstance(source, str) and source.lstrip().startswith("{"):
+    if isinstance(source, str) and _is_json(source):
         return build(spec_from_json(source), num_classes=num_classes)
     return build(source, num_classes=num_classes)
 

@@ -39,6 +39,7 @@ from convarch.train.evaluate import (
     finite_with_batch_statistics,
     logits_of,
 )
+from convarch.train.memory import check_training_memory
 from convarch.train.progress import RunDisplay, epoch_line
 from convarch.train.schedule import Schedule, StepScheduler, make_optimizer, param_groups
 from convarch.train.state import capture_rng, restore_rng
@@ -60,6 +61,16 @@ def smallest_batch(model: ConvNet) -> tuple[int, str]:
         if isinstance(step.layer, BN) and step.input.h * step.input.w == 1:
             return 2, f"{step.path} is a BN on a {step.input} volume, one value per channel and image"
     return 1, ""
+
+
+def preflight(model: ConvNet, config: TrainConfig, device: torch.device) -> None:
+    """What can be refused before any work: a batch the network cannot train on, or one that cannot fit."""
+    check_batch_size(model, config.batch_size)
+    check_training_memory(model, config.batch_size, eval_batch_size(config), device)
+
+
+def eval_batch_size(config: TrainConfig) -> int:
+    return max(config.batch_size, 256)  # no gradients kept: evaluation takes larger batches
 
 
 def check_batch_size(model: ConvNet, batch_size: int) -> int:
@@ -149,7 +160,7 @@ class Trainer:
             model.to(memory_format=torch.channels_last)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         self.min_batch = check_batch_size(model, config.batch_size)
-        self.val_batch = max(config.batch_size, 256)
+        self.val_batch = eval_batch_size(config)
         common = dict(rank=dist.rank, world=dist.world, device=device, num_workers=config.num_workers,
                       decode=config.decode)  # fmt: skip
         # A compiled model trains on full batches only: one shape, no recompiles (convarch.train.compiled).

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 import torch
 
 from convarch.errors import WeightsError
-from convarch.spec.layers import CLASSIFIER_KINDS
 from convarch.spec.nodes import NetSpec
 from convarch.spec.walk import trace
 
@@ -50,7 +49,7 @@ class Heads:
     def of(cls, spec: NetSpec) -> Heads:
         last_in_tap: dict[str, str] = {}
         for step in trace(spec):
-            if step.aux and step.layer.kind in CLASSIFIER_KINDS:
+            if step.aux and step.layer.classifier:
                 last_in_tap[".".join(step.path.split(".")[:2])] = step.path
         return cls((CLASSIFIER, *last_in_tap.values()), tuple(last_in_tap))
 

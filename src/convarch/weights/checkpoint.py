@@ -79,9 +79,41 @@ def save(
         model.class_names = list(class_names)
     path = Path(path)
     state = {key: value.detach().contiguous().cpu() for key, value in model.state_dict().items()}
+    check_state_matches_spec(model, state)
     atomic_write(path, lambda temp: save_file(state, temp, metadata=header_of(model, extra)), error=error,
                  advice=advice)  # fmt: skip
     return path
+
+
+def check_state_matches_spec(model: ConvNet, state: dict[str, torch.Tensor]) -> None:
+    """Refuse to write weights that the header's spec cannot rebuild, naming the way to make the change.
+
+    ``load`` builds the network from ``model.spec``, so a module swapped in by hand (``model.classifier =
+    nn.Linear(512, 3)``) would give a file that ``load`` must call damaged. Checked on the meta device:
+    only the shapes are compared, nothing is allocated.
+    """
+    with torch.device("meta"):
+        expected = {key: tuple(t.shape) for key, t in ConvNet(model.spec).state_dict().items()}
+    actual = {key: tuple(t.shape) for key, t in state.items()}
+    if actual == expected:
+        return
+    differ = [f"{key} is {actual[key]} but the spec gives {expected[key]}"
+              for key in actual if key in expected and actual[key] != expected[key]]  # fmt: skip
+    differ += [f"{key} is not in the spec" for key in actual if key not in expected]
+    differ += [f"the spec's {key} is missing" for key in expected if key not in actual]
+    wrong = {key for key in actual.keys() | expected.keys() if actual.get(key) != expected.get(key)}
+    head = actual.get("classifier.weight")
+    if head and all(key.startswith("classifier.") for key in wrong):
+        fix = (f"model.classifier was replaced without changing model.spec. Call model.reset_classifier({head[0]}) "
+               "instead: it edits the spec and builds the new head (copy your head's weights into it if it has "
+               f"any), or build the model with num_classes={head[0]}")  # fmt: skip
+    else:
+        fix = ("a module was changed without changing model.spec, which is what load rebuilds. Make the change "
+               "through the spec: ca.create_model(name, num_classes=..., in_chans=...), model.reset_classifier(n), "
+               "or ca.build on edited pattern text")  # fmt: skip
+    shown = "; ".join(differ[:3]) + (f"; and {len(differ) - 3} more" if len(differ) > 3 else "")
+    raise ConfigError(f"the model's weights do not match its spec ({shown}), so load could not rebuild the file: "
+                      f"{fix}.")  # fmt: skip
 
 
 def read_header(path: str | os.PathLike) -> dict[str, str]:
@@ -92,18 +124,36 @@ def read_header(path: str | os.PathLike) -> dict[str, str]:
     from safetensors import SafetensorError, safe_open
 
     path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"{path} is a directory, not a checkpoint: pass the .safetensors file inside it")
     if not path.is_file():
         raise WeightsError(f"no checkpoint at {path}: the file does not exist")
     try:
         with safe_open(str(path), framework="pt") as handle:
             header = dict(handle.metadata() or {})
     except (SafetensorError, OSError, ValueError) as error:
+        if _is_torch_file(path):
+            raise WeightsError(
+                f"{path} is a PyTorch file (torch.save), not a convarch checkpoint: a plain state dict does not "
+                "say which network it holds. Load it into a model you build: ca.create_model(name or pattern, "
+                "weights=path)."
+            ) from None
         raise WeightsError(
             f"{path} is not a readable safetensors file ({error}); it may be truncated or corrupt"
         ) from None
     if header.get("format") == FORMAT:
         check_header(header, path)
     return header
+
+
+def _is_torch_file(path: Path) -> bool:
+    """Whether the file starts as torch.save writes: a zip archive, or (before PyTorch 1.6) a pickle."""
+    try:
+        with path.open("rb") as handle:
+            start = handle.read(4)
+    except OSError:
+        return False
+    return start == b"PK\x03\x04" or start[:1] == b"\x80"
 
 
 def check_header(header: dict[str, str], path: str | os.PathLike) -> None:

@@ -33,6 +33,7 @@ URL_SCHEMES = ("http", "https", "file")
 CHUNK_BYTES = 1 << 20
 TIMEOUT_S = 30.0
 RETRY_STATUS = frozenset({408, 425, 429})  # 4xx answers that mean "try again later"; every 5xx is retried too
+_NAME_HASH = re.compile(r"-([0-9a-fA-F]{8,})\.[^-]*$")  # name-<hash prefix>.ext, the last dash's
 _CACHE_ADVICE = f"free some space, or set {ENV_HOME} to a writable directory (the cache is {ENV_HOME}/weights)"
 
 
@@ -105,6 +106,7 @@ def fetch(
     path = cache_path(url)
     if local_file(url) is not None:
         return _local(url, path, sha256)
+    sha256 = sha256 or name_hash(url)
     if path.is_file():
         if sha256 is not None:
             verify_cached(path, url, sha256)
@@ -131,6 +133,31 @@ def fetch(
                 ) from None
             time.sleep(backoff_s * 2**attempt)
     raise AssertionError("unreachable")
+
+
+def name_hash(url: str) -> str | None:
+    """The SHA-256 prefix a download's file name carries, as torchvision's hub names its files.
+
+    ``resnet18-f37072fd.pth``: 8 or more hex digits after the last dash, before the suffix (what
+    ``torch.hub.download_url_to_file`` checks with ``check_hash``). ``model-2024.pth`` carries none.
+    """
+    match = _NAME_HASH.search(Path(unquote(urlsplit(url).path)).name)
+    return match.group(1).lower() if match else None
+
+
+def discard_unreadable(path: Path, error: WeightsError) -> WeightsError:
+    """A cached download that could not be read is removed, so that the next call fetches it afresh; the
+    error says so. A file outside the cache (the user's own) is left alone."""
+    try:
+        cached = path.resolve().is_relative_to(cache_dir().resolve())
+    except OSError:
+        cached = False
+    if not cached:
+        return error
+    path.unlink(missing_ok=True)
+    _stamp_path(path).unlink(missing_ok=True)
+    return WeightsError(f"{str(error).rstrip('.')}. The cached download {path} has been removed: load it again "
+                        "to download it afresh, or check the source if it fails again.")  # fmt: skip
 
 
 def _make_cache_dir(directory: Path) -> None:

@@ -26,7 +26,7 @@ from convarch.nn.model import ConvNet
 from convarch.spec.edit import with_classifier
 from convarch.spec.nodes import NetSpec
 from convarch.weights.adapt import Heads, adapt_in_chans, drop_heads, first_conv
-from convarch.weights.download import URL_SCHEMES, fetch, is_url, local_file
+from convarch.weights.download import URL_SCHEMES, discard_unreadable, fetch, is_url, local_file
 from convarch.weights.layout import OUR_LAYOUT, detect_layout, unwrap_keys
 from convarch.weights.preprocess import PREPROCESS_KEYS, default_cfg
 from convarch.weights.reader import WEIGHTS_SUFFIXES, read_state_dict
@@ -89,7 +89,10 @@ def load_weights(
             else with_classifier(model.spec, get_entry(name).info.num_classes)
         )
     path, source, label = resolve_weights(name, weights, progress=progress)
-    raw, header = read_state_dict(path)
+    try:
+        raw, header = read_state_dict(path)
+    except WeightsError as error:
+        raise discard_unreadable(path, error) from None
     expected = {key: tensor for key, tensor in model.state_dict().items()}
     key_maps = get_entry(name).key_maps if name else {}
     match = detect_layout(unwrap_keys(raw), expected, key_maps, key_spec, where=label)

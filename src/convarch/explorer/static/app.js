@@ -6,7 +6,7 @@
   const SEED = "INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC";
   const SEED_VALUES = { N: 2, M: 3, K: 1 };  // the README's instance of the seed's template
   const OWN_KEYS = new Set(["view", "pattern", "model", "input", "style", "models"]);
-  const DEBOUNCE_MS = 40;
+  const DEBOUNCE_MS = 30;  // typing speed is ~5 keys/s: one request per pause, not per key
   const $ = (id) => document.getElementById(id);
 
   const state = { view: "explore", pattern: "", model: "", input: "", style: "volumes", values: {}, models: null,
@@ -87,6 +87,9 @@
     box.classList.remove("hidden");
   }
 
+  // After the next frame is painted: a timer queued from an animation-frame callback runs after that paint.
+  function painted(then) { requestAnimationFrame(() => setTimeout(then, 0)); }
+
   function hideError(box) { box.classList.add("hidden"); box.replaceChildren(); }
 
   // ---- explore ------------------------------------------------------------------------------------
@@ -129,6 +132,12 @@
   async function refreshExplore() {
     const seq = ++state.seq;
     const started = state.lastInput;
+    // The numbers are asked for at once with the variables the page knows; the text's own variables come
+    // back alongside, and only when they differ (a new or a removed variable) is the analysis asked again.
+    const known = state.variables.join(",");
+    let query = { ...source(), ...bindings(false) };
+    let numbers = call("/api/analyze", query);
+    numbers.catch(() => {});  // its error, if any, is read below, or not at all when the question changes
     let info;
     try {
       info = await call("/api/variables", source());
@@ -141,27 +150,35 @@
     if (seq !== state.seq) return;
     syncSliders(info.variables);
     writeURL();
-    const query = { ...source(), ...bindings(false) };
-    call("/api/analyze", query).then((report) => {
+    if (info.variables.join(",") !== known) {
+      query = { ...source(), ...bindings(false) };
+      numbers = call("/api/analyze", query);
+    }
+    // The findings and the diagram are asked for after the numbers, so they never delay them (the server's
+    // analysis is Python: requests running side by side share one interpreter lock).
+    try {
+      const report = await numbers;
       if (seq !== state.seq) return;
       hideError($("error"));
       $("results").classList.remove("stale");
       renderTotals(report);
       L.renderTable($("layers"), report, pick);
-      document.body.dataset.numbersMs = (performance.now() - started).toFixed(1);
-      document.body.dataset.rendered = String(seq);
-    }, (error) => {
+      painted(() => {  // timed once the browser has laid out and painted them (benchmarks/bench_explorer.py)
+        document.body.dataset.numbersMs = (performance.now() - started).toFixed(1);
+        document.body.dataset.rendered = String(seq);
+      });
+    } catch (error) {
       if (seq !== state.seq) return;
       showError($("error"), error);
       $("results").classList.add("stale");
-    });
+    }
     call("/api/check", query).then((answer) => {
       if (seq === state.seq) L.renderFindings($("findings"), answer.findings, pick);
-    }, (error) => { if (seq === state.seq) $("findings").replaceChildren(); });
+    }, () => { if (seq === state.seq) $("findings").replaceChildren(); });
     call("/api/draw", { ...query, style: state.style }, "text").then((svg) => {
       if (seq !== state.seq) return;
       $("diagram").innerHTML = svg;
-      document.body.dataset.diagramMs = (performance.now() - started).toFixed(1);
+      painted(() => { document.body.dataset.diagramMs = (performance.now() - started).toFixed(1); });
     }, (error) => {
       if (seq !== state.seq) return;
       const message = error instanceof ApiError ? error.detail.message : String(error);

@@ -9,8 +9,13 @@ window.ConvarchLayers = (function () {
     ["activations", "activations"], ["params", "params"], ["weights", "weights"], ["macs", "MACs"],
   ];
   const NUMERIC = new Set(["index", "activations", "params", "weights", "macs"]);
+  const FIRST_ROWS = 80;
 
-  function fmt(n) { return Number(n).toLocaleString("en-US"); }
+  const NUMBER = new Intl.NumberFormat("en-US");  // one formatter: toLocaleString builds one per call
+  function fmt(n) { return NUMBER.format(n); }
+
+  const ESCAPES = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+  function escape(text) { return String(text).replace(/[&<>"']/g, (c) => ESCAPES[c]); }
 
   function human(n) {
     for (const [size, suffix] of [[1e12, "T"], [1e9, "G"], [1e6, "M"], [1e3, "K"]]) {
@@ -50,14 +55,21 @@ window.ConvarchLayers = (function () {
     return NUMERIC.has(key) ? fmt(row[key]) : String(row[key]);
   }
 
-  function layerRow(row, onPick) {
-    const tr = el("tr", { "data-path": row.path, class: row.aux ? "aux" : "", onclick: () => onPick(row.path) });
-    for (const [key] of COLUMNS) tr.append(el("td", { class: NUMERIC.has(key) ? "num" : "" }, cell(row, key)));
-    return tr;
+  // Rows are written as HTML text in one assignment: hundreds of rows (ResNet-152 has 464) render in a few
+  // milliseconds, where one element and one listener per cell took over a hundred.
+  function rowHTML(values, attributes) {
+    const cells = values.map((v, i) => (NUMERIC.has(COLUMNS[i][0]) ? '<td class="num">' : "<td>") + escape(v) + "</td>");
+    return "<tr" + attributes + ">" + cells.join("") + "</tr>";
+  }
+
+  function layerRowHTML(row, stage) {
+    const attributes = ' data-path="' + escape(row.path) + '"' + (stage ? ' data-stage="' + escape(stage) + '"' : "") +
+      (row.aux ? ' class="aux"' : "");
+    return rowHTML(COLUMNS.map(([key]) => cell(row, key)), attributes);
   }
 
   // The table: stages as collapsible groups in layer order; a click on a header sorts every row by it
-  // (a click on # returns to the grouped order).
+  // (a click on # returns to the grouped order). One listener on the body serves every row.
   function renderTable(container, report, onPick) {
     const table = el("table", { class: "layers" });
     const head = el("tr");
@@ -68,37 +80,44 @@ window.ConvarchLayers = (function () {
           state.key = key; fill(); } }, label));
     }
     const body = el("tbody");
+    body.addEventListener("click", (event) => {
+      const tr = event.target.closest("tr");
+      if (!tr) return;
+      if (tr.classList.contains("stage")) toggleStage(body, tr);
+      else if (tr.dataset.path) onPick(tr.dataset.path);
+    });
     table.append(el("thead", {}, head), body);
     const totals = report.totals;
 
     function fill() {
-      body.replaceChildren();
-      body.append(el("tr", { class: "input", "data-path": "INPUT", onclick: () => onPick("INPUT") },
-        ...["0", "INPUT", "", report.input, fmt(inputNumel(report)), "0", "0", "0"].map(
-          (v, i) => el("td", { class: NUMERIC.has(COLUMNS[i][0]) ? "num" : "" }, v))));
+      const html = [rowHTML(["0", "INPUT", "", report.input, fmt(inputNumel(report)), "0", "0", "0"],
+        ' class="input" data-path="INPUT"')];
       if (state.key === "index" && !state.descending) {
-        let group = null;
+        const stages = [];
         for (const row of report.rows) {
           const stage = stageOf(row.path);
-          if (!group || group.stage !== stage) {
-            group = { stage, header: el("tr", { class: "stage", "data-stage": stage }), count: 0 };
-            const toggle = el("td", { colspan: String(COLUMNS.length) });
-            group.header.append(toggle);
-            group.label = toggle;
-            const header = group.header;
-            header.addEventListener("click", () => toggleStage(body, header));
-            body.append(header);
-          }
-          group.count += 1;
-          group.label.textContent = "▾ " + group.stage + "  (" + group.count + (group.count === 1 ? " layer)" : " layers)");
-          const tr = layerRow(row, onPick);
-          tr.dataset.stage = stage;
-          body.append(tr);
+          if (!stages.length || stages[stages.length - 1].stage !== stage) stages.push({ stage, rows: [] });
+          stages[stages.length - 1].rows.push(row);
+        }
+        for (const { stage, rows } of stages) {
+          const count = rows.length + (rows.length === 1 ? " layer" : " layers");
+          html.push('<tr class="stage" data-stage="' + escape(stage) + '"><td colspan="' + COLUMNS.length + '">▾ ' +
+            escape(stage) + "  (" + count + ")</td></tr>");
+          for (const row of rows) html.push(layerRowHTML(row, stage));
         }
       } else {
         const sign = state.descending ? -1 : 1;  // ties keep the layer order either way
         const rows = [...report.rows].sort((a, b) => sign * compare(a[state.key], b[state.key]));
-        for (const row of rows) body.append(layerRow(row, onPick));
+        for (const row of rows) html.push(layerRowHTML(row, ""));
+      }
+      // The first rows at once, the rest after the next frame: laying out ResNet-152's 464 rows takes the
+      // browser about 80 ms, and the reader sees only the first screenful before scrolling anyway.
+      const token = (body.dataset.fill = String(Number(body.dataset.fill || 0) + 1));
+      body.innerHTML = html.slice(0, FIRST_ROWS).join("");
+      if (html.length > FIRST_ROWS) {
+        requestAnimationFrame(() => setTimeout(() => {
+          if (body.dataset.fill === token) body.insertAdjacentHTML("beforeend", html.slice(FIRST_ROWS).join(""));
+        }, 0));
       }
       for (const th of head.children) {
         th.classList.toggle("sorted", th.dataset.key === state.key);
@@ -106,9 +125,9 @@ window.ConvarchLayers = (function () {
       }
     }
     fill();
-    const foot = el("tfoot", {}, el("tr", { class: "total" },
-      ...["", "TOTAL", "", "", fmt(totals.activations), fmt(totals.params), fmt(totals.weights), fmt(totals.macs)].map(
-        (v, i) => el("td", { class: NUMERIC.has(COLUMNS[i][0]) ? "num" : "" }, v))));
+    const foot = el("tfoot");
+    foot.innerHTML = rowHTML(["", "TOTAL", "", "", fmt(totals.activations), fmt(totals.params), fmt(totals.weights),
+      fmt(totals.macs)], ' class="total"');
     table.append(foot);
     container.replaceChildren(table);
     return table;

@@ -1,0 +1,120 @@
+"""Does a deployed model compute what the PyTorch model computes? Random inputs, and real images.
+
+Random inputs find numerical drift anywhere in the input space; real images (the built-in UCI digits,
+prepared as the model expects its inputs) say whether the drift ever changes a prediction. In fp32 a
+deployed model must stay within 1e-4 of PyTorch's logits and agree on the top-1 class of every image.
+An image whose two best PyTorch logits lie within that tolerance of each other is a tie: rounding may
+break it either way, so it counts as agreeing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from convarch.errors import ConfigError
+
+FP32_TOLERANCE = 1e-4
+RANDOM_BATCH = 3  # not the export's example batch of 2, so the check also exercises the free batch dimension
+REAL_IMAGES = 32
+
+
+@dataclass(frozen=True)
+class OutputCheck:
+    """How far a deployed model's outputs are from PyTorch's."""
+
+    max_abs_diff: float  # over random and real inputs
+    top1_agreement: float  # on the real images, ties counted as agreeing
+    images: int
+    tolerance: float
+
+    @property
+    def passed(self) -> bool:
+        return self.max_abs_diff <= self.tolerance and self.top1_agreement == 1.0
+
+    def describe(self) -> str:
+        return (
+            f"max abs diff {self.max_abs_diff:.2e} (limit {self.tolerance:.0e}), top-1 agreement "
+            f"{self.top1_agreement:.2%} on {self.images} real images"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"max_abs_diff": self.max_abs_diff, "top1_agreement": self.top1_agreement, "images": self.images,
+                "tolerance": self.tolerance, "passed": self.passed}  # fmt: skip
+
+
+def input_size_of(model: nn.Module, input_size: tuple[int, int, int] | None = None) -> tuple[int, int, int]:
+    """The (C, H, W) a model takes: given, or read from a convarch model's spec."""
+    if input_size is not None:
+        return tuple(input_size)  # type: ignore[return-value]
+    spec = getattr(model, "spec", None)
+    if spec is None or spec.input is None:
+        raise ConfigError(f"{type(model).__name__} does not say what input it takes; give input_size=(C, H, W)")
+    return spec.input.chw
+
+
+def real_inputs(model: nn.Module, input_size: tuple[int, int, int], count: int = REAL_IMAGES) -> torch.Tensor:
+    """``count`` built-in digits, prepared as ``model`` expects: its recorded preprocessing, or the digits'
+    own statistics at its input size (a model trained from scratch on them)."""
+    from convarch.data.builtin import digits
+    from convarch.data.preprocess import Preprocessing, dataset_stats, default_preprocessing, model_preprocessing
+
+    images = digits().images
+    step = max(1, len(images) // count)
+    sample = images[::step][:count]  # spread over the set: every class, not the first few
+    prep: Preprocessing | None = model_preprocessing(model)
+    if prep is None or prep.input_size != tuple(input_size):
+        prep = default_preprocessing(input_size, *dataset_stats(images, input_size[0]))
+    return prep(sample)
+
+
+def compare_outputs(
+    reference: Callable[[torch.Tensor], torch.Tensor],
+    deployed: Callable[[torch.Tensor], torch.Tensor],
+    inputs: list[torch.Tensor],
+    real: torch.Tensor,
+    *,
+    tolerance: float = FP32_TOLERANCE,
+) -> OutputCheck:
+    """Compare ``deployed`` with ``reference`` on each batch of ``inputs`` and on the ``real`` images."""
+    worst = 0.0
+    with torch.inference_mode():
+        for batch in [*inputs, real]:
+            expected, got = _logits(reference(batch)), _logits(deployed(batch))
+            if got.shape != expected.shape:
+                raise ConfigError(
+                    f"the deployed model returns shape {tuple(got.shape)} where PyTorch returns {tuple(expected.shape)}"
+                )
+            worst = max(worst, float((got - expected).abs().max()))
+    # ``expected`` and ``got`` now hold the real images' logits
+    if expected.ndim != 2 or expected.shape[1] < 2:  # pooled features or one output: no class to agree on
+        return OutputCheck(worst, 1.0, len(expected), tolerance)
+    best_two = expected.topk(2, dim=1).values
+    tie = (best_two[:, 0] - best_two[:, 1]) <= FP32_TOLERANCE
+    agree = (got.argmax(dim=1) == expected.argmax(dim=1)) | tie
+    return OutputCheck(worst, float(agree.float().mean()), len(expected), tolerance)
+
+
+def _logits(output: Any) -> torch.Tensor:
+    logits = output.logits if hasattr(output, "logits") else output
+    return logits.detach().float().cpu()
+
+
+def check_against(
+    model: nn.Module,
+    deployed: Callable[[torch.Tensor], torch.Tensor],
+    input_size: tuple[int, int, int],
+    *,
+    tolerance: float = FP32_TOLERANCE,
+    real_count: int = REAL_IMAGES,
+    device: torch.device | str = "cpu",
+) -> OutputCheck:
+    """``compare_outputs`` of ``deployed`` with the eval-mode ``model`` on random inputs and real digits."""
+    generator = torch.Generator().manual_seed(0)
+    random = torch.randn(RANDOM_BATCH, *input_size, generator=generator).to(device)
+    real = real_inputs(model, input_size, real_count).to(device)
+    return compare_outputs(model.eval(), deployed, [random], real, tolerance=tolerance)

@@ -1,0 +1,107 @@
+"""The block style: one module drawn as its paper draws it, every layer a node, top to bottom.
+
+Inception (Szegedy et al. 2014, Fig. 2b), the residual blocks (He et al. 2015, Fig. 2 and Fig. 5),
+pre-activation (He et al. 2016, Fig. 4e), the dense block (Huang et al. 2017, Fig. 1) and the
+Inception-v4 / Inception-ResNet modules all come out of the same vertical layout: every conv with its size
+and width, every output volume, the merge and the shortcut. Without ``at`` the figure shows the first
+module of each distinct block type in the network.
+"""
+
+from __future__ import annotations
+
+from convarch.draw.reading import Chain, LayerPart, Network, Part, children, is_composite
+from convarch.draw.scene import Frag, Poly, Scene, Text, finish, line
+from convarch.draw.style import LABEL, SMALL, arrow_lines, colour_of
+from convarch.draw.units import Unit, run_label, summary
+from convarch.draw.vertical import Line, NodeText, VerticalLayout, node
+from convarch.errors import ConfigError
+
+FIGURE_GAP = 40.0
+ROW_WIDTH = 1500.0  # figures wrap onto a new row past this width
+OPEN_ALL = 99
+
+
+def layer_lines(layer: LayerPart) -> list[Line]:
+    head, *args = arrow_lines(layer.title)
+    if not layer.visible:  # BN, RELU and the like: a small node, no volume (it is its input's)
+        return [(head, SMALL, False, "#333")]
+    lines: list[Line] = [(head, LABEL, True, "#222")]
+    lines += [(a, SMALL, False, "#444") for a in args]
+    lines.append((layer.row.output, SMALL, False, "#555"))
+    return lines
+
+
+def collapsed_lines(unit: Unit) -> list[Line]:
+    first = run_label(unit.part) + (f" x{unit.count}" if unit.count > 1 else "")
+    second = summary(unit.part)
+    lines: list[Line] = [(first, LABEL, True, "#222")]
+    if second and not first.startswith(second):
+        lines.append((second, SMALL, False, "#444"))
+    if unit.part.vout is not None:
+        lines.append((str(unit.part.vout), SMALL, False, "#555"))
+    return lines
+
+
+def fill(part: Part) -> str:
+    if isinstance(part, LayerPart):
+        return colour_of(part.kind) if part.visible else "#f4f4f4"
+    return colour_of("BLOCK")
+
+
+BLOCK_TEXT = NodeText(layer_lines, collapsed_lines, lambda layer: True, fill)
+
+
+def distinct_blocks(part: Part, seen: dict[str, Part]) -> dict[str, Part]:
+    """The first module of each block type, outermost first (a block inside a block is part of it)."""
+    if is_composite(part) and (getattr(part, "block", "") or not isinstance(part, Chain)):
+        key = part.block or f"{type(part).__name__}:{getattr(part, 'how', '')}:{part.path}"
+        seen.setdefault(key, part)
+        return seen
+    for child in children(part):
+        distinct_blocks(child, seen)
+    return seen
+
+
+def figure(part: Part, depth: int | None) -> Frag:
+    """One module with the volume it receives at the top, titled with its path and its block text."""
+    layout = VerticalLayout(BLOCK_TEXT, OPEN_ALL if depth is None else depth)
+    vin = part.vin
+    start = node([("input", SMALL, False, "#555"), (str(vin), LABEL, True, "#222")], part.path, "#ececec")
+    if isinstance(part, Chain):
+        body = layout.chain(part, 0)
+    else:
+        body = layout.unit(Unit(part, opened=not isinstance(part, LayerPart)), 0)
+    frag = Frag()
+    frag.place(start, 0, 0)
+    frag.add(_edge(start.out[1]))
+    frag.place(body, 0, start.out[1] + 18)
+    heading = f"{part.path}: {part.title}" if part.title and part.title != part.path else part.path
+    x0 = frag.box[0]
+    frag.add(Text(x0, frag.box[1] - 12, heading, 12.0, anchor="start", bold=True, cls="figure-title", path=part.path))
+    return frag
+
+
+def _edge(y: float) -> Poly:
+    return line((0, y), (0, y + 18), arrow=True, stroke="#333", width=1.1)
+
+
+def block_scene(network: Network, part: Part | None, depth: int | None, title: str) -> Scene:
+    if part is None:
+        found = list(distinct_blocks(network.body, {}).values())
+        if not found:
+            raise ConfigError(
+                f"{title} has no composite block (no branches, shortcuts or named blocks), so the block style "
+                "has nothing to draw; draw the whole network with style='volumes' (convarch draw --style volumes) "
+                "or style='graph'"
+            )
+    else:
+        found = [part]
+    canvas, x, y, row_height = Frag(), 0.0, 0.0, 0.0
+    for target in found:
+        piece = figure(target, depth)
+        if x and x + piece.width > ROW_WIDTH:
+            x, y, row_height = 0.0, y + row_height + FIGURE_GAP, 0.0
+        canvas.place(piece, x - piece.box[0], y - piece.box[1])
+        x += piece.width + FIGURE_GAP
+        row_height = max(row_height, piece.height)
+    return finish(canvas, title=title)

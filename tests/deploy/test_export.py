@@ -1,0 +1,160 @@
+"""Export to ONNX (checked in ONNX Runtime), torch.export programs and checkpoints; bad input fails cleanly.
+
+Every zoo family (its smallest member at a small input) and every block type (a short pattern) exports and
+passes the check; `benchmarks/export_zoo.py` does the same for every zoo model at its own input size.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from tests.family_samples import BLOCK_PATTERNS, small_zoo_model, smallest_per_family
+
+import convarch as ca
+from convarch.deploy import export, export_onnx, format_for, read_metadata
+from convarch.deploy.check import compare_outputs
+from convarch.deploy.runtime import OnnxRuntimeModel, session
+from convarch.errors import ConfigError, ExportError, MissingDependencyError
+
+FAMILIES = smallest_per_family()
+
+
+def _files(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("family", FAMILIES)
+def test_every_family_exports_and_passes_the_check(family: str, tmp_path: Path) -> None:
+    model = small_zoo_model(FAMILIES[family])
+    result = export_onnx(model, tmp_path / "m.onnx")
+    assert result.check is not None and result.check.passed and result.check.images == 32
+    assert result.check.max_abs_diff <= 1e-4 and result.check.top1_agreement == 1.0
+
+
+@pytest.mark.parametrize("block", BLOCK_PATTERNS)
+def test_every_block_type_exports_and_passes_the_check(block: str, tmp_path: Path) -> None:
+    result = export_onnx(ca.build(BLOCK_PATTERNS[block]), tmp_path / "b.onnx")
+    assert result.check is not None and result.check.passed
+
+
+def test_onnx_has_a_free_batch_and_the_deployment_metadata(tmp_path: Path) -> None:
+    model = ca.build("INPUT(28x28x1) -> CONV5-6 -> RELU -> POOL2 -> FC3")
+    model.class_names = ["cat", "dog", "eel"]
+    model.pretrained_cfg = {"resize": 28, "crop": 28, "mean": [0.1], "std": [0.3], "interpolation": "bilinear"}
+    path = export_onnx(model, tmp_path / "m.onnx").path
+    facts = read_metadata(path)
+    assert facts["input_size"] == [1, 28, 28] and facts["class_names"] == ["cat", "dog", "eel"]
+    assert facts["preprocessing"] == {**model.pretrained_cfg} and facts["num_classes"] == 3
+    runtime = OnnxRuntimeModel(session(str(path)), facts={})
+    for batch in (1, 5):  # exported at batch 2: any batch runs
+        x = torch.randn(batch, 1, 28, 28)
+        torch.testing.assert_close(runtime(x), model.eval()(x), rtol=0, atol=1e-5)
+
+
+def test_pt2_is_an_exported_program_with_a_free_batch(tmp_path: Path) -> None:
+    model = small_zoo_model("resnet20")
+    result = export(model, tmp_path / "m.pt2")
+    assert result.format == "pt2" and result.check is not None and result.check.passed
+    loaded = torch.export.load(str(result.path)).module()
+    x = torch.randn(4, 3, 32, 32)
+    torch.testing.assert_close(loaded(x), model(x), rtol=0, atol=1e-5)
+
+
+def test_safetensors_export_is_a_checkpoint(tmp_path: Path) -> None:
+    model = small_zoo_model("lenet5")
+    path = export(model, tmp_path / "m.safetensors").path
+    x = torch.randn(2, 1, 32, 32)
+    assert torch.equal(ca.load(path).eval()(x), model(x))
+
+
+def test_format_comes_from_the_suffix_and_format_only_overrides_it() -> None:
+    assert [format_for(f"m{s}") for s in (".onnx", ".PT2", ".safetensors")] == ["onnx", "pt2", "safetensors"]
+    assert format_for("model", "onnx") == "onnx" and format_for("m.bin", "pt2") == "pt2"
+    with pytest.raises(ConfigError, match=r"contradicts the suffix of m\.onnx"):
+        format_for("m.onnx", "pt2")
+    with pytest.raises(ConfigError, match=r"unsupported suffix '\.pth'.*\.onnx, \.pt2 or \.safetensors"):
+        format_for("m.pth")
+    with pytest.raises(ConfigError, match="unsupported format 'tflite'"):
+        format_for("m.onnx", "tflite")
+
+
+def test_a_missing_or_read_only_directory_fails_before_the_work(tmp_path: Path, monkeypatch) -> None:
+    model = ca.build(BLOCK_PATTERNS["lrn"])
+    with pytest.raises(ExportError, match="does not exist; create it first"):
+        export_onnx(model, tmp_path / "missing" / "m.onnx")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)  # as root a chmod would not stop the writes
+    for suffix in (".onnx", ".pt2", ".safetensors"):
+        with pytest.raises(ExportError, match="permission denied; choose another --out"):
+            export(model, tmp_path / f"m{suffix}")
+    assert _files(tmp_path) == []
+
+
+class DataDependent(torch.nn.Module):
+    """A custom layer the exporter cannot handle: a Python branch on a tensor's value."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x if float(x.sum()) > 0 else -x
+
+
+def test_a_layer_the_exporter_cannot_handle_is_named_and_nothing_is_written(tmp_path: Path) -> None:
+    model = small_zoo_model("resnet20")
+    model.features.layer2 = DataDependent()
+    for suffix in (".onnx", ".pt2"):
+        with pytest.raises(ExportError, match=r"features\.layer2 \(DataDependent\) cannot be exported"):
+            export(model, tmp_path / f"m{suffix}")
+    assert _files(tmp_path) == []
+
+
+def test_an_onnx_file_that_fails_its_check_is_removed_and_the_error_says_by_how_much(tmp_path, monkeypatch) -> None:
+    real_forward = OnnxRuntimeModel.forward
+    monkeypatch.setattr(OnnxRuntimeModel, "forward", lambda self, x: real_forward(self, x) + 3e-3)
+    with pytest.raises(ExportError, match=r"max abs diff 3\.0\de-03 \(limit 1e-04\).*It was removed"):
+        export_onnx(ca.build(BLOCK_PATTERNS["lrn"]), tmp_path / "m.onnx")
+    assert _files(tmp_path) == []
+
+
+def test_a_top1_disagreement_fails_the_check_even_within_the_tolerance() -> None:
+    reference = torch.tensor([[1.0, 0.99985, 0.0], [0.0, 2.0, 1.0]])  # first row: a gap of 1.5e-4, not a tie
+    deployed = torch.tensor([[0.99992, 0.99993, 0.0], [0.0, 2.0, 1.0]])  # 8e-5 away, but its top class differs
+    outcome = compare_outputs(lambda x: reference, lambda x: deployed, [], torch.zeros(2))
+    assert outcome.max_abs_diff <= 1e-4 and outcome.top1_agreement == 0.5 and not outcome.passed
+    tie = torch.tensor([[1.0, 0.99995, 0.0]])  # a gap within the tolerance: rounding may break it either way
+    flipped = torch.tensor([[0.99996, 0.99997, 0.0]])
+    assert compare_outputs(lambda x: tie, lambda x: flipped, [], torch.zeros(1)).passed
+
+
+def test_onnxruntime_missing_says_how_to_install_the_extra(tmp_path: Path, monkeypatch) -> None:
+    real_import = importlib.import_module
+
+    def without_onnxruntime(name: str, *args, **kwargs):
+        if name == "onnxruntime":
+            raise ImportError("No module named 'onnxruntime'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(importlib, "import_module", without_onnxruntime)
+    with pytest.raises(MissingDependencyError, match=r'onnxruntime is not installed.*pip install "convarch\[onnx\]"'):
+        export_onnx(ca.build(BLOCK_PATTERNS["lrn"]), tmp_path / "m.onnx")
+    assert _files(tmp_path) == [] and issubclass(MissingDependencyError, ImportError)
+
+
+def test_the_ort_wrapper_takes_and_returns_tensors_and_refuses_training(tmp_path: Path) -> None:
+    model = ca.build(BLOCK_PATTERNS["lrn"])
+    path = export_onnx(model, tmp_path / "m.onnx").path
+    runtime = OnnxRuntimeModel(session(str(path)), facts={"num_classes": 5})
+    out = runtime(torch.randn(2, 3, 32, 32))
+    assert isinstance(out, torch.Tensor) and out.dtype == torch.float32 and out.shape == (2, 5)
+    assert np.isfinite(out.numpy()).all() and runtime.eval() is runtime
+    with pytest.raises(ConfigError, match="inference-only"):
+        runtime.train()

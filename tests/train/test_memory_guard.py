@@ -1,0 +1,63 @@
+"""Runs that cannot fit in memory are refused before any work, with the estimate and the fix (bench's check)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from tests.train.helpers import TINY, write_image
+
+import convarch as ca
+from convarch.data import load_data
+from convarch.train.memory import inference_bytes
+
+MiB = 2**20
+
+
+@pytest.fixture
+def memory(monkeypatch):  # type: ignore[no-untyped-def]
+    """Set how much memory the device reports as available."""
+
+    def set_available(size: int) -> None:
+        monkeypatch.setattr(sys.modules["convarch.analysis.measure"], "available_memory", lambda device: size)
+
+    return set_available
+
+
+def test_training_that_cannot_fit_is_refused_before_the_data_is_loaded(tmp_path: Path, memory, monkeypatch) -> None:
+    memory(64 * MiB)
+    monkeypatch.setattr(sys.modules["convarch.train.run"], "load_data", None)  # loading would be a TypeError
+    wide = "INPUT(64x64x1) -> CONV3-64 -> RELU -> GAP -> FC10"
+    expected = r"training at batch 64 \(evaluating at 256\) on 64x64x1 inputs needs about 0\.\d GiB, but the cpu has "
+    with pytest.raises(ca.ConfigError, match=expected + r"0\.1 GiB available\. Use a network with a smaller INPUT"):
+        ca.train(wide, "digits", out=tmp_path / "run", epochs=1, quiet=True)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_dataset_that_cannot_be_held_at_the_input_size_is_refused_before_resizing(memory) -> None:
+    memory(32 * MiB)  # the network fits; digits at 128x128 (1,797 x 16 KiB = 28 MiB) does not
+    with pytest.raises(ca.ConfigError, match=r"holding digits \(1,797 images\) at 128x128x1 in memory needs about "
+                       r"0\.0 GiB.*smaller INPUT: the images of digits are 28x28"):  # fmt: skip
+        ca.train("INPUT(128x128x1) -> GAP -> FC10", "digits", epochs=1, batch_size=2, quiet=True)
+
+
+def test_evaluate_and_predict_refuse_a_forward_pass_that_cannot_fit(tmp_path: Path, memory) -> None:
+    model = ca.build(TINY)
+    model.pretrained_cfg.update(load_data("digits", model).preprocessing.to_cfg())
+    memory(inference_bytes(ca.analyze(model), 256) * 2)  # batch 256 fits with room to spare; 4096 does not
+    with pytest.raises(ca.ConfigError, match=r"a forward pass of 4096 image\(s\) at 16x16x1.*--batch-size"):
+        ca.evaluate(model, "digits", batch_size=4096)
+    assert ca.evaluate(model, "digits", batch_size=256).stats.count > 0
+    memory(1000)
+    image = write_image(tmp_path / "x.png", size=(16, 16))
+    with pytest.raises(ca.ConfigError, match=r"a forward pass of 1 image\(s\) at 16x16x1 needs about"):
+        ca.predict(model, image)
+
+
+def test_the_inference_estimate_counts_live_layers_not_every_activation() -> None:
+    report = ca.analyze("resnet50")
+    live = inference_bytes(report, 256)
+    assert live < report.forward_bytes * 256 / 4  # the sum would refuse what fits
+    largest = max(row.activations for row in report.rows)
+    assert live >= largest * 256 * 4  # at least the largest output of the batch, as float32
