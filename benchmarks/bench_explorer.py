@@ -9,8 +9,9 @@
    time until its totals and table are in the page (the page records it from the input event), and until
    its diagram is. Targets: 150 ms and the diagrams' budget of 0.5 s.
 3. Load: ``--clients`` threads send ``--requests`` requests in all, a mix of valid, fuzzed and hostile
-   ones. Every request must be answered, none with a 5xx, and the server's resident memory must stay flat
-   (sampled after a warm-up and at the end). Bounded in count and time, loopback only.
+   ones, in ``--rounds`` rounds. Every request must be answered, none with a 5xx, and the server's resident
+   memory must stay flat: after the first round has grown the allocator's pools, later rounds add nothing.
+   Bounded in count and time, loopback only.
 """
 
 from __future__ import annotations
@@ -182,25 +183,42 @@ def hostile(rng: random.Random) -> tuple[str, str, bytes | None]:
     return "GET", f"/api/compare?{urlencode({'models': ','.join(['vgg16'] * 100)})}", None
 
 
-def load(port: int, pid: int, total: int, clients: int, seed: int = 0) -> None:
+def load(port: int, pid: int, total: int, clients: int, rounds: int = 5, seed: int = 0) -> None:
+    """``rounds`` rounds of ``total`` requests; memory is flat when the later rounds add nothing."""
     rng = random.Random(seed)
     makers = [valid] * 5 + [fuzzed] * 3 + [hostile] * 2
     work = [rng.choice(makers)(rng) for _ in range(total)]
     for method, path, body in work[:100]:  # warm-up: imports and first-use caches, before the memory baseline
         request(port, method, path, body)
-    before = rss_mib(pid)
+    print(f"server RSS after a warm-up of 100 requests: {rss_mib(pid):.1f} MiB")
+    print("| round | requests | clients | seconds | answered | by status | 5xx | no answer | RSS after (MiB) |"
+          " peak (MiB) |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for round_ in range(1, rounds + 1):
+        statuses, failures, elapsed, peak = one_round(port, pid, work, clients)
+        answered = sum(statuses.values())
+        server_errors = sum(n for status, n in statuses.items() if status >= 500)
+        print(f"| {round_} | {total} | {clients} | {elapsed:.1f} | {answered} | {dict(sorted(statuses.items()))} | "
+              f"{server_errors} | {len(failures)} | {rss_mib(pid):.1f} | {peak:.1f} |")  # fmt: skip
+        for failure in failures[:5]:
+            print("  no answer:", failure)
+        if answered != total or server_errors or failures:
+            raise SystemExit("load test failed: every request must be answered, with no 5xx")
+
+
+def one_round(port: int, pid: int, work: list, clients: int) -> tuple[Counter[int], list[str], float, float]:
     statuses: Counter[int] = Counter()
     failures: list[str] = []
-    peak = [before]
+    peak = [rss_mib(pid)]
     lock = threading.Lock()
-    queue = list(enumerate(work))
+    queue = list(work)
 
     def client() -> None:
         while True:
             with lock:
                 if not queue:
                     return
-                _, (method, path, body) = queue.pop()
+                method, path, body = queue.pop()
             try:
                 status, _ = request(port, method, path, body)
             except OSError as error:
@@ -213,7 +231,7 @@ def load(port: int, pid: int, total: int, clients: int, seed: int = 0) -> None:
     def sample() -> None:
         while any(t.is_alive() for t in threads):
             peak[0] = max(peak[0], rss_mib(pid))
-            time.sleep(0.2)
+            time.sleep(0.1)
 
     started = time.perf_counter()
     threads = [threading.Thread(target=client) for _ in range(clients)]
@@ -224,19 +242,7 @@ def load(port: int, pid: int, total: int, clients: int, seed: int = 0) -> None:
     for thread in threads:
         thread.join(timeout=900)
     sampler.join()
-    elapsed = time.perf_counter() - started
-    after = rss_mib(pid)
-    answered = sum(statuses.values())
-    server_errors = sum(n for status, n in statuses.items() if status >= 500)
-    print(f"{total} requests from {clients} concurrent clients in {elapsed:.1f} s ({total / elapsed:.0f} req/s)")
-    print(f"answered: {answered}/{total}; by status: {dict(sorted(statuses.items()))}; 5xx: {server_errors}; "
-          f"no answer: {len(failures)}")  # fmt: skip
-    print(f"server RSS: {before:.1f} MiB after the warm-up, peak {peak[0]:.1f} MiB, {after:.1f} MiB at the end "
-          f"({after - before:+.1f} MiB)")  # fmt: skip
-    for failure in failures[:5]:
-        print("  no answer:", failure)
-    if answered != total or server_errors or failures:
-        raise SystemExit("load test failed: every request must be answered, with no 5xx")
+    return statuses, failures, time.perf_counter() - started, peak[0]
 
 
 def main() -> None:
@@ -244,6 +250,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=30)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--rounds", type=int, default=5, help="rounds of --requests each, to see memory settle")
     parser.add_argument("--no-browser", action="store_true", help="skip the Chromium keystroke timing")
     parser.add_argument("--only", default="latency,keystroke,load")
     args = parser.parse_args()
@@ -255,7 +262,7 @@ def main() -> None:
         if "keystroke" in only and not args.no_browser:
             keystroke(port, min(args.repeats, 15))
         if "load" in only:
-            load(port, process.pid, args.requests, args.clients)
+            load(port, process.pid, args.requests, args.clients, args.rounds)
     finally:
         process.terminate()
         process.wait(timeout=10)

@@ -28,7 +28,7 @@ def test_a_failing_writer_leaves_the_old_file_and_no_temporary(tmp_path: Path) -
         raise OSError(28, "No space left on device")
 
     with pytest.raises(ConfigError, match=r"could not write .*metrics.csv: the disk is full; the previous metrics.csv "
-                       r"is intact\. Choose another location or free some space\."):  # fmt: skip
+                       r"is intact\. Free some space or choose another location\."):  # fmt: skip
         atomic_write(path, broken)
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]
 
@@ -90,8 +90,15 @@ def test_an_unwritable_directory_is_a_clear_error(tmp_path: Path, monkeypatch: p
         raise PermissionError(errno.EACCES, "Permission denied")
 
     monkeypatch.setattr(tempfile, "mkstemp", refuse)  # as root a chmod would not stop the test's own writes
-    with pytest.raises(ConfigError, match="cannot write .*x.txt: permission denied; choose another location"):
+    with pytest.raises(ConfigError, match="cannot write .*x.txt: permission denied; choose a location you can write"):
         write_text(tmp_path / "x.txt", "x")
+
+
+def test_the_advice_fits_the_reason_a_write_failed() -> None:
+    """Writing into /proc said "free some space": space only helps when space ran out."""
+    with pytest.raises(ConfigError) as caught:
+        write_text("/proc/x.json", "{}")
+    assert "does not take new files" in str(caught.value) and "space" not in str(caught.value)
 
 
 def test_a_missing_directory_raises_the_callers_error_type(tmp_path: Path) -> None:

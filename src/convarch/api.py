@@ -62,6 +62,9 @@ def resolve(source: Source) -> NetSpec:
         raise
 
 
+CREATE_MODEL_OPTIONS = ("num_classes", "in_chans", "weights", "pretrained", "features_only", "out_indices")
+
+
 def create_model(
     name: str,
     *,
@@ -94,11 +97,13 @@ def create_model(
     if not is_model_name(name):  # pattern text (or a spec): bound as ``build`` binds it
         model = _create_from_pattern(name, num_classes=num_classes, in_chans=in_chans, weights=weights, **options)
     elif weights is not None:
+        get_entry(name).check_options(options, also=CREATE_MODEL_OPTIONS)  # the message lists these too
         check_buildable(model_spec(name, num_classes=num_classes, in_chans=in_chans, **options))
         from convarch.weights.pretrained import create_with_weights
 
         model = create_with_weights(name, weights, num_classes=num_classes, in_chans=in_chans, **options)
     else:
+        get_entry(name).check_options(options, also=CREATE_MODEL_OPTIONS)
         spec = model_spec(name, num_classes=num_classes, in_chans=in_chans, **options)
         check_buildable(spec)  # num_classes=10**9 would otherwise ask the allocator for 336 GB
         entry = get_entry(name)

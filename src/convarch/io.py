@@ -29,7 +29,16 @@ WRITE_ERRORS = {
     errno.EACCES: "permission denied",
     errno.EPERM: "permission denied",
     errno.EDQUOT: "the disk quota is exceeded",
+    errno.ENOENT: "the directory does not take new files (a virtual file system such as /proc?)",
 }
+_NO_SPACE = {WRITE_ERRORS[code] for code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)}
+
+
+def _advice(reason: str | None, advice: str | None) -> str:
+    """The caller's advice, else what fits the reason: space only helps when space was what ran out."""
+    if advice is not None:
+        return advice
+    return "free some space or choose another location" if reason in _NO_SPACE else "choose a location you can write to"
 
 
 def write_failure(failure: BaseException) -> str | None:
@@ -61,13 +70,14 @@ def atomic_write(
     write: Callable[[str], object],
     *,
     error: type[ConvarchError] = ConfigError,
-    advice: str = "choose another location or free some space",
+    advice: str | None = None,
 ) -> Path:
     """Call ``write(temporary_path)``, then move the result to ``path``.
 
     The temporary file keeps ``path``'s suffix, so writers that pick a format from it (matplotlib) work.
     A missing directory raises ``error`` before anything is written; an I/O failure (full disk, read-only
-    or forbidden directory) raises ``error`` naming the file, the reason, what was kept, and ``advice``.
+    or forbidden directory) raises ``error`` naming the file, the reason, what was kept, and ``advice`` (by
+    default, advice that fits the reason).
     """
     path = Path(path)
     if not path.parent.is_dir():
@@ -77,7 +87,8 @@ def atomic_write(
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     except OSError as failure:
-        raise error(f"cannot write {path}: {write_failure(failure)}; {advice}.") from None
+        reason = write_failure(failure)
+        raise error(f"cannot write {path}: {reason}; {_advice(reason, advice)}.") from None
     os.close(fd)
     try:
         write(temp)
@@ -91,6 +102,7 @@ def atomic_write(
         if reason is None:
             raise
         kept = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} was written"
+        advice = _advice(reason, advice)
         raise error(f"could not write {path}: {reason}; {kept}. {advice[:1].upper()}{advice[1:]}.") from failure
     return path
 

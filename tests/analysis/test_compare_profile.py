@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 import convarch as ca
@@ -47,3 +49,23 @@ def test_vgg_memory_sits_early_and_its_params_late() -> None:
 def test_centre_of_mass() -> None:
     assert centre_of_mass([5, 0, 0]) == 0.0 and centre_of_mass([0, 0, 5]) == 1.0
     assert centre_of_mass([1, 1, 1]) == 0.5 and centre_of_mass([0, 0]) == 0.0
+
+
+def test_a_profile_of_a_net_without_parameters_says_so() -> None:
+    """It said "100% in the last third" of the parameters of a network that has none."""
+    summary = layer_profile(ca.analyze("INPUT(32x32x3) -> POOL2 -> GAP")).summary()
+    assert "params: none" in summary and "%" not in summary.partition("params:")[2]
+    assert layer_profile(ca.analyze("INPUT(32x32x3)")).summary() == (
+        "memory: no layer allocates any. params: none; the network has no layer with weights."
+    )
+    vgg = layer_profile(ca.analyze("vgg16")).summary()
+    assert re.search(r"params: centre at 8\d% of depth, 9\d% in the last third", vgg)
+
+
+def test_a_chart_with_no_published_accuracy_is_refused_not_written_empty(tmp_path) -> None:
+    from convarch.viz.charts import complexity_chart
+
+    rows = compare(["INPUT(32x32x3) -> CONV3-8 -> RELU -> GAP -> FC10"])
+    with pytest.raises(ca.ConfigError, match="no published top-1 accuracy for .*the chart would be empty"):
+        complexity_chart(rows, tmp_path / "chart.png")
+    assert list(tmp_path.iterdir()) == []

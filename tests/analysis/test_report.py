@@ -136,3 +136,12 @@ def test_walk_prints_a_layer_only_to_report_an_error() -> None:
         for layer, text in ((Conv(8, 5, p=0), "CONV5-8(p=0)"), (Pool(4), "POOL4"), (Subsample(4), "SUBSAMPLE4")):
             with pytest.raises(ca.SizingError, match=rf"^{re.escape(text)}: the volume collapses"):
                 layer.output(Volume(3, 3, 3))
+
+
+def test_a_report_and_its_table_print_as_the_table() -> None:
+    """print(report) dumped the dataclass, print(report.to_table()) '<rich.table.Table object at ...>'."""
+    report = ca.analyze("INPUT(32x32x3) -> CONV3-8 -> RELU -> GAP -> FC10")
+    for shown in (str(report), str(report.to_table()), str(report.to_table(compact=True))):
+        assert "object at" not in shown and "Row(" not in shown and "\x1b[" not in shown
+        assert "CONV3-8" in shown and "32x32x8" in shown and "221,184" in shown and "TOTAL" in shown
+    assert "(in place)" in str(report) and "(in place)" not in str(report.to_table(compact=True))

@@ -109,3 +109,40 @@ def test_check_refuses_a_channel_first_input_and_says_the_order(capsys) -> None:
     code, out, err = run(capsys, "check", "resnet18", "--input", "3x224x224")
     assert code != 0 and "Traceback" not in out + err
     assert "224 channels of 3x224 pixels" in err and "an image with 3 channels is 224x224x3" in err
+
+
+def test_version(capsys) -> None:
+    from importlib.metadata import version
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"convarch {ca.__version__}" == f"convarch {version('convarch')}"
+
+
+PATTERN_FILE = """# one layer per line, with comments
+INPUT(32x32x3)
+  -> CONV3-8 -> RELU   # 32x32x8
+  -> GAP -> FC10
+"""
+
+
+@pytest.mark.parametrize("command", [("check",), ("show", "--compact"), ("list",), ("profile",), ("build", "--out")])
+def test_every_pattern_command_reads_a_file_or_stdin(capsys, tmp_path, monkeypatch, command) -> None:
+    import io
+
+    (tmp_path / "net.txt").write_text(PATTERN_FILE)
+    extra = (str(tmp_path / "net.safetensors"),) if command[-1] == "--out" else ()
+    code, out, err = run(capsys, command[0], f"@{tmp_path / 'net.txt'}", *command[1:], *extra)
+    assert code == 0, err
+    assert "CONV3-8" in out or "wrote" in out
+    monkeypatch.setattr("sys.stdin", io.StringIO(PATTERN_FILE))
+    assert run(capsys, command[0], "-", *command[1:], *extra)[0] == 0
+
+
+def test_a_missing_or_empty_pattern_file_is_a_usage_error(capsys, tmp_path, monkeypatch) -> None:
+    import io
+
+    code, _, err = run(capsys, "check", f"@{tmp_path / 'absent.txt'}")
+    assert code == 2 and "absent.txt does not exist; @FILE reads the pattern from a text file" in err
+    monkeypatch.setattr("sys.stdin", io.StringIO("  \n"))
+    code, _, err = run(capsys, "check", "-")
+    assert code == 2 and "standard input holds no pattern" in err and "Traceback" not in err

@@ -96,3 +96,18 @@ def test_persistent_workers_give_every_epoch_the_same_batches_as_the_main_proces
             for (x1, y1, i1), (x2, y2, i2) in zip(batches(alone, epoch), batches(workers, epoch), strict=True):
                 assert torch.equal(i1, i2) and torch.equal(y1, y2) and torch.equal(x1, x2)
         assert workers._loader is not None and workers._loader._iterator is not None  # one pool, kept
+
+
+def test_uint8_fitting_is_within_one_level_of_the_float_path() -> None:
+    from convarch.data.preprocess import Preprocessing
+
+    torch.manual_seed(0)
+    cases = [(3, 3, (40, 52), 24, (24, 24)), (3, 1, (20, 26), 32, (32, 30)), (1, 3, (40, 52), 24, (24, 24)),
+             (3, 3, (24, 24), 24, (28, 28))]  # fmt: skip
+    for in_chans, channels, size, resize, crop in cases:
+        prep = Preprocessing(in_chans, resize, crop, (0.5,) * in_chans, (0.2,) * in_chans)
+        pixels = torch.randint(0, 256, (1, *size, channels), dtype=torch.uint8).permute(0, 3, 1, 2)  # as PIL gives
+        fast = prep.fit_uint8(pixels)
+        reference = prep.geometry(pixels).mul(255).round().to(torch.uint8)
+        assert fast.dtype == torch.uint8 and fast.shape == reference.shape == (1, in_chans, *crop)
+        assert (fast.int() - reference.int()).abs().max() <= 1

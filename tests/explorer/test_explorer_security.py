@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import socket
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
 from tests.explorer.explorer_client import SEED, Client
 from typer.testing import CliRunner
 
+from convarch.explorer.endpoints import MAX_DRAW_LAYERS
 from convarch.explorer.server import MAX_BODY, STATIC, ExplorerServer, exposure_warning, host_name, is_loopback
 from convarch.spec.limits import MAX_TEXT
 
@@ -76,6 +78,9 @@ def test_pattern_length_is_the_parser_limit(client: Client) -> None:
 def test_work_per_request_is_bounded(client: Client) -> None:
     huge = client.get("/api/analyze", pattern="INPUT(32x32x3) -> [CONV3-8]*10000 -> [RELU]*10000 -> FC10")
     assert huge.status == 422 and "limit" in huge.json()["error"]["message"]
+    long = "INPUT(32x32x3) -> " + " -> ".join(f"CONV3-{8 + i % 50}" for i in range(MAX_DRAW_LAYERS + 1))
+    refused = client.request("POST", "/api/draw", urlencode({"pattern": long}).encode())
+    assert refused.status == 422 and f"up to {MAX_DRAW_LAYERS:,} layers" in refused.json()["error"]["message"]
     nested = client.get("/api/analyze", pattern="[" * 200 + "FC10" + "]" * 200)
     assert nested.status == 422 and nested.json()["error"]["type"] == "PatternError"
 

@@ -67,7 +67,7 @@ def test_a_loader_yields_as_many_batches_as_its_length_says(batch_size: int, min
 def test_a_run_whose_epoch_makes_no_step_fails_instead_of_reporting_success(tmp_path: Path, monkeypatch) -> None:
     root = write_class_folder(tmp_path / "shapes", {"a": 6, "b": 6})
     # Every file passes the scan and the statistics sample, then fails while streamed (a disk gone bad).
-    monkeypatch.setattr(sys.modules["convarch.data.loader"], "decode", lambda path: (None, "unreadable"))
+    monkeypatch.setattr(sys.modules["convarch.data.loader"], "decode", lambda path, **_: (None, "unreadable"))
     with pytest.raises(ca.ConfigError, match=r"epoch 1 made no training step.*\d+ unreadable file"):
         ca.train(TINY, root, out=tmp_path / "run", epochs=1, batch_size=4, cache=False, threads=1, quiet=True)
     assert not (tmp_path / "run" / "last.safetensors").exists()

@@ -56,6 +56,10 @@ def test_in_chans_must_be_positive() -> None:
 def test_unknown_option_lists_the_accepted_ones() -> None:
     with pytest.raises(ca.ConfigError, match=r"does not take option drop_rate; it accepts: dropout"):
         ca.create_model("alexnet", drop_rate=0.2)
+    # Every keyword create_model takes is listed, not only the family's, and the likely one is suggested.
+    with pytest.raises(ca.ConfigError, match=r"it accepts: dropout, num_classes, in_chans, weights, pretrained, "
+                       r"features_only, out_indices\. Did you mean dropout\?"):  # fmt: skip
+        ca.create_model("vgg16", drop_rate=0.2)
     assert ca.create_model("alexnet", dropout=0.2).spec != ca.create_model("alexnet").spec
 
 

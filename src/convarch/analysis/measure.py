@@ -73,6 +73,7 @@ class BenchResult:
     macs_per_image: int
     timings: list[BatchTiming] = field(default_factory=list)
     matmul_gflops: float | None = None  # the machine's measured matmul peak, same device and dtype
+    runtime: str = "torch eager"  # or what ca.optimize chose: "torch optimized: ...", "onnxruntime ..."
 
     def fraction(self, timing: BatchTiming) -> float | None:
         return timing.gflops / self.matmul_gflops if self.matmul_gflops else None
@@ -87,6 +88,7 @@ class BenchResult:
             "channels_last": self.channels_last,
             "macs_per_image": self.macs_per_image,
             "matmul_peak_gflops": self.matmul_gflops,
+            "runtime": self.runtime,
             "timings": [{**t.to_dict(), "fraction_of_peak": self.fraction(t)} for t in self.timings],
         }
 
@@ -300,23 +302,59 @@ def bench(
     input_size: tuple[int, int, int] | None = None,
     batches: tuple[int, ...] = (1,),
     device: str = "cpu",
-    dtype: str = "fp32",
+    dtype: str | None = None,
+    runtime: str = "torch",
+    optimize: bool = False,
     **options: Any,
 ) -> BenchResult:
     """Build a zoo name or pattern (random weights) and measure it; see ``bench_model`` for the options.
 
+    ``optimize`` (or ``runtime="onnxruntime"``) measures what ``ca.optimize`` makes of the model, with
+    ``dtype`` left to it unless given; otherwise the eager model runs in ``dtype`` (fp32 by default).
     Refuses, before building anything, a batch whose activations would not fit in the device's memory.
     """
     from convarch.api import analyze, build, is_model_name
 
     report = analyze(source, input_size=input_size)
     torch_device = resolve_device(device)
-    resolve_dtype(dtype)
+    if dtype is not None:
+        resolve_dtype(dtype)
+    if runtime not in ("torch", "onnxruntime"):
+        raise ConfigError(f"unknown runtime {runtime!r}; use torch or onnxruntime")
     bytes_per_value = 2 if dtype == "bf16" else 4
     need = (report.activations * max(batches) + report.params) * bytes_per_value
     check_fits(need, torch_device, f"batch {max(batches)} at {report.input} (weights and activations)",
                "Use a smaller batch (--batch) or a smaller input (--input).")  # fmt: skip
+    if optimize or runtime != "torch":
+        return _bench_optimized(source, report, batches=batches, device=device, dtype=dtype, runtime=runtime,
+                                **options)  # fmt: skip
     name = source.strip() if isinstance(source, str) and is_model_name(source) else (report.title or "pattern")
     model = build(source, input_size=report.input.chw)
     return bench_model(model, report.input.chw, report.macs, name=name, batches=batches, device=device,
-                       dtype=dtype, **options)  # fmt: skip
+                       dtype=dtype or "fp32", **options)  # fmt: skip
+
+
+def _bench_optimized(
+    source: Any, report: Any, *, batches: tuple[int, ...], device: str, dtype: str | None, runtime: str, **options: Any
+) -> BenchResult:
+    """``bench`` of ``ca.optimize(model, runtime=..., dtype=...)``: the model takes fp32 NCHW input and casts it
+    itself, so it is measured as it is called; the result says which path ``optimize`` chose."""
+    from convarch.api import build, is_model_name
+    from convarch.deploy.optimize import optimize
+
+    if options.get("channels_last"):
+        raise ConfigError("--optimize chooses the memory format itself; leave --channels-last out")
+    name = source.strip() if isinstance(source, str) and is_model_name(source) else (report.title or "pattern")
+    model = build(source, input_size=report.input.chw)
+    with _threads(options.get("threads")):  # an ONNX Runtime session takes torch's thread count when it is made
+        deployed = optimize(model, device=device, runtime=runtime, dtype=dtype)
+    measure_peak = options.pop("measure_peak", True)
+    result = bench_model(deployed, report.input.chw, report.macs, name=name, batches=batches, device=device,
+                         dtype="fp32", measure_peak=False, **options)  # fmt: skip
+    result.runtime = deployed.describe()
+    result.dtype = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(getattr(deployed, "dtype", None), "fp32")
+    result.channels_last = getattr(deployed, "memory_format", None) == torch.channels_last
+    if measure_peak:
+        with _threads(options.get("threads")):
+            result.matmul_gflops = matmul_peak(resolve_device(device), DTYPES.get(result.dtype, torch.float16))
+    return result

@@ -40,6 +40,21 @@ class Profile:
         total = sum(values)
         return sum(values[:cut]) / total if total else 0.0
 
+    def summary(self) -> str:
+        """Where memory and parameters sit, in words; a quantity the network has none of says so."""
+        if sum(self.memory_bytes):
+            first = self.share_before(1 / 3, self.memory_bytes)
+            memory = f"memory: centre at {self.memory_centre:.0%} of depth, {first:.0%} in the first third of the "
+            memory += "layers."
+        else:
+            memory = "memory: no layer allocates any."
+        if sum(self.params):
+            last = 1 - self.share_before(2 / 3, self.params)
+            params = f"params: centre at {self.params_centre:.0%} of depth, {last:.0%} in the last third."
+        else:
+            params = "params: none; the network has no layer with weights."
+        return f"{memory} {params}"
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "title": self.title,

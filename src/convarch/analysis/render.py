@@ -6,6 +6,7 @@ import csv
 import html
 import io
 import json
+import shutil
 from dataclasses import fields
 from typing import TYPE_CHECKING
 
@@ -13,6 +14,23 @@ from rich.table import Table
 
 if TYPE_CHECKING:
     from convarch.analysis.report import Report, Row
+
+
+class PrintableTable(Table):
+    """A rich Table that ``print`` shows as the table: rich's own class prints as its object's address."""
+
+    def __str__(self) -> str:
+        return plain_text(self)
+
+
+def plain_text(renderable: object) -> str:
+    """What rich would draw in this terminal (or 120 columns when there is none), without colours."""
+    from rich.console import Console
+
+    width = shutil.get_terminal_size((120, 24)).columns
+    console = Console(file=io.StringIO(), width=width, color_system=None, force_terminal=False)
+    console.print(renderable)
+    return console.file.getvalue().rstrip("\n")  # type: ignore[attr-defined]
 
 
 def human(n: float, unit: str = "") -> str:
@@ -54,7 +72,7 @@ def report_table(report: Report, *, compact: bool = False) -> Table:
     from convarch.analysis.report import CONVENTIONS
 
     caption = f"{totals_line(report)}.\n{CONVENTIONS}"
-    table = Table(title=title_of(report), caption=caption, caption_justify="left", title_justify="left")
+    table = PrintableTable(title=title_of(report), caption=caption, caption_justify="left", title_justify="left")
     for header in ("#", "layer", "output", "activations", "params", "weights", "MACs"):
         table.add_column(header, justify="left" if header == "layer" else "right")
     table.add_row("0", "INPUT", str(report.input), f"{report.input.numel:,}", "0", "0", "0")

@@ -176,6 +176,9 @@ class Report:
     def __rich__(self) -> Any:  # ``rich.print(report)``
         return self.to_table()
 
+    def __str__(self) -> str:  # ``print(report)``: the table, not the dataclass's fields
+        return str(self.to_table())
+
 
 class _RowMaker(Interpreter[None]):
     """Collects one Row per primitive as the walk passes it; combinators add nothing."""

@@ -21,11 +21,17 @@ Options (keywords, so the plain names stay the common layouts):
 * ``RES(dropout=)``: dropout between the two 3x3 convs (Wide ResNets, Zagoruyko & Komodakis 2016 §2.4).
 * ``BOTTLENECK(widen=)``: the inner width is ``width x widen`` and the output stays ``4 x width``
   (torchvision's wide_resnet50_2 and wide_resnet101_2 use ``widen=2``).
+* ``se``: a squeeze-and-excitation gate with reduction ratio ``se`` (``BOTTLENECK(64, se=16)``) at the end
+  of the residual branch, before the addition (Hu et al. 2017 Fig. 3); its modules are ``body.se.fc1`` and
+  ``body.se.fc2``. 0, the default, leaves it out.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from convarch.blocks.registry import block
+from convarch.blocks.squeeze_excite import squeeze_excite
 from convarch.errors import ConfigError
 from convarch.spec.layers import BN, Conv, Dropout, Relu, ZeroPad
 from convarch.spec.nodes import Node, Residual, Seq
@@ -46,8 +52,11 @@ def _strides(block_name: str, s: int, stride_in: str) -> tuple[int, int]:
     return (s, 1) if stride_in == "conv1" else (1, s)
 
 
-def _body(convs: list[Conv], preact: bool, eps: float, dropout: float = 0.0) -> Seq:
-    """The convs joined by BN-ReLU; a post-activated body also ends in BN (its ReLU comes after the add)."""
+def _body(convs: list[Conv], preact: bool, eps: float, dropout: float = 0.0, se: int = 0) -> Seq:
+    """The convs joined by BN-ReLU; a post-activated body also ends in BN (its ReLU comes after the add).
+
+    ``se``: a squeeze-and-excitation gate closes the branch, before the addition (Hu et al. 2017 Fig. 3).
+    """
     items: list[Node] = [convs[0]]
     for i, conv in enumerate(convs[1:], 2):
         items += [BN(eps=eps), Relu()]
@@ -56,6 +65,10 @@ def _body(convs: list[Conv], preact: bool, eps: float, dropout: float = 0.0) -> 
         items.append(conv)
     if not preact:
         items.append(BN(eps=eps))
+    if not isinstance(se, int) or isinstance(se, bool) or se < 0:
+        raise ConfigError(f"se must be a reduction ratio (a whole number, 0 for none), got {se!r}")
+    if se:
+        items.append(replace(squeeze_excite(se), label="se"))
     return Seq(tuple(items))
 
 
@@ -80,11 +93,12 @@ def res(
     shortcut: str = "projection",
     dropout: float = 0.0,
     eps: float = 1e-5,
+    se: int = 0,
 ) -> Residual:
     """The basic block: two 3x3 convs of ``width`` filters (ResNet-18/34, the CIFAR nets, Wide ResNets)."""
     s1, s2 = _strides("RES", s, stride_in)
     convs = [Conv(width, 3, s=s1, bias=False), Conv(width, 3, s=s2, bias=False)]
-    return _residual("RES", _body(convs, preact, eps, dropout), width, s, preact, shortcut, eps)
+    return _residual("RES", _body(convs, preact, eps, dropout, se), width, s, preact, shortcut, eps)
 
 
 @block("BOTTLENECK")
@@ -96,6 +110,7 @@ def bottleneck(
     preact: bool = False,
     shortcut: str = "projection",
     eps: float = 1e-5,
+    se: int = 0,
 ) -> Residual:
     """1x1 reduce to ``width``, 3x3, 1x1 expand to ``4 x width`` (ResNet-50/101/152, §4.1 "Deeper Bottleneck")."""
     if not isinstance(widen, int) or isinstance(widen, bool) or widen < 1:
@@ -103,4 +118,4 @@ def bottleneck(
     s1, s2 = _strides("BOTTLENECK", s, stride_in)
     inner, out = width * widen, EXPANSION * width
     convs = [Conv(inner, 1, s=s1, bias=False), Conv(inner, 3, s=s2, bias=False), Conv(out, 1, bias=False)]
-    return _residual("BOTTLENECK", _body(convs, preact, eps), out, s, preact, shortcut, eps)
+    return _residual("BOTTLENECK", _body(convs, preact, eps, se=se), out, s, preact, shortcut, eps)

@@ -22,7 +22,7 @@ from convarch.analysis.report import CONVENTIONS
 from convarch.analysis.sweep import parse_setting, sizing_checker, sweep, to_csv, to_json
 from convarch.api import analyze, resolve
 from convarch.cli.app import app, console, err_console
-from convarch.cli.options import InputOption, SetOption, settings
+from convarch.cli.options import InputOption, SetOption, pattern_argument, settings
 from convarch.cli.options import input_size as parse_input
 from convarch.errors import ConfigError
 from convarch.io import write_text
@@ -78,13 +78,18 @@ def _comparison_table(rows: list[Comparison], batches: tuple[int, ...]) -> tuple
 
 @app.command("compare")
 def compare_command(
-    names: Annotated[list[str] | None, typer.Argument(help="Zoo names or patterns (default: seed lineup).")] = None,
+    names: Annotated[
+        list[str] | None,
+        pattern_argument("Zoo names or patterns (default: seed lineup)."),
+    ] = None,
     chart: Annotated[str | None, typer.Option(help="Draw the Canziani-style chart to FILE.png or FILE.svg.")] = None,
     measure: Annotated[bool, typer.Option("--measure", help="Also measure latency on this machine.")] = False,
     batch: Annotated[str, typer.Option(help="Batch sizes for --measure, e.g. 1,8.")] = "1,8",
     input_size: InputOption = None,
     as_json: JsonOption = False,
     sets: SetOption = None,
+    runtime: Annotated[str, typer.Option(help="--measure with torch or onnxruntime (implies --optimize).")] = "torch",
+    optimize: Annotated[bool, typer.Option("--optimize", help="--measure ca.optimize's inference path.")] = False,
 ) -> None:
     """Models side by side: year, params, GMACs, activations, memory, published accuracy, FC share."""
     if chart is not None:
@@ -100,11 +105,14 @@ def compare_command(
     if measure:
         with progress_bar("measuring", len(rows) * len(batches)) as advance:
             for row in rows:
-                for b in batches:
-                    result = bench(row.name, batches=(b,), input_size=row.report.input.chw, warmup=1, repeats=5,
-                                   max_seconds=3.0, measure_peak=False)  # fmt: skip
-                    row.latency[b] = result.timings[0].median
-                    advance()
+                # optimized once per model (an ONNX export takes seconds), eager once per batch size
+                groups = [batches] if optimize or runtime != "torch" else [(b,) for b in batches]
+                for group in groups:
+                    result = bench(row.name, batches=group, input_size=row.report.input.chw, warmup=1, repeats=5,
+                                   max_seconds=3.0, measure_peak=False, runtime=runtime, optimize=optimize)  # fmt: skip
+                    for timing in result.timings:
+                        row.latency[timing.batch] = timing.median
+                        advance()
     if as_json:
         print(json.dumps({"conventions": CONVENTIONS, "models": [r.to_dict() for r in rows]}, indent=2))
     else:
@@ -128,7 +136,7 @@ REPORT_FORMATS = {".json": "to_json", ".csv": "to_csv", ".html": "_repr_html_"}
 
 @app.command("profile")
 def profile_command(
-    model: Annotated[str, typer.Argument(help="A zoo model name, or pattern text in quotes.")],
+    model: Annotated[str, pattern_argument("A zoo model name, or pattern text in quotes.")],
     chart: Annotated[str | None, typer.Option(help="Draw memory and params per layer to FILE.png|svg.")] = None,
     input_size: InputOption = None,
     out: Annotated[str | None, typer.Option(help="Write the full report to FILE.json, .csv or .html.")] = None,
@@ -143,13 +151,7 @@ def profile_command(
     report = analyze(model, input_size=parse_input(input_size), **settings(sets))
     profile = layer_profile(report)
     console.print(report.to_table(compact=not full))
-    memory_third = profile.share_before(1 / 3, profile.memory_bytes)
-    params_third = 1 - profile.share_before(2 / 3, profile.params)
-    console.print(
-        f"memory: centre at {profile.memory_centre:.0%} of depth, {memory_third:.0%} in the first third of the "
-        f"layers. params: centre at {profile.params_centre:.0%} of depth, {params_third:.0%} in the last third.",
-        highlight=False,
-    )
+    console.print(profile.summary(), highlight=False)
     if out_file is not None:
         write_text(out_file, getattr(report, REPORT_FORMATS[out_file.suffix.lower()])())
         err_console.print(f"report written to {out_file}")
@@ -164,7 +166,7 @@ def profile_command(
 
 @app.command("sweep")
 def sweep_command(
-    pattern: Annotated[str, typer.Argument(help="A template pattern with variables, in quotes.")],
+    pattern: Annotated[str, pattern_argument("A template pattern with variables, in quotes.")],
     settings: Annotated[list[str], typer.Option("--set", help="A variable's values: N=1..3 or N=1,2,4.")],
     input_size: InputOption = None,
     out: Annotated[str | None, typer.Option(help="Write every instance to FILE.csv or FILE.json.")] = None,
@@ -218,6 +220,7 @@ def sweep_command(
 def _bench_table(result: BenchResult) -> Table:
     title = f"{result.model} at {result.input[1]}x{result.input[2]}x{result.input[0]}, {result.device} {result.dtype}"
     title += f", {result.threads} threads" + (", channels_last" if result.channels_last else "")
+    title += f", {result.runtime}" if result.runtime != "torch eager" else ""
     peak = f"{result.matmul_gflops:.1f}" if result.matmul_gflops else "n/a"
     table = Table(title=title, caption=f"matmul peak of this machine: {peak} GFLOP/s. GFLOP/s = 2 x static MACs "
                   "x batch / median latency.", caption_justify="left", title_justify="left")  # fmt: skip
@@ -233,12 +236,16 @@ def _bench_table(result: BenchResult) -> Table:
 
 @app.command("bench")
 def bench_command(
-    model: Annotated[str, typer.Argument(help="A zoo model name, or pattern text in quotes.")],
+    model: Annotated[str, pattern_argument("A zoo model name, or pattern text in quotes.")],
     batch: Annotated[str, typer.Option(help="Batch sizes, e.g. 1,8,32.")] = "1",
     threads: Annotated[int | None, typer.Option(help="CPU threads (torch.set_num_threads).")] = None,
     channels_last: Annotated[bool, typer.Option("--channels-last", help="NHWC memory format.")] = False,
-    dtype: Annotated[str, typer.Option(help="fp32 or bf16.")] = "fp32",
+    dtype: Annotated[str | None, typer.Option(help="fp32 or bf16 [default: fp32; --optimize chooses].")] = None,
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    runtime: Annotated[str, typer.Option(help="torch or onnxruntime (implies --optimize).")] = "torch",
+    optimize: Annotated[
+        bool, typer.Option("--optimize", help="Measure ca.optimize's inference path (BN folded, native precision).")
+    ] = False,
     input_size: InputOption = None,
     warmup: Annotated[int, typer.Option(help="Untimed runs per batch size.")] = 2,
     repeats: Annotated[int, typer.Option(help="Timed runs per batch size (the median is reported).")] = 10,
@@ -258,7 +265,7 @@ def bench_command(
     with progress_bar(f"benchmarking {model}", len(batches) * (max(warmup, 1) + repeats)) as advance:
         result = bench(model, input_size=size, batches=batches, threads=threads, channels_last=channels_last,
                        dtype=dtype, device=device, warmup=warmup, repeats=repeats, max_seconds=max_time,
-                       on_run=advance)  # fmt: skip
+                       runtime=runtime, optimize=optimize, on_run=advance)  # fmt: skip
     if as_json:
         print(json.dumps(result.to_dict(), indent=2))
     else:

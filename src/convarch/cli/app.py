@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -28,3 +29,21 @@ app = typer.Typer(
 )
 console = make_console()
 err_console = make_console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from convarch import __version__
+
+        console.print(f"convarch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_print_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
+    # No docstring: the app's help text stays the one given to typer.Typer above.
+    pass

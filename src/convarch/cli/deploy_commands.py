@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from convarch.cli.app import app, console
+from convarch.cli.options import pattern_argument
 from convarch.deploy.export import export, format_for
 from convarch.deploy.onnx_export import check_destination
 from convarch.deploy.source import model_for_export
@@ -21,7 +22,10 @@ LOADERS = {
 
 @app.command("export")
 def export_command(
-    source: Annotated[str, typer.Argument(help="A zoo model name, pattern text in quotes, or a convarch checkpoint.")],
+    source: Annotated[
+        str,
+        pattern_argument("A zoo model name, pattern text in quotes, or a convarch checkpoint."),
+    ],
     out: Annotated[Path, typer.Option("--out", "-o", help="The file to write: .onnx, .pt2 or .safetensors.")],
     weights: Annotated[
         str | None, typer.Option("--weights", "-w", help="A source tag, a weights file or a URL [default: none].")

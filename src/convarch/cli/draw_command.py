@@ -8,14 +8,14 @@ import typer
 
 from convarch.analysis.output import output_path
 from convarch.cli.app import app, console
-from convarch.cli.options import InputOption, SetOption, keywords
+from convarch.cli.options import InputOption, SetOption, keywords, pattern_argument
 from convarch.draw import STYLES, draw
 from convarch.draw.diagram import SUFFIXES
 
 
 @app.command("draw")
 def draw_command(
-    name: Annotated[str, typer.Argument(help="A zoo model name, or pattern text in quotes.")],
+    name: Annotated[str, pattern_argument("A zoo model name, or pattern text in quotes.")],
     out: Annotated[str, typer.Option("--out", "-o", help="The figure to write: FILE.svg or FILE.png.")],
     style: Annotated[
         str, typer.Option(help="volumes (boxes in perspective), block (one module as its paper draws it), graph.")

@@ -24,7 +24,7 @@ def report_command(
     from convarch.explorer.report import write_report
 
     target = output_path(out, (".html", ".htm"), what="report")  # a bad path fails before the work
-    written = write_report(source, target, **keywords(input_size, sets, num_classes))
+    written = write_report(source, target, **keywords(input_size, sets, num_classes, source=source))
     err_console.print(f"report written to {written}", highlight=False)
 
 

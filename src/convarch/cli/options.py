@@ -7,13 +7,17 @@ They turn into the keywords of ``ca.build`` / ``ca.check`` / ``ca.analyze``: ``i
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from convarch.api import is_model_name, resolve
-from convarch.errors import ConfigError
+from convarch.cli.app import err_console
+from convarch.errors import ConfigError, ConvarchError
 from convarch.spec.bind import check_names
+from convarch.spec.edit import num_classes_of
 from convarch.spec.limits import MAX_DIM
 from convarch.spec.volume import Volume
 
@@ -30,6 +34,34 @@ NumClassesOption = Annotated[
 ]
 _VOLUME = re.compile(r"\s*(\d+)\s*[xX]\s*(\d+)\s*[xX]\s*(\d+)\s*")
 _SETTING = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\S+)\s*")
+
+
+def read_pattern(value: str) -> str:
+    """A pattern argument as given, or read from stdin (``-``) or a file (``@net.txt``): long patterns, with
+    comments and one layer per line, are easier to keep in a file than to quote on a command line."""
+    if value == "-":
+        text = sys.stdin.read()
+        where = "standard input"
+    elif isinstance(value, str) and value.startswith("@") and len(value) > 1:
+        path = Path(value[1:]).expanduser()
+        if not path.is_file():
+            state = "is a directory" if path.is_dir() else "does not exist"
+            raise typer.BadParameter(f"{value}: {path} {state}; @FILE reads the pattern from a text file")
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise typer.BadParameter(f"{value}: {path} could not be read as UTF-8 text ({error})") from None
+        where = str(path)
+    else:
+        return value
+    if not text.strip():
+        raise typer.BadParameter(f"{where} holds no pattern: it is empty")
+    return text
+
+
+def pattern_argument(help: str) -> Any:
+    """A command's pattern argument: text as given, ``-`` for stdin or ``@FILE`` (see ``read_pattern``)."""
+    return typer.Argument(help=f"{help} '-' reads it from stdin, @FILE from a text file.", parser=read_pattern)
 
 
 def input_size(text: str | None) -> tuple[int, int, int] | None:
@@ -73,8 +105,11 @@ def template_settings(source: str | None, sets: list[str] | None) -> dict[str, A
     return found
 
 
-def keywords(input_text: str | None, sets: list[str] | None, num_classes: int | None) -> dict[str, Any]:
-    """The keywords of ``build``/``check``/``analyze`` for these options (only the ones given)."""
+def keywords(
+    input_text: str | None, sets: list[str] | None, num_classes: int | None, *, source: str | None = None
+) -> dict[str, Any]:
+    """The keywords of ``build``/``check``/``analyze`` for these options (only the ones given). With the
+    ``source`` they apply to, ``--num-classes`` on a network without a final FC says that it appends one."""
     found: dict[str, Any] = settings(sets)
     for name in ("input_size", "num_classes"):
         if name in found:
@@ -85,4 +120,15 @@ def keywords(input_text: str | None, sets: list[str] | None, num_classes: int | 
         found["input_size"] = size
     if num_classes is not None:
         found["num_classes"] = num_classes
+        if num_classes and source is not None and _has_no_classifier(source):
+            err_console.print(
+                f"note: the network has no final FC, so --num-classes {num_classes} appends FC{num_classes}"
+            )
     return found
+
+
+def _has_no_classifier(source: str) -> bool:
+    try:
+        return num_classes_of(resolve(source)) == 0
+    except ConvarchError:  # not one network (a name filter): the command itself explains
+        return False

@@ -18,13 +18,13 @@ from convarch.analysis.output import output_path
 from convarch.analysis.render import human
 from convarch.api import analyze, build, check, resolve, to_pattern
 from convarch.cli.app import app, console
-from convarch.cli.options import InputOption, NumClassesOption, SetOption, keywords
+from convarch.cli.options import InputOption, NumClassesOption, SetOption, keywords, pattern_argument
 from convarch.errors import SizingError
 from convarch.spec.bind import bind
 from convarch.weights.checkpoint import save
 
 SEVERITY_STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-PatternArgument = Annotated[str, typer.Argument(help="Pattern text in quotes, or a zoo model name.")]
+PatternArgument = Annotated[str, pattern_argument("Pattern text in quotes, or a zoo model name.")]
 
 
 def finding_line(finding: Finding) -> Text:
@@ -51,7 +51,7 @@ def check_command(
     strict: Annotated[bool, typer.Option(help="Exit 1 on warnings too, not only on errors.")] = False,
 ) -> None:
     """Check a pattern against the sizing rules: the layer table (volumes, params, MACs), then the findings."""
-    options = keywords(input_text, sets, num_classes)
+    options = keywords(input_text, sets, num_classes, source=pattern)
     spec = resolve(pattern)
     findings = check(spec, **options)
     try:
@@ -78,7 +78,7 @@ def build_command(
     seed: Annotated[int, typer.Option(min=0, max=2**63 - 1, help="Random seed of the initial weights.")] = 0,
 ) -> None:
     """Build a pattern into an initialised model and save it, with its spec and pattern text in the file."""
-    options = keywords(input_text, sets, num_classes)
+    options = keywords(input_text, sets, num_classes, source=pattern)
     out = output_path(out, (".safetensors",), "the model")  # refused before anything is built
     torch.manual_seed(seed)
     model = build(resolve(pattern), **options)

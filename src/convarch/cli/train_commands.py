@@ -16,7 +16,7 @@ from rich.table import Table
 
 from convarch.api import is_model_name
 from convarch.cli.app import app, console, err_console
-from convarch.cli.options import SetOption, template_settings
+from convarch.cli.options import SetOption, pattern_argument, template_settings
 from convarch.data.builtin import BUILTIN
 from convarch.errors import ConfigError, ConvarchError
 from convarch.train import checkpoint as ckpt
@@ -30,6 +30,8 @@ DataOpt = Annotated[
     str | None, typer.Option("--data", help="mnist5k, digits, or a folder with one subfolder per class.")
 ]
 Opt = typer.Option
+RuntimeOpt = Annotated[str, Opt(help="torch or onnxruntime (implies --optimize).")]
+OptimizeOpt = Annotated[bool, Opt("--optimize", help="Run ca.optimize's inference path (BN folded, native precision).")]
 
 
 def _options(**given: Any) -> dict[str, Any]:
@@ -55,12 +57,17 @@ def architecture_of(weights: str) -> str:
         return "pattern"  # not a local convarch file (a registry source): finetune itself explains any problem
 
 
+def _top5(value: float | None, template: str) -> str:
+    """Top-5 in ``template``, or nothing where it says nothing (5 classes or fewer: every image is a hit)."""
+    return "" if value is None else template.format(f"{value:.2%}")
+
+
 def _report(result: TrainResult) -> None:
     if not result.history or result.rank != 0:
         return
     last = result.history[-1]
     console.print(
-        f"held-out top-1 {last['val_top1']:.2%} (top-5 {last['val_top5']:.2%}) after {last['epoch']} epochs; "
+        f"held-out top-1 {last['val_top1']:.2%}{_top5(last['val_top5'], ' (top-5 {})')} after {last['epoch']} epochs; "
         f"best {result.best_top1:.2%} at epoch {result.best_epoch}",
         highlight=False,
         soft_wrap=True,
@@ -72,7 +79,10 @@ def _report(result: TrainResult) -> None:
 
 @app.command("train")
 def train_command(
-    model: Annotated[str | None, typer.Argument(help="A zoo model name or pattern text (in quotes).")] = None,
+    model: Annotated[
+        str | None,
+        pattern_argument("A zoo model name or pattern text (in quotes)."),
+    ] = None,
     data: DataOpt = None,
     epochs: Annotated[int | None, Opt(help="Epochs [default: 30].")] = None,
     batch_size: Annotated[int | None, Opt(help="Images per step and process [default: 64].")] = None,
@@ -138,7 +148,8 @@ def train_command(
 @app.command("finetune")
 def finetune_command(
     model: Annotated[
-        str | None, typer.Argument(help="Zoo name or pattern; leave out for a convarch checkpoint.")
+        str | None,
+        pattern_argument("Zoo name or pattern; leave out for a convarch checkpoint."),
     ] = None,
     weights: Annotated[
         str | None, Opt(help="A checkpoint (.safetensors from convarch) or a pretrained source.")
@@ -188,6 +199,8 @@ def evaluate_command(
     as_json: Annotated[bool, Opt("--json", help="Print the results as JSON.")] = False,
     device: Annotated[str, Opt(help="auto, cpu, cuda or mps.")] = "auto",
     batch_size: Annotated[int, Opt(help="Images per forward pass.")] = 256,
+    runtime: RuntimeOpt = "torch",
+    optimize: OptimizeOpt = False,
 ) -> None:
     """Top-1/top-5, per-class accuracy and a confusion-matrix chart of a checkpoint on a dataset."""
     if data is None:
@@ -200,7 +213,8 @@ def evaluate_command(
     elif not as_json:  # JSON is for scripts: no file appears unless asked for
         name = data.lower() if data.lower() in BUILTIN else Path(data).name
         confusion = checkpoint.parent / f"confusion-{checkpoint.stem}-{name}.png"
-    result = evaluate(checkpoint, data, split=split, device=device, batch_size=batch_size)
+    result = evaluate(checkpoint, data, split=split, device=device, batch_size=batch_size, runtime=runtime,
+                      optimize=optimize)  # fmt: skip
     # The results are shown before the chart is drawn: a chart that cannot be written must not lose them.
     if as_json:
         console.print_json(json.dumps({**result.to_dict(), "confusion_chart": str(confusion) if confusion else None}))
@@ -219,14 +233,14 @@ def evaluate_command(
 
 
 def _print_evaluation(result: Evaluation, checkpoint: Path, data: str, split: str) -> None:
-    summary = f"top-1 {result.top1:.2%}  top-5 {result.top5:.2%}  loss {result.stats.loss:.4f}"
+    summary = f"top-1 {result.top1:.2%}{_top5(result.top5, '  top-5 {}')}  loss {result.stats.loss:.4f}"
     console.print(f"{checkpoint} on {data} ({split}, {result.stats.count} images): {summary}", soft_wrap=True)
     table = Table(title="per-class accuracy", title_justify="left")
     for header in ("class", "images", "top-1"):
         table.add_column(header, justify="left" if header == "class" else "right")
     counts = result.stats.confusion.sum(dim=1).tolist()
     for name, count, accuracy in zip(result.class_names, counts, result.stats.per_class, strict=True):
-        table.add_row(name, str(count), f"{accuracy:.2%}")
+        table.add_row(name, str(count), "n/a" if accuracy is None else f"{accuracy:.2%}")  # n/a: no image
     console.print(table)
     if result.skipped:
         console.print(f"skipped {len(result.skipped)} unreadable image(s), not counted:", highlight=False)
@@ -242,10 +256,12 @@ def predict_command(
     images: Annotated[list[Path], typer.Argument(help="One or more image files.")],
     topk: Annotated[int, Opt(help="How many classes to show per image.")] = 5,
     device: Annotated[str, Opt(help="auto, cpu, cuda or mps.")] = "cpu",
+    runtime: RuntimeOpt = "torch",
+    optimize: OptimizeOpt = False,
 ) -> None:
     """Print the top-k classes and their probabilities for each image."""
     failed = 0
-    for prediction in predict(checkpoint, list(images), topk=topk, device=device):
+    for prediction in predict(checkpoint, list(images), topk=topk, device=device, runtime=runtime, optimize=optimize):
         if prediction.error:
             failed += 1
             err_console.print(

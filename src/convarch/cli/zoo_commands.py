@@ -11,7 +11,7 @@ from rich.text import Text
 from convarch.analysis.render import human
 from convarch.api import analyze, is_model_name, resolve, to_pattern
 from convarch.cli.app import app, console
-from convarch.cli.options import InputOption, NumClassesOption, SetOption, keywords
+from convarch.cli.options import InputOption, NumClassesOption, SetOption, keywords, pattern_argument
 from convarch.errors import ConfigError, PatternError
 from convarch.pattern.parser import parse
 from convarch.spec.bind import bind
@@ -41,14 +41,17 @@ def _parses(text: str) -> bool:
 
 @app.command("list")
 def list_command(
-    pattern: Annotated[str, typer.Argument(help="Shell-style filter such as 'resnet*', or pattern text.")] = "*",
+    pattern: Annotated[
+        str,
+        pattern_argument("Shell-style filter such as 'resnet*', or pattern text."),
+    ] = "*",
     input_text: InputOption = None,
     sets: SetOption = None,
     num_classes: NumClassesOption = None,
     pretrained: Annotated[bool, typer.Option("--pretrained", help="Only models with registered weights.")] = False,
 ) -> None:
     """List the zoo models (name, family, year, params, GMACs, input size)."""
-    options = keywords(input_text, sets, num_classes)
+    options = keywords(input_text, sets, num_classes, source=pattern)
     if name_filter_matches(pattern) or _meant_as_name(pattern):  # RESNET1*, vgg1[69], vgg99: names
         if options:
             raise ConfigError("--input, --set and --num-classes apply to pattern text; `convarch show NAME` takes them")
@@ -80,14 +83,14 @@ def _meant_as_name(text: str) -> bool:
 
 @app.command("show")
 def show_command(
-    name: Annotated[str, typer.Argument(help="A zoo model name, or pattern text in quotes.")],
+    name: Annotated[str, pattern_argument("A zoo model name, or pattern text in quotes.")],
     compact: Annotated[bool, typer.Option(help="Only layers with weights or a new volume.")] = False,
     input_text: InputOption = None,
     sets: SetOption = None,
     num_classes: NumClassesOption = None,
 ) -> None:
     """Show a model's paper, figures and deviations, and its layers' volumes and params."""
-    options = keywords(input_text, sets, num_classes)
+    options = keywords(input_text, sets, num_classes, source=name)
     text = to_pattern(bind(resolve(name), **options) if options else name)  # a mistake shows before any output
     report = analyze(name, **options)
     if is_model_name(name):

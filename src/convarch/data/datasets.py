@@ -238,10 +238,10 @@ def _sample(side: Side, geometry: Preprocessing, count: int = 512) -> torch.Tens
     """Decode up to ``count`` images spread over a streamed side, for the normalisation statistics."""
     paths = side.paths or []
     step = max(1, len(paths) // count)
-    images = [image for image, _ in (decode(p) for p in paths[::step][:count]) if image is not None]
+    images = [image for image, _ in (decode(p, uint8=True) for p in paths[::step][:count]) if image is not None]
     if not images:
         raise DataError("none of the sampled training images could be read; see the skipped files")
-    return _to_uint8(torch.cat([geometry.geometry(image.unsqueeze(0)) for image in images]))
+    return torch.cat([geometry.fit_uint8(image.unsqueeze(0)) for image in images])
 
 
 def _to_uint8(images: torch.Tensor) -> torch.Tensor:

@@ -6,6 +6,7 @@ every class has images, zero-byte files) and gives a ``DataError`` that says how
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +57,10 @@ def scan_folder(root: Path, class_names: list[str] | None = None) -> FolderScan:
     scan = FolderScan([], [], list(names))
     for label, name in enumerate(names):
         folder = root / name
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p)) if folder.is_dir() else []
+        entries = sorted(p for p in folder.rglob("*") if is_image_file(p)) if folder.is_dir() else []
+        files = [p for p in entries if p.is_file()]
+        # A link whose target is gone is an image the user meant to include: listed, not silently dropped.
+        scan.skipped += [(str(p), _broken_link(p)) for p in entries if p.is_symlink() and not p.exists()]
         usable = 0
         for path in files:
             if path.stat().st_size == 0:
@@ -73,6 +77,13 @@ def scan_folder(root: Path, class_names: list[str] | None = None) -> FolderScan:
     return scan
 
 
+def _broken_link(path: Path) -> str:
+    try:
+        return f"a broken symbolic link (its target {os.readlink(path)} does not exist)"
+    except OSError:
+        return "a broken symbolic link"
+
+
 def _check_classes(root: Path, names: list[str]) -> None:
     if not names:
         has_images = any(is_image_file(p) for p in root.iterdir() if p.is_file())
@@ -82,9 +93,9 @@ def _check_classes(root: Path, names: list[str]) -> None:
         raise DataError(f"{root} has a single class ({names[0]}); a classifier needs at least two class subfolders")
 
 
-def decode(path: Path) -> tuple[torch.Tensor | None, str]:
+def decode(path: Path, *, uint8: bool = False) -> tuple[torch.Tensor | None, str]:
     """``(image, "")`` or ``(None, reason)``: a bad file is reported, never raised mid-epoch."""
     try:
-        return read_image(path), ""
+        return read_image(path, uint8=uint8), ""
     except BadImage as error:
         return None, str(error)

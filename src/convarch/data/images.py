@@ -24,8 +24,12 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
-def read_image(path: str | Path) -> torch.Tensor:
-    """The image at ``path`` as a float tensor ``(C, H, W)`` in [0, 1], C = 1 for grey and 3 for colour."""
+def read_image(path: str | Path, *, uint8: bool = False) -> torch.Tensor:
+    """The image at ``path`` as a float tensor ``(C, H, W)`` in [0, 1], C = 1 for grey and 3 for colour.
+
+    ``uint8=True`` keeps 8-bit images (grey, RGB, palette, ...) as uint8 in [0, 255], in the channels-last
+    layout PIL decodes to, which torch's uint8 resize reads fastest; 16-bit and float images stay float.
+    """
     from PIL import Image, UnidentifiedImageError
 
     path = Path(path)
@@ -42,7 +46,7 @@ def read_image(path: str | Path) -> torch.Tensor:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path) as image:
                 image.load()  # decode now: a truncated file fails here, not later in a worker
-                return _to_tensor(image)
+                return _to_tensor(image, uint8)
     except BadImage:
         raise
     except Image.DecompressionBombError as error:
@@ -58,7 +62,7 @@ def read_image(path: str | Path) -> torch.Tensor:
         raise BadImage(f"unreadable ({error})") from None
 
 
-def _to_tensor(image) -> torch.Tensor:  # type: ignore[no-untyped-def]
+def _to_tensor(image, uint8: bool = False) -> torch.Tensor:  # type: ignore[no-untyped-def]
     mode = image.mode
     if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
         # 16-bit grey: PIL's convert("L") would clip at 255, so scale the full range ourselves.
@@ -70,9 +74,10 @@ def _to_tensor(image) -> torch.Tensor:  # type: ignore[no-untyped-def]
         top = float(pixels.max()) if pixels.max() > 1.0 else 1.0
         return torch.from_numpy(np.clip(pixels / top, 0.0, 1.0)).unsqueeze(0)
     if mode in ("1", "L", "LA"):
-        grey = np.asarray(image.convert("L"), dtype=np.uint8)
-        return torch.from_numpy(grey.copy()).unsqueeze(0).float().div_(255.0)
+        grey = torch.from_numpy(np.asarray(image.convert("L"), dtype=np.uint8).copy()).unsqueeze(0)
+        return grey if uint8 else grey.float().div_(255.0)
     if mode == "P" and "transparency" in image.info:
         image = image.convert("RGBA")  # PIL asks for this step; the alpha is dropped just below
     rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)  # RGBA, palette, CMYK, YCbCr: RGB
-    return torch.from_numpy(rgb.copy()).permute(2, 0, 1).float().div_(255.0)
+    pixels = torch.from_numpy(rgb.copy()).permute(2, 0, 1)
+    return pixels if uint8 else pixels.float().div_(255.0)

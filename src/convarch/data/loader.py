@@ -148,11 +148,11 @@ class FolderDataset(Dataset):
         return len(self.paths)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor | None, int, int, str]:
-        image, reason = decode(self.paths[index])
+        image, reason = decode(self.paths[index], uint8=True)
         if image is None:
             return None, self.labels[index], index, reason
-        fitted = self.preprocessing.geometry(image.unsqueeze(0))[0]
-        return fitted.mul(255).round_().to(torch.uint8), self.labels[index], index, ""
+        fitted = self.preprocessing.fit_uint8(image.unsqueeze(0))[0]
+        return fitted.contiguous(), self.labels[index], index, ""
 
 
 def collate_skipping(samples: list[tuple[torch.Tensor | None, int, int, str]]) -> dict[str, Any]:

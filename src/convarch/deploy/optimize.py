@@ -62,6 +62,7 @@ class OptimizedModel(nn.Module):
         self.runtime = "torch"
         for key in FACTS:
             setattr(self, key, facts.get(key))
+        super().train(False)  # inference-only from the start: callers that save and restore the mode see eval
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         with torch.inference_mode():
@@ -78,8 +79,25 @@ class OptimizedModel(nn.Module):
         # .to()/.float()/.half() would undo the chosen precision and layout: an optimized model stays as built
         return self
 
+    def describe(self) -> str:
+        """The path ``optimize`` chose, for benchmark tables: "torch optimized: 20 batch norms folded; ..."."""
+        return "torch optimized: " + "; ".join(self.steps)
+
     def extra_repr(self) -> str:
         return "; ".join(self.steps)
+
+
+class ClassScores(nn.Module):
+    """A model answering with its class scores before a trailing SOFTMAX (``ConvNet.forward_logits``), as
+    evaluation and prediction need them: they apply their own softmax or cross-entropy."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        forward_logits = getattr(self.model, "forward_logits", None)
+        return forward_logits(x) if forward_logits is not None else self.model(x)
 
 
 def fold_batchnorm(model: nn.Module) -> int:
@@ -145,14 +163,15 @@ def optimize(
     channels_last: bool | None = None,
     check: bool = True,
     input_size: tuple[int, int, int] | None = None,
+    logits: bool = False,
 ) -> nn.Module:
     """An inference-only copy of ``model`` that runs as fast as this hardware allows and computes the same.
 
     ``runtime``: "torch" (BN folded, channels_last where it helps, native reduced precision, optionally
     compiled; ``compile`` may name a torch.compile mode) or "onnxruntime" (an ONNX Runtime session).
     ``dtype`` forces a precision; ``channels_last`` forces the layout either way. ``check`` compares an fp32
-    result with ``model`` on random and real inputs and raises ``ExportError`` beyond 1e-4. ``model`` is not
-    changed.
+    result with ``model`` on random and real inputs and raises ``ExportError`` beyond 1e-4. ``logits`` returns
+    the scores before a trailing SOFTMAX (what ``evaluate`` and ``predict`` need). ``model`` is not changed.
     """
     from convarch.analysis.measure import resolve_device
 
@@ -166,6 +185,8 @@ def optimize(
     size = input_size_of(model, input_size)
     reference = copy.deepcopy(model).eval().float().to(target)
     facts = {key: getattr(model, key, None) for key in FACTS}
+    if logits:
+        reference = ClassScores(reference)
     if runtime == "onnxruntime":
         if (dtype is not None and DTYPES.get(dtype, dtype) != torch.float32) or compile:  # type: ignore[call-overload]
             raise ConfigError("runtime='onnxruntime' runs the fp32 ONNX graph: leave dtype and compile out")

@@ -72,6 +72,7 @@ class OnnxRuntimeModel(nn.Module):
         self.pretrained_cfg: dict[str, Any] = dict(facts.get("pretrained_cfg") or {})
         self.spec = facts.get("spec")
         self.runtime = "onnxruntime"
+        super().train(False)  # inference-only from the start: callers that save and restore the mode see eval
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         array = x.detach().to("cpu", torch.float32).contiguous().numpy()
@@ -82,6 +83,14 @@ class OnnxRuntimeModel(nn.Module):
         if mode:
             raise ConfigError("an ONNX Runtime model is inference-only; train the PyTorch model instead")
         return super().train(False)
+
+    def describe(self) -> str:
+        """The runtime, for benchmark tables: "onnxruntime 1.32.0 (CPUExecutionProvider, 2 threads)"."""
+        import onnxruntime
+
+        threads = self.session.get_session_options().intra_op_num_threads
+        providers = ", ".join(self.session.get_providers())
+        return f"onnxruntime {onnxruntime.__version__} ({providers}, {threads} threads)"
 
     def extra_repr(self) -> str:
         providers = ", ".join(self.session.get_providers())

@@ -97,12 +97,6 @@ class Network:
     parts_by_path: dict[str, Part] = field(default_factory=dict)
 
 
-def _volumes(chain: Chain, vin: Volume) -> None:
-    """Give empty chains (an identity branch) the volume they receive."""
-    if chain.vin is None:
-        chain.vin = chain.vout = vin
-
-
 class _Reader(Interpreter[Part]):
     def __init__(self, rows: dict[str, Row]) -> None:
         self.rows = rows
@@ -126,11 +120,11 @@ class _Reader(Interpreter[Part]):
             part = body if isinstance(body, Chain | Merge | Tap) else Chain(path, [body], body.vin, body.vout)
             part.title, part.block = to_pattern_text(node).split(": ", 1)[-1], getattr(node, "name", "")
             return part
-        chains = {name: _as_chain(part) for name, part in parts.items()}
-        for chain in chains.values():
-            _volumes(chain, vin)  # an empty chain (an identity branch) carries the volume it receives
+        chains = {name: _as_chain(part) for name, part in parts.items()}  # empty ones: see _settle
         if node.joins == "tap":
             return Tap(path, next(iter(chains.values())), vin, vout)
+        if node.joins == "add" and "shortcut" not in chains and vin != vout:  # a skip that does not apply
+            return Chain(path, list(chains.values()), vin, vout)  # (MobileNetV2 where the volume changes)
         if node.joins == "add":
             extra = {name: chains.get(name) for name in ("pre", "shortcut", "post")}
             branches = [chain for name, chain in chains.items() if name not in extra]
@@ -153,10 +147,39 @@ def read_network(spec: NetSpec, volume: Volume | None = None) -> Network:
     for item in items:
         if isinstance(item, Chain) and not item.title:  # a labelled stage (``layer1: [BOTTLENECK(64)]*3``)
             item.title = item.path.rsplit(".", 1)[-1]
-    body = Chain("", items, report.input, items[-1].vout if items else report.input)
+    body = Chain("", items)
+    _settle(body, report.input)
     network = Network(report.input, body, report)
     _index(body, network.parts_by_path)
     return network
+
+
+def _settle(part: Part, vin: Volume) -> None:
+    """Give an empty chain (an identity branch, ``[X]*0``) the volume it receives, which it passes on.
+
+    Everything else carries the volumes the walk gave it.
+    """
+    if part.vin is None:
+        part.vin = vin
+    if isinstance(part, Chain):
+        v = part.vin
+        for item in part.items:
+            _settle(item, v)
+            v = item.vout or v
+        part.vout = part.vout or v
+    elif isinstance(part, Merge):
+        inner = part.vin
+        if part.pre is not None:
+            _settle(part.pre, inner)
+            inner = part.pre.vout or inner
+        for chain in (*part.branches, part.shortcut):
+            if chain is not None:
+                _settle(chain, inner)
+        if part.post is not None:
+            _settle(part.post, part.branches[0].vout if part.branches else inner)
+    elif isinstance(part, Tap):
+        _settle(part.head, part.vin)
+    part.vout = part.vout or part.vin
 
 
 def _index(part: Part, found: dict[str, Part]) -> None:

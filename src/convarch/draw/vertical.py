@@ -59,12 +59,12 @@ def vchain(pieces: list[Frag]) -> Frag:
         frag.out = (0.0, EDGE)
         return frag
     for i, piece in enumerate(pieces):
+        top = y + (EDGE if i else 0.0) - min(0.0, piece.box[1])  # a label above a piece's entry gets room
         if i:
-            frag.add(line(frag.out, (0, y + EDGE), arrow=True, stroke="#333", width=1.1))
-            y += EDGE
-        frag.place(piece, 0, y - min(0.0, piece.box[1]))
-        y += piece.box[3] - min(0.0, piece.box[1])
-        frag.out = (piece.out[0], y - piece.box[3] + piece.out[1])
+            frag.add(line(frag.out, (0, top), arrow=True, stroke="#333", width=1.1))
+        frag.place(piece, 0, top)
+        y = top + piece.box[3]
+        frag.out = (piece.out[0], top + piece.out[1])
     return frag
 
 
@@ -149,7 +149,14 @@ class VerticalLayout:
         return frag
 
     def residual(self, merge: Merge, level: int) -> Frag:
-        """The body down the middle, the shortcut down the right to the addition (He et al. 2015, Fig. 2)."""
+        """The body down the middle, the shortcut down the right to the addition (He et al. 2015, Fig. 2).
+
+        A gate draws the same way with its roles turned: the input runs straight down to the product and
+        the gate path (squeeze and excitation, Hu et al. 2017, Fig. 3) runs down the side.
+        """
+        gate = merge.how == "gate"
+        main = Chain(merge.path, []) if gate else merge.branches[0]
+        side_chain = merge.branches[0] if gate else merge.shortcut
         frag, y = Frag(), 0.0
         split = 0.0  # the identity takes the raw input; a projection the pre-activated one (He et al. 2016)
         if merge.pre is not None and merge.pre.items:
@@ -158,32 +165,30 @@ class VerticalLayout:
             y = pre.out[1]
             if merge.shortcut is not None:
                 split = y + 6
-        body = self.chain(merge.branches[0], level + 1)
+        body = self.chain(main, level + 1)
         frag.add(line((0, y), (0, y + 14), arrow=True, stroke="#333", width=1.1))
         frag.place(body, 0, y + 14)
+        side_frag = self.chain(side_chain, level + 1) if side_chain is not None and side_chain.items else None
         plus_y = y + 14 + body.out[1] + EDGE + 9
+        if side_frag is not None:
+            plus_y = max(plus_y, split + 2 * EDGE + side_frag.out[1] + 9)
         frag.add(line((0, y + 14 + body.out[1]), (0, plus_y - 9), arrow=True, stroke="#333", width=1.1))
-        symbol = "x" if merge.how == "gate" else "+"
-        side_path = merge.shortcut.path if merge.shortcut is not None else merge.path
+        side_path = side_chain.path if side_chain is not None else merge.path
         side = frag.box[2] + SIDE
-        if merge.shortcut is not None and merge.shortcut.items:
-            projection = self.chain(merge.shortcut, level + 1)
-            side = max(side, body.box[2] + SIDE - projection.box[0])
-            mid = split + (plus_y - split - projection.out[1]) / 2
-            frag.add(line((0, split), (side, split), (side, mid), arrow=True, stroke=SHORTCUT, width=1.3,
-                          cls="shortcut", path=side_path))  # fmt: skip
-            frag.place(projection, side, mid)
-            frag.add(line((side, mid + projection.out[1]), (side, plus_y), (9, plus_y), arrow=True, stroke=SHORTCUT,
-                          width=1.3, cls="shortcut", path=side_path))  # fmt: skip
-            label = "projection"
-            frag.add(Text(side + 6, split - 4, label, SMALL, anchor="start", fill=SHORTCUT, cls="shortcut-label",
-                          path=side_path))  # fmt: skip
+        style = {"stroke": SHORTCUT, "width": 1.3, "cls": "shortcut", "path": side_path}
+        if side_frag is not None:
+            side = max(side, body.box[2] + SIDE - side_frag.box[0])
+            mid = split + (plus_y - split - side_frag.out[1]) / 2
+            frag.add(line((0, split), (side, split), (side, mid), arrow=True, **style))
+            frag.place(side_frag, side, mid)
+            frag.add(line((side, mid + side_frag.out[1]), (side, plus_y), (9, plus_y), arrow=True, **style))
+            frag.add(Text(side + 6, split - 4, "gate" if gate else "projection", SMALL, anchor="start",
+                          fill=SHORTCUT, cls="shortcut-label", path=side_path))  # fmt: skip
         else:
-            frag.add(line((0, split), (side, split), (side, plus_y), (9, plus_y), arrow=True, stroke=SHORTCUT,
-                          width=1.3, dash=True, cls="shortcut", path=side_path))  # fmt: skip
+            frag.add(line((0, split), (side, split), (side, plus_y), (9, plus_y), arrow=True, dash=True, **style))
             frag.add(Text(side + 6, (split + plus_y) / 2 + 4, "identity", SMALL, anchor="start", fill=SHORTCUT,
                           cls="shortcut-label", path=side_path))  # fmt: skip
-        frag.add(Circle(0, plus_y, 9, symbol, cls="merge", path=merge.path))
+        frag.add(Circle(0, plus_y, 9, "x" if gate else "+", cls="merge", path=merge.path))
         if merge.scale != 1.0:  # Inception-ResNet scales the residual before the addition (Szegedy et al. 2016 §3.3)
             frag.add(Text(-8, plus_y - 14, f"x{merge.scale:g}", SMALL, anchor="end", fill="#555", cls="merge-label",
                           path=merge.path))  # fmt: skip

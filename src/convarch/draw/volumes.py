@@ -264,6 +264,8 @@ class VolumeLayout:
 
     def residual(self, merge: Merge, level: int) -> Frag:
         """The body on the axis, the shortcut as an arc over it to the addition (He et al. 2015, Fig. 2)."""
+        if merge.how == "gate":  # the input runs on to the product; the gate's layers label the arc
+            return self.around(merge, hchain([]))
         return self.around(merge, self.chain(merge.branches[0], level + 1))
 
     def around(self, merge: Merge, body: Frag, brief: bool = False) -> Frag:
@@ -278,8 +280,9 @@ class VolumeLayout:
         frag.add(line((SPLIT + body.out[0], 0), (join - 9, 0), arrow=True, stroke="#333", width=1.1))
         frag.add(Circle(join, 0, 9, "x" if merge.how == "gate" else "+", cls="merge", path=merge.path))
         shortcut_path = merge.shortcut.path if merge.shortcut is not None else merge.path
+        identity = merge.how == "add" and merge.shortcut is None
         frag.add(line((6, 0), (6, top), (join, top), (join, -9), arrow=True, stroke=SHORTCUT, width=1.3,
-                      dash=merge.shortcut is None, cls="shortcut", path=shortcut_path))  # fmt: skip
+                      dash=identity, cls="shortcut", path=shortcut_path))  # fmt: skip
         for i, text in enumerate(reversed(lines)):
             frag.add(Text((6 + join) / 2, top - 5 - 11 * i, text, SMALL, bold=i == len(lines) - 1,
                           fill=SHORTCUT, cls="shortcut-label", path=shortcut_path))  # fmt: skip
@@ -295,7 +298,7 @@ class VolumeLayout:
             grown = layer_chain.vout.c if layer_chain.vout is not None else 0
             slices = [*slices, (grown, slice_colour(i))]
             volume = Volume(sum(c for c, _ in slices), vin.h, vin.w)
-            ops = " > ".join(layer.title.split("(")[0] for layer in layers(layer_chain) if layer.row.macs)
+            ops = " → ".join(layer.title.split("(")[0] for layer in layers(layer_chain) if layer.row.macs)
             box = volume_frag(volume, "#ffffff", [layer_chain.path], slices=list(slices))
             pieces.append(([f"+{grown}: concat", ops], box, layer_chain.path))
         return hchain(pieces)
@@ -338,7 +341,7 @@ def _slices(part: Part) -> list[tuple[int, str]] | None:
 
 def _shortcut_lines(merge: Merge) -> list[str]:
     if merge.how == "gate":
-        return ["gate", " > ".join(layer.title.split("(")[0] for layer in layers(merge.branches[-1]))]
+        return ["gate", " → ".join(layer.title.split("(")[0] for layer in layers(merge.branches[-1]))]
     if merge.shortcut is None:
         return ["identity"]
     convs = [layer.title for layer in layers(merge.shortcut) if layer.kind != "BN"]

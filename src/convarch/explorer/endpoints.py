@@ -26,12 +26,14 @@ from convarch.cli.options import settings as parse_settings
 from convarch.errors import ConfigError, ConvarchError, PatternError, SizingError, UnknownModelError
 from convarch.explorer.diagrams import draw_svg
 from convarch.spec.bind import variables_of
+from convarch.spec.limits import expanded_size
 from convarch.zoo import list_models, model_info
 
 # The server answers while the user types, so its work per request is bounded well below the command line's.
 MAX_SWEEP_INSTANCES = 256
 MAX_SWEEP_LAYERS = 50_000
 MAX_COMPARE_MODELS = 16
+MAX_DRAW_LAYERS = 2_000  # the zoo's longest net, DenseNet-201, has 698 layers
 # Query keys with a meaning of their own; every other key binds a template variable or option (N=2).
 RESERVED = frozenset({"pattern", "model", "input", "num_classes", "style", "at", "depth", "models"})
 
@@ -148,8 +150,12 @@ def check_endpoint(query: Query) -> Answer:
 
 def draw_endpoint(query: Query) -> Answer:
     depth = _whole(query, "depth") if query.get("depth") else None
-    svg = draw_svg(source_of(query), style=query.get("style", "volumes"), at=query.get("at") or None, depth=depth,
-                   **keywords_of(query))  # fmt: skip
+    source, keywords = source_of(query), keywords_of(query)
+    layers = expanded_size(resolve(source).layers, {k.upper(): v for k, v in keywords.items() if isinstance(v, int)})
+    if layers > MAX_DRAW_LAYERS:  # the parser allows 10,000 layers, whose figure takes seconds to lay out
+        raise ConfigError(f"the page draws networks of up to {MAX_DRAW_LAYERS:,} layers; this one has {layers:,}. "
+                          "`convarch draw` draws it to a file")  # fmt: skip
+    svg = draw_svg(source, style=query.get("style", "volumes"), at=query.get("at") or None, depth=depth, **keywords)
     return Answer.text(svg, "image/svg+xml")
 
 

@@ -213,27 +213,38 @@ class DWConv(Conv):
 
 
 @dataclass(frozen=True)
-class FC(Layer):
-    """FC: fully connected to the whole input volume, ``out`` units. FC4096 or FC-4096."""
+class Units(Layer):
+    """The base of FC and RBF: ``out`` units, each seeing the whole input volume; a vector out."""
 
-    kind: ClassVar[str] = "FC"
     shorthand: ClassVar[tuple[str, ...]] = ("out",)
     positional: ClassVar[tuple[str, ...]] = ("out",)
-    overwritable: ClassVar[bool] = True
     classifier: ClassVar[bool] = True
-    torch_types: ClassVar[tuple[type, ...]] = (nn.Linear,)  # FlattenLinear too
-    out: int | None = None  # None: a template width (hidden width, or the classes for the last FC)
-    bias: bool = True
+    out: int | None = None  # None: a template width (hidden width, or the classes for the last layer)
 
     def __post_init__(self) -> None:
         if self.out is not None:
-            positive_int(self.out, "FC unit count")
-
-    def unbound(self) -> bool:
-        return self.out is None
+            positive_int(self.out, f"{self.kind} unit count")
 
     def starts_head(self) -> bool:
         return True
+
+    def output(self, v: Volume) -> Volume:
+        if self.out is None:
+            raise SizingError("the unit count is a template width; bind the pattern first", layer=self.kind)
+        return Volume(self.out, 1, 1, flat=True)
+
+
+@dataclass(frozen=True)
+class FC(Units):
+    """FC: fully connected to the whole input volume, ``out`` units. FC4096 or FC-4096."""
+
+    kind: ClassVar[str] = "FC"
+    overwritable: ClassVar[bool] = True
+    torch_types: ClassVar[tuple[type, ...]] = (nn.Linear,)  # FlattenLinear too
+    bias: bool = True
+
+    def unbound(self) -> bool:
+        return self.out is None
 
     @classmethod
     def from_module(cls, module: nn.Module, v: Volume) -> Layer:
@@ -242,11 +253,6 @@ class FC(Layer):
     @classmethod
     def module_macs(cls, module: nn.Module, x: Any, out: Any) -> int:
         return out.numel() * module.in_features
-
-    def output(self, v: Volume) -> Volume:
-        if self.out is None:
-            raise SizingError("the unit count is a template width; bind the pattern first", layer="FC")
-        return Volume(self.out, 1, 1, flat=True)
 
     def params(self, v: Volume) -> int:
         return self.weights(v) + (self.out if self.bias else 0)
@@ -304,22 +310,11 @@ class Subsample(Layer):
 
 
 @dataclass(frozen=True)
-class RBF(Layer):
+class RBF(Units):
     """LeNet-5's output layer: ``out`` Euclidean RBF units with fixed (non-trainable) prototypes."""
 
     kind: ClassVar[str] = "RBF"
-    shorthand: ClassVar[tuple[str, ...]] = ("out",)
-    positional: ClassVar[tuple[str, ...]] = ("out",)
-    classifier: ClassVar[bool] = True
     torch_types: ClassVar[tuple[type, ...]] = (L.RBFOutput,)
-    out: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.out is not None:
-            positive_int(self.out, "RBF unit count")
-
-    def starts_head(self) -> bool:
-        return True
 
     @classmethod
     def from_module(cls, module: nn.Module, v: Volume) -> Layer:
@@ -328,11 +323,6 @@ class RBF(Layer):
     @classmethod
     def module_macs(cls, module: nn.Module, x: Any, out: Any) -> int:
         return module.in_features * module.out_features
-
-    def output(self, v: Volume) -> Volume:
-        if self.out is None:
-            raise SizingError("the unit count is a template width; bind the pattern first", layer="RBF")
-        return Volume(self.out, 1, 1, flat=True)
 
     def macs(self, v: Volume) -> int:
         return v.numel * self.out  # one squared difference accumulated per input, per unit

@@ -15,19 +15,33 @@ from convarch.nn.model import AuxOutputs, ConvNet
 from convarch.train.compiled import padded_to
 from convarch.train.distributed import Distributed
 
+TOP_K = 5
+
+
+def top5_applies(num_classes: int) -> bool:
+    """Top-5 says something only with more than 5 classes; with 5 or fewer every image is a top-5 hit."""
+    return num_classes > TOP_K
+
+
+def top5_hits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """How many labels are among the 5 highest scores (call only where ``top5_applies``)."""
+    return (logits.topk(TOP_K, dim=1).indices == labels[:, None]).any(dim=1).sum()
+
 
 @dataclass
 class EvalStats:
     loss: float
     top1: float
-    top5: float
+    top5: float | None  # None with 5 classes or fewer (top5_applies)
     count: int
     confusion: torch.Tensor  # (true, predicted) counts
 
     @property
-    def per_class(self) -> list[float]:
-        totals = self.confusion.sum(dim=1).clamp_min(1)
-        return (self.confusion.diagonal() / totals).tolist()
+    def per_class(self) -> list[float | None]:
+        """Each class's top-1 accuracy; None for a class with no image, whose accuracy is not 0 but unknown."""
+        totals = self.confusion.sum(dim=1).tolist()
+        hits = self.confusion.diagonal().tolist()
+        return [hit / total if total else None for hit, total in zip(hits, totals, strict=True)]
 
     def to_dict(self, class_names: list[str] | None = None) -> dict[str, Any]:
         names = class_names or [str(i) for i in range(len(self.confusion))]
@@ -100,9 +114,8 @@ def evaluate_loader(
     criterion = criterion or nn.CrossEntropyLoss()
     device = dist.device
     loss_sum = torch.zeros((), dtype=torch.float64, device=device)
-    top5_hits = torch.zeros((), dtype=torch.float64, device=device)
+    top5_sum = torch.zeros((), dtype=torch.float64, device=device)
     confusion = torch.zeros(num_classes * num_classes, dtype=torch.float64, device=device)
-    k = min(5, num_classes)
     for batch in loader:
         x = batch.x.contiguous(memory_format=torch.channels_last) if channels_last else batch.x
         n = x.shape[0]
@@ -113,16 +126,17 @@ def evaluate_loader(
         with autocast_for(device, dtype):
             logits = logits_of(class_scores(model, x))[:n].float()
         loss_sum += criterion(logits, batch.y).double() * len(batch.y)
-        top5_hits += (logits.topk(k, dim=1).indices == batch.y[:, None]).any(dim=1).sum()
+        if top5_applies(num_classes):
+            top5_sum += top5_hits(logits, batch.y)
         confusion += torch.bincount(batch.y * num_classes + logits.argmax(dim=1), minlength=num_classes**2)
-    totals = dist.all_reduce(torch.cat([loss_sum.reshape(1), top5_hits.reshape(1), confusion]))
+    totals = dist.all_reduce(torch.cat([loss_sum.reshape(1), top5_sum.reshape(1), confusion]))
     confusion_matrix = totals[2:].reshape(num_classes, num_classes).round().long()
     count = int(confusion_matrix.sum())
     model.train(was_training)
     return EvalStats(
         loss=float(totals[0]) / max(1, count),
         top1=float(confusion_matrix.diagonal().sum()) / max(1, count),
-        top5=float(totals[1]) / max(1, count),
+        top5=float(totals[1]) / max(1, count) if top5_applies(num_classes) else None,
         count=count,
         confusion=confusion_matrix,
     )

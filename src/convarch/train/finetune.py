@@ -29,7 +29,7 @@ from convarch.nn.model import ConvNet
 from convarch.train import checkpoint as ckpt
 from convarch.train.config import TrainConfig, for_device
 from convarch.train.distributed import Distributed, setup
-from convarch.train.evaluate import EvalStats
+from convarch.train.evaluate import EvalStats, top5_applies, top5_hits
 from convarch.train.progress import RunDisplay, epoch_line
 from convarch.train.run import _build, _load, bound_source, data_extra, describe_source, finish_run, start_run
 from convarch.train.threads import intra_op_threads
@@ -91,7 +91,7 @@ def finetune(
         config = for_device(request, dist.device)  # config.json keeps the request: a resume re-derives the rest
         out_dir = Path(out) if out is not None else None
         state = ckpt.resume_state(out_dir, writer=dist.is_main) if resume is not None else None  # type: ignore[arg-type]
-        display = RunDisplay(console, enabled=not quiet and dist.is_main)
+        display = RunDisplay(console, enabled=not quiet and dist.is_main, notices=dist.is_main)
         if state is not None:
             ckpt.check_unfinished(out_dir, state[1], config.epochs, str(data))  # type: ignore[arg-type]
             net = model_from_header(state[2], state[0], out_dir / ckpt.STATE)  # type: ignore[operator]
@@ -132,7 +132,9 @@ def _run_phases(net: ConvNet, bundle: DataBundle, config: TrainConfig, dist: Dis
             save_frozen_phase(out_dir, net, history, dist, extra)
     if freeze_epochs == config.epochs:
         net.eval()
-        return TrainResult(net, history, out_dir, bundle, rank=dist.rank)
+        result = TrainResult(net, history, out_dir, bundle, rank=dist.rank)
+        finish_run(out_dir, dist, bundle, result, display)  # the skipped files are listed after any run
+        return result
     trainer = Trainer(net, bundle, config, dist, out=out_dir, display=display, on_batch=on_batch, extra=extra,
                       groups=discriminative_groups(net, config.base_lr, layer_decay, config.decay),
                       first_epoch=freeze_epochs, history=history, phase="finetune")  # fmt: skip
@@ -239,12 +241,11 @@ def _head_eval(head: nn.Module, x: torch.Tensor, y: torch.Tensor, criterion: nn.
     head.eval()
     logits = head(x)
     head.train()
-    k = min(5, classes)
     confusion = torch.bincount(y * classes + logits.argmax(1), minlength=classes**2).reshape(classes, classes)
     return EvalStats(
         loss=float(criterion(logits, y)),
         top1=float((logits.argmax(1) == y).float().mean()),
-        top5=float((logits.topk(k, dim=1).indices == y[:, None]).any(1).float().mean()),
+        top5=float(top5_hits(logits, y)) / len(y) if top5_applies(classes) else None,
         count=len(y),
         confusion=confusion.cpu(),
     )

@@ -42,7 +42,7 @@ class Evaluation:
         return self.stats.top1
 
     @property
-    def top5(self) -> float:
+    def top5(self) -> float | None:
         return self.stats.top5
 
     def to_dict(self) -> dict[str, Any]:
@@ -91,12 +91,15 @@ def evaluate(
     device: str = "auto",
     labels_per_class: int | None = None,
     split_seed: int | None = None,
+    runtime: str = "torch",
+    optimize: bool = False,
 ) -> Evaluation:
     """Top-1, top-5, per-class accuracy and the confusion matrix of a checkpoint (or model) on ``data``.
 
     ``split="val"`` is the held-out side: the same images the run held out when ``data`` is what it trained
     on (the checkpoint records the split), a val/ folder, or mnist5k's fixed 1,000. ``labels_per_class``
     and ``split_seed`` choose another split (the rest of digits after 10 labels per class, say).
+    ``optimize`` (or ``runtime="onnxruntime"``) evaluates what ``ca.optimize`` makes of the model: the fast path.
     """
     if split not in SPLITS:
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
@@ -122,7 +125,8 @@ def evaluate(
     bundle.val = Side(labels_map[side.labels], side.images, side.paths)
     dist = Distributed(0, 1, 0, target, owns_group=False)  # one process
     loader = bundle.loader("val", batch_size=batch_size, device=dist.device)
-    stats = evaluate_loader(model.to(dist.device), loader, model.num_classes, dist)
+    scorer = deployed(model.to(dist.device), runtime=runtime, optimize=optimize, device=dist.device)
+    stats = evaluate_loader(scorer, loader, model.num_classes, dist)
     skipped = sorted(set(bundle.skipped) | set(getattr(loader, "skipped", {}).items()))  # streamed: found while read
     return Evaluation(stats, list(model.class_names or bundle.class_names), str(data), split, skipped)
 
@@ -178,9 +182,11 @@ def predict(
     *,
     topk: int = 5,
     device: str = "cpu",
+    runtime: str = "torch",
+    optimize: bool = False,
 ) -> list[Prediction]:
     """The ``topk`` classes and probabilities for each image file (one path, or a list of them); an unreadable
-    file gets an error, not a crash."""
+    file gets an error, not a crash. ``optimize`` or ``runtime="onnxruntime"`` runs ``ca.optimize``'s path."""
     if isinstance(images, str | os.PathLike):  # one file, not the characters of its name
         images = [images]
     if topk < 1:
@@ -190,6 +196,7 @@ def predict(
     target = pick_device(device)
     check_inference_memory(model, 1, target, "This network is too large for this machine at its INPUT size.")
     model = model.to(target).eval()
+    scorer = deployed(model, runtime=runtime, optimize=optimize, device=target)
     names = model.class_names or [str(i) for i in range(model.num_classes)]
     k = min(topk, model.num_classes)
     results = []
@@ -199,10 +206,20 @@ def predict(
         except BadImage as error:
             results.append(Prediction(str(path), [], str(error)))
             continue
-        logits = class_scores(model, prep(image.unsqueeze(0)).to(target))  # a trailing SOFTMAX is not applied twice
+        logits = class_scores(scorer, prep(image.unsqueeze(0)).to(target))  # a trailing SOFTMAX is not applied twice
         probabilities = logits.softmax(dim=1)[0].float().cpu()
         values, indices = probabilities.topk(k)
         results.append(
             Prediction(str(path), [(names[i], float(v)) for v, i in zip(values, indices.tolist(), strict=True)])
         )
     return results
+
+
+def deployed(model: ConvNet, *, runtime: str, optimize: bool, device: torch.device) -> torch.nn.Module:
+    """``model`` as evaluation and prediction call it: itself, or ``ca.optimize``'s fast path with ``optimize``
+    or ``runtime="onnxruntime"`` (class scores before any trailing SOFTMAX, as ``class_scores`` gives)."""
+    if not optimize and runtime == "torch":
+        return model
+    from convarch.deploy.optimize import optimize as optimized
+
+    return optimized(model, device=device, runtime=runtime, logits=True)

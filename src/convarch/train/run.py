@@ -19,6 +19,7 @@ from convarch.data.datasets import DataBundle, load_data
 from convarch.errors import ConfigError
 from convarch.nn.model import ConvNet
 from convarch.spec.bind import BIND_OPTIONS, bind, variables_of
+from convarch.spec.edit import classifier_index, num_classes_of
 from convarch.spec.nodes import NetSpec
 from convarch.spec.serialize import spec_from_json, spec_to_json
 from convarch.train import checkpoint as ckpt
@@ -55,6 +56,7 @@ def train(
         model, data, options, out = _resumed_request(Path(resume), model, data, options, out)
     if model is None or data is None:
         raise ConfigError("train needs a model (zoo name, pattern text or model) and data (a dataset name or folder)")
+    stated = stated_classes(model)  # before binding, which would fill a bare FC with a default
     model, options = bound_source(model, options, data_input_size(data))
     request = TrainConfig.from_dict(options)  # as asked: config.json keeps it, so a resume re-derives the rest
     dist = setup(request.device)
@@ -72,7 +74,9 @@ def train(
             preflight(shape, config, dist.device)  # before the data is loaded
             bundle = _load(data, shape, config)
             net = prepared_model(model, bundle, config.seed)
-        display = RunDisplay(console, enabled=not quiet and dist.is_main)
+        display = RunDisplay(console, enabled=not quiet and dist.is_main, notices=dist.is_main)
+        if state is None and (note := head_note(stated, bundle, data)):
+            display.notice(note)
         if out_dir is not None and state is None:
             start_run(out_dir, dist, {"task": "train", "model": describe_source(model), "data": str(data),
                                       "options": request.to_dict()}, bundle)  # fmt: skip
@@ -106,6 +110,33 @@ def bound_source(
     if not bindings and size is None and not variables:
         return source, rest
     return bind(spec, input_size=size, **bindings), rest  # unbound variables: bind names them and --set
+
+
+def stated_classes(source: ModelSource) -> int | None:
+    """The class count a model or pattern states itself (0: it has no classifier); None where it leaves it
+    open (a bare FC) or where fitting it to the data goes without saying (a zoo architecture)."""
+    if isinstance(source, ConvNet):
+        return source.num_classes
+    if isinstance(source, str) and (is_model_name(source) or _is_json(source)):
+        return None
+    spec = resolve(source)
+    try:
+        return num_classes_of(spec)
+    except ConfigError:  # a repeat still counted by a variable: the classifier, if any, ends the top level
+        items = list(spec.layers.items)
+        index = classifier_index(items)
+        return 0 if index is None else items[index].out  # type: ignore[attr-defined]
+
+
+def head_note(stated: int | None, bundle: DataBundle, data: str | Path) -> str:
+    """What fitting the classifier to the data did that the user did not ask for, or ""."""
+    n = bundle.num_classes
+    if stated == 0:
+        return f"note: the network has no classifier, so a final FC{n} was appended for the {n} classes of {data}"
+    if stated is not None and stated != n:
+        return (f"note: the network's {stated}-class classifier was replaced by a new {n}-class one (fresh weights) "
+                f"for the {n} classes of {data}")  # fmt: skip
+    return ""
 
 
 def data_input_size(data: str | Path) -> tuple[int, int, int] | None:
@@ -186,9 +217,11 @@ def finish_run(out: Path | None, dist: Distributed, bundle: DataBundle, result: 
     result.skipped = skipped
     if skipped:
         where = f" (listed in {out / ckpt.DATA_JSON})" if out is not None else ""
-        display.line(f"skipped {len(skipped)} unreadable image(s){where}:")
+        display.notice(f"skipped {len(skipped)} unreadable image(s){where}:")
         for path, reason in skipped[:10]:
-            display.line(f"  {path}: {reason}")
+            display.notice(f"  {path}: {reason}")
+        if len(skipped) > 10:
+            display.notice(f"  ... and {len(skipped) - 10} more")
     if out is not None and dist.is_main:
         ckpt.write_text(out / ckpt.DATA_JSON, json.dumps({**bundle.record, "skipped": skipped}, indent=1))
         ckpt.remove_stale_temporaries(out)

@@ -14,6 +14,7 @@ from convarch.analysis.compare import Comparison
 from convarch.analysis.profile import Profile
 from convarch.analysis.render import human
 from convarch.analysis.sweep import Instance
+from convarch.errors import ConfigError
 from convarch.viz.save import save_figure
 
 BUBBLE_POINTS_PER_MILLION = 12.0  # marker area (points^2) per million parameters
@@ -35,6 +36,12 @@ def complexity_figure(rows: list[Comparison]) -> tuple[Figure, list[str]]:
     plotted = [r for r in rows if r.top1 is not None]
     skipped = [r.name for r in rows if r.top1 is None]
     measured = [r for r in rows if r.latency]
+    if not plotted and not measured:
+        raise ConfigError(
+            f"no published top-1 accuracy for {', '.join(skipped) or 'any model'}, so the chart would be empty; "
+            "chart zoo models with published figures (convarch show NAME lists them), or add --measure for "
+            "the timing panel"
+        )
     figure = Figure(figsize=(13 if measured else 7.5, 5.5))
     axes = figure.add_subplot(1, 2 if measured else 1, 1)
     for row in plotted:
@@ -77,11 +84,9 @@ def profile_chart(profile: Profile, path: str | Path) -> Path:
     positions = range(len(profile.names))
     memory.bar(positions, [b / 2**20 for b in profile.memory_bytes], color="tab:blue")
     memory.set_ylabel("forward memory (MiB, float32)")
-    memory.set_title(
-        f"{profile.title}: memory centre at {profile.memory_centre:.0%} of depth, "
-        f"parameter centre at {profile.params_centre:.0%}",
-        fontsize=10,
-    )
+    params_at = f"parameter centre at {profile.params_centre:.0%}" if sum(profile.params) else "no parameters"
+    memory.set_title(f"{profile.title}: memory centre at {profile.memory_centre:.0%} of depth, {params_at}",
+                     fontsize=10)  # fmt: skip
     params.bar(positions, [p / 1e6 for p in profile.params], color="tab:orange")
     params.set_ylabel("parameters (millions)")
     params.set_xlabel("layer (in order)")

@@ -58,7 +58,7 @@ def save(
     class_names: list[str] | None = None,
     extra: dict[str, str] | None = None,
     error: type[ConvarchError] = WeightsError,
-    advice: str = "choose another location or free some space",
+    advice: str | None = None,
 ) -> Path:
     """Write ``model`` to ``path`` (``.safetensors``) atomically, with the header ``load`` needs.
 

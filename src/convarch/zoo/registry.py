@@ -79,14 +79,20 @@ class ModelEntry:
     upstream: Mapping[str, str] = field(default_factory=dict)  # layout -> the model's name there, if not ours
 
     def spec(self, **options: Any) -> NetSpec:
-        accepted = accepted_options(self.spec_fn)
+        self.check_options(options)
+        return self.spec_fn(**options)
+
+    def check_options(self, options: Mapping[str, Any], also: Sequence[str] = ()) -> None:
+        """Refuse an option the family does not take, listing every one the caller accepts: ``also`` names the
+        caller's own (``create_model``'s ``in_chans``, ``weights``, ...), which the message must not leave out."""
+        accepted = list(dict.fromkeys([*accepted_options(self.spec_fn), *also]))
         unknown = sorted(set(options) - set(accepted))
         if unknown:
+            close = difflib.get_close_matches(unknown[0], accepted, n=1)
             raise ConfigError(
                 f"{self.name} does not take option{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}; "
-                f"it accepts: {', '.join(accepted) or 'no options'}"
+                f"it accepts: {', '.join(accepted) or 'no options'}" + (f". Did you mean {close[0]}?" if close else "")
             )
-        return self.spec_fn(**options)
 
 
 @dataclass(frozen=True)
