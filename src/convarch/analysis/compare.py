@@ -16,8 +16,9 @@ from convarch.errors import ConfigError
 from convarch.zoo.info import Figure
 from convarch.zoo.registry import list_models
 
-# The networks the seed's comparison discusses, in its order. ResNet is there at both depths.
-SEED_LINEUP = ("alexnet", "vgg16", "googlenet", "resnet50", "resnet152", "inception_v4")
+# The networks the seed's comparison discusses, in its order (ResNet at both depths), then the two that came
+# after: SENet, the last ILSVRC winner, and MobileNetV2 at the efficient corner of Canziani et al.'s chart.
+SEED_LINEUP = ("alexnet", "vgg16", "googlenet", "resnet50", "resnet152", "inception_v4", "se_resnet50", "mobilenet_v2")
 
 
 @dataclass

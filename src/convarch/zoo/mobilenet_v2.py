@@ -2,8 +2,8 @@
 
 The building block (Table 1) expands a thin input t times with a 1x1 conv, filters it with a 3x3 depthwise
 conv (one filter per channel; with the 1x1 convs, 8 to 9 times cheaper than full 3x3 convs, §3.1), and
-projects it back to a thin output with a linear 1x1 conv: no ReLU after the projection, because a ReLU on a low-dimensional
-manifold destroys information (§3.2). The shortcut joins the thin bottlenecks, not the wide expansions
+projects it back to a thin output with a linear 1x1 conv: no ReLU after the projection, because a ReLU on a
+low-dimensional manifold destroys information (§3.2). The shortcut joins the thin bottlenecks, not the wide expansions
 (§3.3), and applies only where a block keeps the volume (stride 1, same width; Fig. 4d). ReLU6 throughout,
 "because of its robustness when used with low-precision computation" (§4).
 
