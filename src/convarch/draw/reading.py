@@ -124,7 +124,8 @@ class _Reader(Interpreter[Part]):
         if node.joins == "tap":
             return Tap(path, next(iter(chains.values())), vin, vout)
         if node.joins == "add" and "shortcut" not in chains and vin != vout:  # a skip that does not apply
-            return Chain(path, list(chains.values()), vin, vout)  # (MobileNetV2 where the volume changes)
+            # (MobileNetV2 where the volume changes): a block of its own, with no shortcut to draw
+            return Chain(path, list(chains.values()), vin, vout, title="residual, no skip")
         if node.joins == "add":
             extra = {name: chains.get(name) for name in ("pre", "shortcut", "post")}
             branches = [chain for name, chain in chains.items() if name not in extra]
