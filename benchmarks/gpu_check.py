@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -31,7 +32,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 import gpu_checks
 
-TOTAL_BUDGET_S = 285.0
+TOTAL_BUDGET_S = 270.0  # with the interpreter's start and the imports, under 5 minutes
 
 
 @dataclass(frozen=True)
@@ -98,12 +99,17 @@ CHECKS = [
 ]
 
 
-def run_checks(sizes: Sizes, names: list[str], budget: float, out: Path | None) -> dict[str, Any]:
+def run_checks(
+    sizes: Sizes, names: list[str], budget: float, out: Path | None, dry: bool, isolate: bool = True
+) -> dict[str, Any]:
+    """Run each check in a child process of its own, killed with its process group at its time limit.
+
+    A check in-process could hang past any alarm: an exception raised by SIGALRM inside a DataLoader's
+    ``__del__`` is swallowed, and the first GPU run lost every check after the hung one that way.
+    """
     started = time.perf_counter()
     summary: dict[str, Any] = {"sizes": asdict(sizes), "environment": gpu_checks.environment(sizes), "checks": {}}
-    signal.signal(signal.SIGALRM, _on_alarm)
     with tempfile.TemporaryDirectory(prefix="gpu_check-") as tmp:
-        context = gpu_checks.Context(sizes, Path(tmp))
         for check in CHECKS:
             if check.name not in names:
                 continue
@@ -112,8 +118,9 @@ def run_checks(sizes: Sizes, names: list[str], budget: float, out: Path | None) 
                 result: dict[str, Any] = {"status": "skipped", "reason": f"{left:.0f} s of the budget left"}
             else:
                 limit = min(check.budget_s, left)
-                context.deadline = time.perf_counter() + limit
-                result = _run_one(check, context, limit)
+                now = time.perf_counter() - started
+                print(f"[{now:6.1f} s] {check.name}: starting (limit {limit:.0f} s)", flush=True)
+                result = _run_child(check, Path(tmp), limit, dry) if isolate else _in_process(check, sizes, tmp, limit)
             summary["checks"][check.name] = result
             summary["total_s"] = round(time.perf_counter() - started, 1)
             print(f"[{summary['total_s']:6.1f} s] {check.name}: {json.dumps(result)}", flush=True)
@@ -124,8 +131,50 @@ def run_checks(sizes: Sizes, names: list[str], budget: float, out: Path | None) 
     return summary
 
 
+def _run_child(check: Check, tmp: Path, limit: float, dry: bool) -> dict[str, Any]:
+    began = time.perf_counter()
+    result_file = tmp / f"result-{check.name}.json"
+    argv = [sys.executable, __file__, "--child", check.name, "--tmp", str(tmp), "--limit", str(limit)]
+    child = subprocess.Popen([*argv, *(["--dry-run"] if dry else [])], start_new_session=True)
+    try:
+        child.wait(timeout=limit + 10)  # the child's own alarm fires first; this catches a hang past it
+    except subprocess.TimeoutExpired:
+        os.killpg(child.pid, signal.SIGKILL)
+        child.wait()
+        return {"status": "timeout", "error": f"killed after {limit + 10:.0f} s",
+                "seconds": round(time.perf_counter() - began, 1)}  # fmt: skip
+    if result_file.is_file():
+        result = json.loads(result_file.read_text())
+    else:
+        result = {"status": "error", "error": f"the check's process exited {child.returncode} with no result"}
+    result["seconds"] = round(time.perf_counter() - began, 1)
+    return result
+
+
+def _in_process(check: Check, sizes: Sizes, tmp: str, limit: float) -> dict[str, Any]:
+    """For tests of the runner itself, whose checks exist only in the test's process."""
+    signal.signal(signal.SIGALRM, _on_alarm)
+    context = gpu_checks.Context(sizes, Path(tmp))
+    context.deadline = time.perf_counter() + limit
+    return _run_one(check, context, limit)
+
+
+def run_child(sizes: Sizes, name: str, tmp: Path, limit: float) -> None:
+    """In the child: run one check and write its result where the parent looks for it."""
+    signal.signal(signal.SIGALRM, _on_alarm)
+    check = next(c for c in CHECKS if c.name == name)
+    context = gpu_checks.Context(sizes, tmp)
+    context.deadline = time.perf_counter() + limit
+    result = _run_one(check, context, limit)
+    (tmp / f"result-{name}.json.tmp").write_text(json.dumps(result, default=str))
+    (tmp / f"result-{name}.json.tmp").replace(tmp / f"result-{name}.json")
+    sys.stdout.flush()
+    os._exit(0)  # skip interpreter teardown: leftover DataLoader workers must not hang the exit
+
+
 def _run_one(check: Check, context: gpu_checks.Context, limit: float) -> dict[str, Any]:
     began = time.perf_counter()
+    context.partial = {}  # what a check has measured so far: kept when it fails or runs out of time
     signal.alarm(max(1, int(limit)))
     try:
         result = check.run(context)
@@ -136,11 +185,10 @@ def _run_one(check: Check, context: gpu_checks.Context, limit: float) -> dict[st
     except BaseException as error:  # a check's failure is a result, never the end of the run
         if isinstance(error, KeyboardInterrupt):
             raise
-        result = {"status": "timeout" if isinstance(error, CheckTimeout) else "error",
+        result = {**context.partial, "status": "timeout" if isinstance(error, CheckTimeout) else "error",
                   "error": f"{type(error).__name__}: {error}"[:800], "where": _where(error)}  # fmt: skip
     finally:
         signal.alarm(0)
-        gpu_checks.free_memory(context.sizes)
     result["seconds"] = round(time.perf_counter() - began, 1)
     return result
 
@@ -149,7 +197,9 @@ def _where(error: BaseException) -> list[str]:
     """The frames of the traceback in this repository's code (and the innermost one), for the report."""
     frames = traceback.extract_tb(error.__traceback__)
     repo = str(Path(__file__).resolve().parent.parent)
-    kept = [f for f in frames if f.filename.startswith(repo)] + frames[-1:]
+    kept = [f for f in frames if f.filename.startswith(repo)]
+    if frames and (not kept or kept[-1] is not frames[-1]):
+        kept.append(frames[-1])
     return [f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in kept][-8:]
 
 
@@ -167,7 +217,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="tiny sizes on the CPU (tests the script)")
     parser.add_argument("--only", default=",".join(c.name for c in CHECKS), help="comma-separated check names")
     parser.add_argument("--budget", type=float, default=TOTAL_BUDGET_S, help="total seconds for all checks")
+    parser.add_argument("--in-process", action="store_true", help="no child process per check (tests only)")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # internal: run one check in this process
+    parser.add_argument("--tmp", help=argparse.SUPPRESS)
+    parser.add_argument("--limit", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        if args.dry_run:
+            torch.set_num_threads(1)
+        run_child(DRY if args.dry_run else FULL, args.child, Path(args.tmp), args.limit)
     if not args.dry_run and not torch.cuda.is_available():
         print(f"gpu_check: no CUDA GPU is visible (torch {torch.__version__}); nothing to check", flush=True)
         return 0
@@ -178,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         torch.set_num_threads(1)  # a shared CPU: more threads than free cores makes every step crawl
     out = Path(os.environ["OUT"]) if os.environ.get("OUT") else None
-    summary = run_checks(DRY if args.dry_run else FULL, names, args.budget, out)
+    summary = run_checks(DRY if args.dry_run else FULL, names, args.budget, out, args.dry_run, not args.in_process)
     print(json.dumps(summary, indent=1, default=str), flush=True)
     return 0
 

@@ -40,8 +40,8 @@ class Figure:
         for key, value in self.options.items():
             if key == "input_size":
                 flags.append(f"--input {value[1]}x{value[2]}x{value[0]}")
-            elif key in ("style", "at", "depth"):
-                flags.append(f"--{key} {value}")
+            elif key in ("style", "at", "depth", "num_classes"):
+                flags.append(f"--{key.replace('_', '-')} {value}")
             else:
                 flags.append(f"--set {key}={value}")
         source = self.source if ca.api.is_model_name(self.source) else f"'{self.source}'"
@@ -56,8 +56,9 @@ FIGURES = [
            "Krizhevsky et al. 2012, Fig. 2: the grouped convolutions (conv2, conv4, conv5) keep each GPU's half "
            "of the maps apart; conv3 and the FC layers read both towers, drawn as crossing arrows."),
     Figure("vgg16", "VGG-16", "vgg16",
-           "Simonyan & Zisserman 2014, configuration D. Heights, depths and thicknesses are on log scales, so "
-           "224x224x64 and 7x7x512 both read; runs of identical convs are stacked (x2, x3)."),
+           "Simonyan & Zisserman 2014, configuration D. Heights and depths are on log scales of H and W, "
+           "thicknesses on a square-root scale of C, so 224x224x64 and 7x7x512 both read; runs of identical "
+           "convs are stacked (x2, x3)."),
     Figure("inception3a", "GoogLeNet's inception (3a) module", "googlenet_paper",
            "Szegedy et al. 2014, Fig. 2b with Table 1's widths: four branches on the same 28x28x192 input, "
            "concatenated to 28x28x256.", {"style": "block", "at": "inception3a"}),
@@ -86,6 +87,9 @@ FIGURES = [
     Figure("resnet50_graph", "ResNet-50 as a graph", "resnet50",
            "One node per layer or per run of identical blocks, with output volume, parameters and multiply-adds "
            "(the same numbers as `convarch show resnet50`).", {"style": "graph"}),
+    Figure("inception3a_graph", "GoogLeNet's inception (3a) as a graph", "googlenet",
+           "torchvision's layout (BN, a 3x3 in the \"5x5\" branch): branches side by side, each layer with its "
+           "module path, output volume, parameters and multiply-adds.", {"style": "graph", "at": "inception3a"}),
 ]  # fmt: skip
 
 

@@ -6,11 +6,28 @@ so the CLI can print ``str(error)`` and exit without a traceback.
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 
 class ConvarchError(Exception):
-    """Base class of every error convarch raises for a user's mistake."""
+    """Base class of every error convarch raises for a user's mistake.
+
+    A message names options in the API's words (``batch_size``, ``lr``), never a command-line flag.
+    ``options`` lists the keyword arguments its advice names (``advising``), so the CLI can add its own
+    flags for them (``batch_size`` is ``--batch-size``).
+    """
 
     exit_code = 1
+    options: tuple[str, ...] = ()
+
+
+E = TypeVar("E", bound=ConvarchError)
+
+
+def advising(error: E, *options: str) -> E:
+    """``error``, marked with the API options its advice names (for the CLI to show as flags)."""
+    error.options = options
+    return error
 
 
 class PatternError(ConvarchError, ValueError):

@@ -146,3 +146,8 @@ def test_a_missing_or_empty_pattern_file_is_a_usage_error(capsys, tmp_path, monk
     monkeypatch.setattr("sys.stdin", io.StringIO("  \n"))
     code, _, err = run(capsys, "check", "-")
     assert code == 2 and "standard input holds no pattern" in err and "Traceback" not in err
+
+
+def test_strict_passes_the_docs_own_examples_that_only_have_notes(capsys) -> None:
+    """fc-dominates fired on the classifier of the ceil-rounding example, so --strict exited 1."""
+    assert run(capsys, "check", "INPUT(112x112x64) -> POOL3(s=2, ceil=true) -> GAP -> FC10", "--strict")[0] == 0

@@ -64,6 +64,13 @@ def test_list_of_a_model_without_weights_is_a_clear_error(capsys) -> None:
     assert code == 1 and "no registered pretrained weights" in err and "Traceback" not in out + err
 
 
+def test_list_takes_a_name_filter_as_convarch_list_does(capsys) -> None:
+    code, out, err = run(capsys, "weights", "list", "RESNET1*")
+    assert code == 0 and err == "" and "resnet18" in out and "resnet152" in out and "alexnet" not in out
+    code, _, err = run(capsys, "weights", "list", "lenet5_p*")  # matches a model, none with weights
+    assert code == 1 and "no model with registered weights matches 'lenet5_p*'" in err
+
+
 def test_fetch_downloads_verifies_and_reports_a_cache_hit(capsys, monkeypatch, lenet_file, server) -> None:
     source = serve_locally(monkeypatch, "lenet5", lenet_file, server=server)
     code, out, _ = run(capsys, "weights", "fetch", "lenet5", "--source", "test")

@@ -41,7 +41,7 @@ def test_fp32_optimize_matches_every_family_and_leaves_the_model_alone(family: s
 def test_fp32_optimize_matches_every_block_type(block: str) -> None:
     model = ca.build(BLOCK_PATTERNS[block]).eval()
     optimized = optimize(model, dtype="fp32")
-    assert _max_diff(optimized, model, torch.randn(3, 3, 32, 32)) <= 1e-4
+    assert _max_diff(optimized, model, torch.randn(3, *model.spec.input.chw)) <= 1e-4
 
 
 def test_batch_norm_is_folded_into_the_conv_before_it() -> None:

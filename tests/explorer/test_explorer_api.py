@@ -40,7 +40,7 @@ def test_a_syntax_error_is_422_with_line_column_and_caret(client: Client) -> Non
         ({"model": "vgg17"}, 404, "UnknownModelError", "Did you mean"),
         ({"pattern": "INPUT(8x8x3) -> CONV11-4(p=0) -> FC10"}, 422, "SizingError", "collapses"),
         ({"pattern": SEED, "N": "2", "M": "2", "K": "1", "Q": "3"}, 422, "ConfigError", "not a template variable"),
-        ({"pattern": SEED, "input": "32x32", "N": "2", "M": "2", "K": "1"}, 422, "ConfigError", "H x W x C"),
+        ({"pattern": SEED, "input": "32x32", "N": "2", "M": "2", "K": "1"}, 422, "ConfigError", "input must be a"),
         ({"pattern": SEED}, 422, "PatternError", "unbound template variables"),
         ({}, 422, "ConfigError", "pattern=TEXT or model=NAME"),
         ({"pattern": "FC10", "model": "alexnet"}, 422, "ConfigError", "either"),

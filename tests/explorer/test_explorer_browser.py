@@ -166,13 +166,14 @@ def test_a_shared_url_opens_the_same_state(page: Any, explorer_url: str, shots: 
     expect(page.locator("#totals")).to_contain_text(f"{report.macs:,}")
     assert outputs_shown(page) == [row.output for row in report.rows]
     assert page.locator("#style").input_value() == "graph" and page.locator("#input").input_value() == "64x64x1"
-    page.goto(explorer_url + "?model=resnet50")
+    page.goto(explorer_url + "?model=resnet50&style=graph")
     expect(page.locator("#title")).to_contain_text("resnet50 at 224x224x3")
     expect(page.locator("#totals")).to_contain_text(f"{ca.analyze('resnet50').params:,}")
     expect(page.locator("#pattern")).to_have_value(ca.to_pattern("resnet50"))
+    expect(page.locator("#diagram svg")).to_be_visible()
+    page.screenshot(path=shots / "explorer-resnet50.png")
     page.locator('tr.stage[data-stage="features.layer2"]').click()  # fold a stage
     expect(page.locator('tr[data-path="features.layer2.0.body.conv1"]')).to_be_hidden()
-    page.screenshot(path=shots / "explorer-resnet50.png")
     assert page.errors == []
 
 
@@ -181,6 +182,7 @@ def test_picking_a_zoo_model_shows_it_and_its_pattern(page: Any, explorer_url: s
     expect(page.locator("#layers table")).to_be_visible()
     page.locator("#model").select_option("alexnet")
     expect(page.locator("#title")).to_contain_text("alexnet at 224x224x3")
+    expect(page.locator("#paper")).to_contain_text(ca.model_info("alexnet").paper.cite())
     expect(page.locator("#pattern")).to_have_value(ca.to_pattern("alexnet"))
     assert outputs_shown(page) == [row.output for row in ca.analyze("alexnet").rows]
     assert "model=alexnet" in page.url and page.locator("#sliders input").count() == 0
@@ -219,6 +221,8 @@ def test_the_report_opens_from_disk_offline_without_console_errors(browser: Any,
     first = ca.check("googlenet_paper")[0]
     page.locator("li.finding").first.click()
     expect(page.locator(f'tr[data-path="{first.layer}"]')).to_have_class(re.compile("selected"))
+    selected = page.locator(".diagram svg .selected").evaluate_all("nodes => nodes.map(n => n.dataset.path)")
+    assert selected and set(selected) == {first.layer}  # the same layer in the volumes figure
     page.locator('#layers th[data-key="params"]').click()  # sort by params, largest first
     largest = max(report.rows, key=lambda row: row.params)
     expect(page.locator("#layers tbody tr").nth(1)).to_have_attribute("data-path", largest.path)

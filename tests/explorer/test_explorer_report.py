@@ -31,6 +31,13 @@ def test_the_page_holds_the_report_the_findings_and_the_paper() -> None:
     assert f"{ca.analyze('alexnet').params:,} (matches)" in page  # computed next to the published count
 
 
+def test_the_page_holds_the_volumes_and_block_diagrams() -> None:
+    page = ca.report_html("resnet18")
+    assert ca.draw("resnet18").svg in page and ca.draw("resnet18", style="block").svg in page
+    plain = ca.report_html("alexnet")  # no composite block: the page says so where the figure would be
+    assert ca.draw("alexnet").svg in plain and "has no composite block" in plain
+
+
 def test_memory_for_any_batch_comes_from_the_report() -> None:
     report = ca.analyze("resnet18")
     memory = embedded(ca.report_html("resnet18"))["memory"]

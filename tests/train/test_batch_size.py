@@ -46,7 +46,7 @@ def test_batch_size_one_is_refused_before_loading_when_a_batchnorm_sees_one_valu
         raise AssertionError("the data was loaded before the batch size was checked")
 
     monkeypatch.setattr(sys.modules["convarch.train.run"], "load_data", no_loading)  # ca.train hides the module
-    with pytest.raises(ca.ConfigError, match=f"batch size 1 cannot train this network: {where}.*--batch-size 2"):
+    with pytest.raises(ca.ConfigError, match=f"batch size 1 cannot train this network: {where}.*batch_size=2"):
         ca.train(pattern, "digits", out=tmp_path / "run", epochs=1, batch_size=1, quiet=True)
     assert not (tmp_path / "run").exists()
 
@@ -71,3 +71,12 @@ def test_a_run_whose_epoch_makes_no_step_fails_instead_of_reporting_success(tmp_
     with pytest.raises(ca.ConfigError, match=r"epoch 1 made no training step.*\d+ unreadable file"):
         ca.train(TINY, root, out=tmp_path / "run", epochs=1, batch_size=4, cache=False, threads=1, quiet=True)
     assert not (tmp_path / "run" / "last.safetensors").exists()
+
+
+def test_an_evaluation_that_reads_no_image_fails_instead_of_reporting_zero(tmp_path: Path, monkeypatch) -> None:
+    root = write_class_folder(tmp_path / "shapes", {"a": 6, "b": 6})
+    result = ca.train(TINY, root, epochs=1, batch_size=4, threads=1, quiet=True)
+    monkeypatch.setattr("convarch.data.datasets.CACHE_LIMIT_BYTES", 0)  # streamed from disk
+    monkeypatch.setattr(sys.modules["convarch.data.loader"], "decode", lambda path, **_: (None, "unreadable"))
+    with pytest.raises(ca.DataError, match=r"no image of .* \(val\) could be read, so nothing was evaluated"):
+        ca.evaluate(result.model, root, device="cpu")

@@ -45,9 +45,9 @@ def test_workers_share_the_cpus_among_the_processes_on_a_machine(monkeypatch: py
 
 
 def test_gpu_decoding_without_a_gpu_is_refused_with_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(ConfigError, match=r"--decode gpu .* device is cpu; use --device cuda"):
+    with pytest.raises(ConfigError, match=r"decode gpu .* device is cpu; use device='cuda'"):
         for_device(TrainConfig(decode="gpu"), torch.device("cpu"))
-    with pytest.raises(ConfigError, match="unknown --decode 'nvjpeg'"):
+    with pytest.raises(ConfigError, match="unknown decode 'nvjpeg'"):
         TrainConfig(decode="nvjpeg")
     code = main(["train", TINY, "--data", "digits", "--decode", "gpu", "--device", "cpu", "--quiet", "--out", "-"])
     err = capsys.readouterr().err

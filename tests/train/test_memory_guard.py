@@ -46,7 +46,7 @@ def test_evaluate_and_predict_refuse_a_forward_pass_that_cannot_fit(tmp_path: Pa
     model = ca.build(TINY)
     model.pretrained_cfg.update(load_data("digits", model).preprocessing.to_cfg())
     memory(inference_bytes(ca.analyze(model), 256) * 2)  # batch 256 fits with room to spare; 4096 does not
-    with pytest.raises(ca.ConfigError, match=r"a forward pass of 4096 image\(s\) at 16x16x1.*--batch-size"):
+    with pytest.raises(ca.ConfigError, match=r"a forward pass of 4096 image\(s\) at 16x16x1.*batch_size"):
         ca.evaluate(model, "digits", batch_size=4096)
     assert ca.evaluate(model, "digits", batch_size=256).stats.count > 0
     memory(1000)

@@ -110,3 +110,8 @@ def test_suffixless_cached_files_are_recognised_by_content(tmp_path: Path) -> No
     for name in ("blob_a", "blob_b"):
         loaded, _ = read_state_dict(tmp_path / name)
         assert torch.equal(loaded["w"], tensors["w"])
+
+
+def test_a_directory_is_named_as_one_not_as_missing(tmp_path) -> None:
+    with pytest.raises(ca.WeightsError, match="is a directory, not a weights file"):
+        read_state_dict(tmp_path)

@@ -26,12 +26,29 @@ from convarch.cli import deploy_commands  # noqa: F401  isort: skip
 from convarch.cli import explorer_commands  # noqa: F401  isort: skip
 
 
+def flag(option: str) -> str:
+    """The command-line spelling of an API option: ``batch_size`` is ``--batch-size``."""
+    return "--" + option.replace("_", "-")
+
+
+def with_flags(error: ConvarchError) -> str:
+    """The error's message with the options its advice names (``ConvarchError.options``) as flags: a
+    message that starts with its option starts with the flag instead; otherwise the flags follow."""
+    text, options = str(error), error.options
+    if not options:
+        return text
+    if text.startswith(options[0] + " "):
+        text, options = flag(options[0]) + text[len(options[0]) :], options[1:]
+    return f"{text} (on the command line: {', '.join(map(flag, options))})" if options else text
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         result = app(args=argv, prog_name="convarch", standalone_mode=False)
     except ConvarchError as error:
         # escape: a pattern excerpt such as "[a: CONV3-64]" would otherwise be read as rich markup and vanish
-        err_console.print(f"[bold red]error:[/] {escape(str(error))}", highlight=False, markup=True, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/] {escape(with_flags(error))}", highlight=False, markup=True,
+                          soft_wrap=True)  # fmt: skip
         return error.exit_code
     except click.exceptions.Exit as done:
         return done.exit_code

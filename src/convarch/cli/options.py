@@ -32,7 +32,7 @@ SetOption = Annotated[
 NumClassesOption = Annotated[
     int | None, typer.Option("--num-classes", help="Classes of the final FC (a template's last FC gets this).")
 ]
-_VOLUME = re.compile(r"\s*(\d+)\s*[xX]\s*(\d+)\s*[xX]\s*(\d+)\s*")
+_VOLUME = re.compile(r"\s*(\d+)\s*[xX×]\s*(\d+)\s*[xX×]\s*(\d+)\s*")  # as a pattern's INPUT reads it
 _SETTING = re.compile(r"\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(\S+)\s*")
 
 
@@ -64,16 +64,19 @@ def pattern_argument(help: str) -> Any:
     return typer.Argument(help=f"{help} '-' reads it from stdin, @FILE from a text file.", parser=read_pattern)
 
 
-def input_size(text: str | None) -> tuple[int, int, int] | None:
-    """``"224x224x3"`` (the seed's H x W x C) -> ``(3, 224, 224)`` (PyTorch's C, H, W)."""
+def input_size(text: str | None, *, option: str = "--input") -> tuple[int, int, int] | None:
+    """``"224x224x3"`` (the seed's H x W x C) -> ``(3, 224, 224)`` (PyTorch's C, H, W).
+
+    ``option`` names the field in the messages (the explorer's query calls it ``input``).
+    """
     if text is None:
         return None
     match = _VOLUME.fullmatch(text)
     if match is None:
-        raise ConfigError(f"--input must be a volume H x W x C such as 32x32x3, got {text!r}")
+        raise ConfigError(f"{option} must be a volume H x W x C such as 32x32x3, got {text!r}")
     h, w, c = (int(v) for v in match.groups())
     if not all(1 <= v <= MAX_DIM for v in (h, w, c)):
-        raise ConfigError(f"--input dimensions must be from 1 to {MAX_DIM:,}, got {text!r}")
+        raise ConfigError(f"{option} dimensions must be from 1 to {MAX_DIM:,}, got {text!r}")
     mistake = Volume(c, h, w).order_mistake(f"--input {text.strip()}", text=True)
     if mistake:
         raise ConfigError(mistake)
@@ -95,11 +98,11 @@ def settings(items: list[str] | None) -> dict[str, Any]:
 
 
 def template_settings(source: str | None, sets: list[str] | None) -> dict[str, Any]:
-    """``--set`` for a command that hands the bindings on with its other options (train, finetune):
+    """``--set`` for a command that hands the bindings on with its other options (train, finetune, export):
     the names are checked against the pattern now, so a misspelt one is named as such, with the closest."""
     found = settings(sets)
     if found:
-        if source is None or is_model_name(source):
+        if source is None or is_model_name(source) or Path(source).exists():  # a name, a checkpoint, a resume
             raise ConfigError(f"--set binds the variables of a template pattern; {source or 'this run'} is not one")
         check_names(resolve(source), found)
     return found

@@ -7,10 +7,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from convarch.api import is_model_name
 from convarch.cli.app import app, console
+from convarch.errors import UnknownModelError
 from convarch.weights.download import cache_path, fetch, local_file
 from convarch.weights.sources import DEFAULT_TAG, WeightSource, find_source, sources_for
-from convarch.zoo.registry import get_entry, list_models
+from convarch.zoo.registry import get_entry, list_models, name_filter_matches
 
 weights_app = typer.Typer(
     help="Pretrained weights: the registered sources, and fetching them into the cache.", rich_markup_mode=None
@@ -46,11 +48,18 @@ def _hash_text(source: WeightSource) -> str:
 
 @weights_app.command("list")
 def list_command(
-    model: Annotated[str | None, typer.Argument(help="A zoo model; all models with weights if omitted.")] = None,
+    model: Annotated[
+        str | None, typer.Argument(help="A zoo model or a name filter ('resnet*'); all models with weights if omitted.")
+    ] = None,
 ) -> None:
     """List the pretrained sources: tag, URL, hash, accuracy, preprocessing, and whether it is cached."""
     if model is None:
         models = list_models(pretrained=True)
+    elif name_filter_matches(model) and not is_model_name(model):  # resnet*, VGG1[69], as `convarch list` reads them
+        models = list_models(model.strip(), pretrained=True)
+        if not models:
+            raise UnknownModelError(f"no model with registered weights matches {model!r}; `convarch weights list` "
+                                    "shows them all")  # fmt: skip
     else:
         name = get_entry(model).name
         find_source(name)  # a clear error when the model has no registered weights

@@ -48,10 +48,15 @@ class EncodedFiles(Dataset):
 
 
 def collate_encoded(samples: list[tuple[torch.Tensor | None, int, int, str]]) -> dict[str, Any]:
-    """Keep the byte tensors as a list (they differ in length); the unreadable ones go to ``skipped``."""
+    """The batch's files end to end in one byte tensor, with their lengths; the unreadable ones go to ``skipped``.
+
+    One tensor, not one per file: each tensor a worker returns travels through a shared-memory handle (a file
+    descriptor), and 16 workers with a few batches of 128 files in flight would hold thousands of them.
+    """
     good = [s for s in samples if s[0] is not None]
     return {
-        "encoded": [s[0] for s in good],
+        "encoded": torch.cat([s[0] for s in good]) if good else torch.zeros(0, dtype=torch.uint8),
+        "lengths": torch.tensor([len(s[0]) for s in good], dtype=torch.long),
         "labels": torch.tensor([s[1] for s in good], dtype=torch.long),
         "index": torch.tensor([s[2] for s in good], dtype=torch.long),
         "skipped": [(s[2], s[3]) for s in samples if s[0] is None],

@@ -108,7 +108,9 @@ def draw(
 def _pattern_title(net: Any, keywords: dict[str, Any]) -> str:
     """A pattern's own text (with its bindings) as the title, when it fits on a line."""
     text = " ".join(net.split()) if isinstance(net, str) else ""
-    bindings = ", ".join(f"{k}={v}" for k, v in keywords.items() if k != "input_size")
+    # Template variables (upper case, in the order given), then options: the same title from Python and the CLI.
+    names = [k for k in keywords if k[:1].isupper()] + sorted(k for k in keywords if not k[:1].isupper())
+    bindings = ", ".join(f"{k}={keywords[k]}" for k in names if k != "input_size")
     if not text or len(text) > 100:
         return "network"
     return f"{text}  ({bindings})" if bindings else text

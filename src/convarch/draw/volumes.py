@@ -1,8 +1,8 @@
 """The volumes style: each layer's output volume as a box in perspective, flowing left to right.
 
 As in the seed's LeNet and AlexNet figures (LeCun et al. 1998 Fig. 2, Krizhevsky et al. 2012 Fig. 2): a box's
-height comes from H, its depth from W and its thickness from C, each on a log scale so that VGG-16's
-224x224x64 and 7x7x512 both read. Every box carries its ``HxWxC`` and every arrow its operation. FC layers
+height comes from H and its depth from W on a log scale, its thickness from C on a square-root scale, so
+that VGG-16's 224x224x64 and 7x7x512 both read. Every box carries its ``HxWxC`` and every arrow its operation. FC layers
 are bars. Parallel branches fan out and meet in a concatenation, a residual's shortcut arcs over its body to
 an addition (a projection is labelled as one), a dense block is a growing stack of slices, and a grouped
 conv splits its volumes into towers.
@@ -14,17 +14,10 @@ import math
 from dataclasses import replace
 
 from convarch.draw.fonts import text_width
-from convarch.draw.reading import Chain, LayerPart, Merge, Network, Part, Tap, layers
+from convarch.draw.reading import Chain, LayerPart, Merge, Network, Part, Tap, layers, totals
 from convarch.draw.scene import Circle, Frag, Group, Poly, Scene, Text, finish, line, rect
-from convarch.draw.style import (
-    LABEL,
-    SMALL,
-    arrow_lines,
-    colour_of,
-    shade,
-    slice_colour,
-)
-from convarch.draw.units import Unit, auto_depth, run_label, summary, units
+from convarch.draw.style import LABEL, LEGEND, SLICES, SMALL, arrow_lines, colour_of, shade, slice_colour
+from convarch.draw.units import Unit, auto_depth, run_label, shortcut_name, summary, units
 from convarch.spec.volume import Volume
 
 GAP = 26.0  # the shortest arrow between two boxes
@@ -41,8 +34,12 @@ def side(n: int) -> float:
 
 
 def thickness(c: int) -> float:
-    """Thickness along the flow, from the channels C: logarithmic, 3 -> 10, 64 -> 28, 512 -> 40."""
-    return 2.0 + 4.2 * math.log2(c + 1)
+    """Thickness along the flow, from the channels C: a square root, 3 -> 6, 64 -> 14, 512 -> 31, 2048 -> 58.
+
+    Steeper than the log scale of H and W, since channels grow by 8x to 64x through a network where H and
+    W shrink by 32x: the widening is what the figure must show.
+    """
+    return 4.0 + 1.2 * math.sqrt(c)
 
 
 def keep(layer: LayerPart) -> bool:
@@ -171,6 +168,7 @@ class VolumeLayout:
         self.network = network
         self.depth = auto_depth(network.body, keep) if depth is None else depth
         self.towers = _tower_counts(network)
+        self.used: dict[str, str] = {}  # legend: colour -> what it stands for, in order of appearance
 
     def chain(self, chain: Chain, level: int) -> Frag:
         return hchain([self.unit(u, level) for u in units(chain, level, self.depth, keep)])
@@ -182,13 +180,18 @@ class VolumeLayout:
             if unit.count > 1:
                 lines[0] = f"{lines[0]} x{unit.count}"
             fill = colour_of(part.kind)
+            self.used.setdefault(fill, LEGEND.get(fill, "other layer"))
             towers = self.towers.get(part.path, 1)
             crossed = part.groups != towers and part.row.macs > 0  # a full conv between towers reads both
             return lines, volume_frag(part.vout, fill, unit.paths, towers=towers, crossed=crossed), part.path
         if isinstance(part, Tap):
-            return [], self.tap(part), part.path
+            return [], self.tap(part, level, unit.opened), part.path
         if unit.opened:
-            return [], self.opened(part, level), part.path
+            opened = self.opened(part, level)
+            name = run_label(part)
+            if isinstance(part, Merge) and name != part.how:  # a named block: its name over its layers
+                opened = bracketed(opened, name if name == part.title else f"{name}: {part.title}", part.path)
+            return [], opened, part.path
         if isinstance(part, Merge) and part.how in ("add", "gate"):
             inner = hchain([(self.collapsed(unit), self.collapsed_box(unit), part.path)])
             return [], self.around(part, inner, brief=True), part.path
@@ -207,7 +210,13 @@ class VolumeLayout:
     def collapsed_box(self, unit: Unit) -> Frag:
         part = unit.part
         slices = _slices(part)
-        return volume_frag(part.vout, colour_of("BLOCK"), [unit.paths[0]], slices=slices)
+        frag = volume_frag(part.vout, colour_of("BLOCK"), [unit.paths[0]], slices=slices)
+        if slices:
+            self.used.setdefault("slices", "slices: concatenated branches or layers")
+        else:
+            self.used.setdefault(colour_of("BLOCK"), LEGEND[colour_of("BLOCK")])
+        frag.shapes = [replace(s, members=tuple(unit.paths)) if isinstance(s, Group) else s for s in frag.shapes]
+        return frag
 
     def opened(self, part: Part, level: int) -> Frag:
         if isinstance(part, Chain):
@@ -219,15 +228,7 @@ class VolumeLayout:
         return self.tap(part)
 
     def stage(self, chain: Chain, level: int) -> Frag:
-        inner = self.chain(chain, level + 1)
-        frag = Frag()
-        frag.place(inner, 0, 0)
-        frag.out = inner.out
-        x0, y0, x1, _ = inner.box
-        frag.add(line((x0 + 4, y0 - 6), (x0 + 4, y0 - 12), (x1 - 4, y0 - 12), (x1 - 4, y0 - 6),
-                      stroke="#888", width=0.8, cls="bracket", path=chain.path))  # fmt: skip
-        frag.add(Text((x0 + x1) / 2, y0 - 17, chain.title, SMALL, fill="#555", cls="stage", path=chain.path))
-        return frag
+        return bracketed(self.chain(chain, level + 1), chain.title, chain.path)
 
     def branches(self, merge: Merge, level: int) -> Frag:
         """Parallel branches on one input, meeting in a concatenation (Szegedy et al. 2014, Fig. 2b)."""
@@ -303,14 +304,25 @@ class VolumeLayout:
             pieces.append(([f"+{grown}: concat", ops], box, layer_chain.path))
         return hchain(pieces)
 
-    def tap(self, part: Part) -> Frag:
+    def tap(self, part: Part, level: int, opened: bool) -> Frag:
+        """A side output: the main path runs on; the head (opened, or named) hangs below, dashed."""
         assert isinstance(part, Tap)
         label = f"{run_label(part)}: auxiliary classifier (training only)"
-        width = text_width(label, SMALL) + 8
         frag = Frag()
+        if opened:
+            head = self.chain(part.head, level + 1)
+            drop = 36 - head.box[1]
+            frag.add(line((12, 0), (12, drop), (24, drop), stroke="#777", width=1.0, dash=True, path=part.path))
+            frag.place(head, 24, drop)
+            frag.add(Text(24, drop + head.box[1] - 8, label, SMALL, anchor="start", fill="#555", cls="aux",
+                          path=part.path))  # fmt: skip
+            width = frag.box[2] + 8
+        else:
+            width = text_width(label, SMALL) + 8
+            frag.add(line((width / 2, 0), (width / 2, 34), arrow=True, stroke="#777", width=1.0, dash=True,
+                          path=part.path))  # fmt: skip
+            frag.add(Text(width / 2, 48, label, SMALL, fill="#555", cls="aux", path=part.path))
         frag.add(line((0, 0), (width, 0), stroke="#333", width=1.1))
-        frag.add(line((width / 2, 0), (width / 2, 34), arrow=True, stroke="#777", width=1.0, dash=True, path=part.path))
-        frag.add(Text(width / 2, 48, label, SMALL, fill="#555", cls="aux", path=part.path))
         frag.out = (width, 0)
         return frag
 
@@ -321,13 +333,33 @@ class VolumeLayout:
         frag = Frag()
         frag.place(start, 0, 0)
         frag.place(flow, start.out[0], 0)
+        x, y = frag.box[0], frag.box[3] + 22
+        for fill, meaning in self.used.items():  # a legend of the colours used
+            swatch = [(c, c) for c in SLICES[:3]] if fill == "slices" else [(fill, fill)]
+            for i, (colour, _) in enumerate(swatch):
+                frag.add(rect(x + 4 * i, y - 9, 10, 10, fill=colour, stroke="#444", width=0.6, cls="legend"))
+            x += 14 + 4 * (len(swatch) - 1)
+            frag.add(Text(x, y, meaning, SMALL, anchor="start", fill="#444", cls="legend"))
+            x += text_width(meaning, SMALL) + 16
         return finish(frag, title=title, caption=[_caption(net)])
 
 
+def bracketed(inner: Frag, text: str, path: str) -> Frag:
+    """A piece under a bracket that names it (a stage, an opened block)."""
+    frag = Frag()
+    frag.place(inner, 0, 0)
+    frag.out, frag.towers = inner.out, inner.towers
+    x0, y0, x1, _ = inner.box
+    frag.add(line((x0 + 4, y0 - 6), (x0 + 4, y0 - 12), (x1 - 4, y0 - 12), (x1 - 4, y0 - 6),
+                  stroke="#888", width=0.8, cls="bracket", path=path))  # fmt: skip
+    frag.add(Text((x0 + x1) / 2, y0 - 17, text, SMALL, fill="#555", cls="stage", path=path))
+    return frag
+
+
 def _caption(net: Network) -> str:
-    report = net.report
-    return (f"input {net.input}; {report.params:,} params; {report.macs:,} MACs (CONV and FC multiply-adds); "
-            "boxes: H x W x C on log scales")  # fmt: skip
+    params, macs = totals(net.body)
+    return (f"input {net.input}; {params:,} params; {macs:,} MACs (CONV and FC multiply-adds); "
+            "boxes: height log H, depth log W, thickness sqrt C")  # fmt: skip
 
 
 def _slices(part: Part) -> list[tuple[int, str]] | None:
@@ -342,10 +374,11 @@ def _slices(part: Part) -> list[tuple[int, str]] | None:
 def _shortcut_lines(merge: Merge) -> list[str]:
     if merge.how == "gate":
         return ["gate", " → ".join(layer.title.split("(")[0] for layer in layers(merge.branches[-1]))]
+    scaled = f"; residual x{merge.scale:g}" if merge.scale != 1.0 else ""  # Szegedy et al. 2016 §3.3
     if merge.shortcut is None:
-        return ["identity"]
-    convs = [layer.title for layer in layers(merge.shortcut) if layer.kind != "BN"]
-    return ["projection", *convs] if convs else ["projection"]
+        return [f"identity{scaled}"]
+    ops = [", ".join(arrow_lines(layer.title)) for layer in layers(merge.shortcut) if layer.visible]
+    return [f"{shortcut_name(merge)}{scaled}", *ops]
 
 
 def _tower_counts(net: Network) -> dict[str, int]:

@@ -84,7 +84,7 @@ def source_of(query: Query) -> str:
 def keywords_of(query: Query) -> dict[str, Any]:
     """``input=32x32x3``, ``num_classes=10`` and template bindings (``N=2``) as ``ca.analyze`` keywords."""
     found = parse_settings([f"{k}={v}" for k, v in query.items() if k not in RESERVED])
-    size = parse_input(query["input"]) if query.get("input") else None
+    size = parse_input(query["input"], option="input") if query.get("input") else None
     if size is not None:
         found["input_size"] = size
     if "num_classes" in query:
@@ -169,7 +169,7 @@ def _sweep(query: Query) -> tuple[str, list[Any]]:
         ranges[name] = values
     if not ranges:
         raise ConfigError("a sweep needs at least one range, such as N=1..3")
-    size = parse_input(query["input"]) if query.get("input") else None
+    size = parse_input(query["input"], option="input") if query.get("input") else None
     results = sweep(resolve(pattern), ranges, input_size=size, checker=sizing_checker(),
                     max_instances=MAX_SWEEP_INSTANCES, max_layers=MAX_SWEEP_LAYERS)  # fmt: skip
     return pattern, results
@@ -193,7 +193,7 @@ def _compared(query: Query) -> list[Any]:
         raise ConfigError(f"compare at most {MAX_COMPARE_MODELS} models at once, got {len(names)}")
     for name in names:
         model_info(name)  # only zoo names: a pattern has no published accuracy to plot
-    size = parse_input(query["input"]) if query.get("input") else None
+    size = parse_input(query["input"], option="input") if query.get("input") else None
     return compare(names, input_size=size)
 
 

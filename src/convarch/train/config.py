@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from convarch.analysis.measure import check_threads
 from convarch.data.augment import parse_augment
-from convarch.errors import ConfigError
+from convarch.errors import ConfigError, advising
 from convarch.train.distributed import DEVICES
 from convarch.train.schedule import OPTIMIZERS, SCHEDULES
 
@@ -71,45 +71,42 @@ class TrainConfig:
     def __post_init__(self) -> None:
         self.optimizer = self.optimizer.lower()
         self.schedule = self.schedule.lower()
+        # (the option, whether it is valid, the message): each message names the option in the API's words.
         checks = [
-            (isinstance(self.epochs, int) and self.epochs >= 1, f"epochs must be at least 1, got {self.epochs}"),
-            (self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
-            (self.optimizer in OPTIMIZERS, f"unknown optimizer {self.optimizer!r}; choose {' or '.join(OPTIMIZERS)}"),
-            (self.schedule in SCHEDULES, f"unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}"),
-            (self.lr is None or self.lr > 0, f"the learning rate must be positive, got {self.lr}"),
-            (self.weight_decay is None or self.weight_decay >= 0, "weight decay must be >= 0"),
-            (
-                0 <= self.warmup < self.epochs,
-                f"warmup ({self.warmup} epochs) must be >= 0 and < epochs ({self.epochs})",
-            ),
-            (0 <= self.label_smoothing < 1, f"label smoothing must be in [0, 1), got {self.label_smoothing}"),
-            (self.clip_grad is None or self.clip_grad > 0, f"--clip-grad must be positive, got {self.clip_grad}"),
-            (0 < self.ema_decay < 1, f"the EMA decay must be in (0, 1), got {self.ema_decay}"),
-            (self.device in DEVICES, f"unknown device {self.device!r}; choose from {', '.join(DEVICES)}"),
-            (
-                self.num_workers is None or self.num_workers >= 0,
-                f"num_workers must be >= 0, got {self.num_workers}",
-            ),
-            (self.decode in DECODERS, f"unknown --decode {self.decode!r}; choose {' or '.join(DECODERS)}"),
-            (
-                self.compile_mode in COMPILE_MODES,
-                f"unknown --compile-mode {self.compile_mode!r}; choose from {', '.join(COMPILE_MODES)}",
-            ),
-            (0 <= self.seed <= MAX_SEED, f"--seed must be from 0 to {MAX_SEED:,} (torch's range), got {self.seed}"),
-            (
-                0 <= self.split_seed <= MAX_SEED,
-                f"--split-seed must be from 0 to {MAX_SEED:,} (torch's range), got {self.split_seed}",
-            ),
-            (
-                self.val_fraction is None or 0 < self.val_fraction < 1,
-                f"--val-fraction must be between 0 and 1 (exclusive), got {self.val_fraction}: the run keeps the "
-                "best checkpoint by its held-out accuracy, so it needs held-out images; leave it out for 0.2, or "
-                "give a folder with train/ and val/ subfolders",
-            ),
-        ]
-        for ok, message in checks:
+            ("epochs", isinstance(self.epochs, int) and self.epochs >= 1,
+             f"epochs must be at least 1, got {self.epochs}"),
+            ("batch_size", self.batch_size >= 1, f"batch size must be at least 1, got {self.batch_size}"),
+            ("optimizer", self.optimizer in OPTIMIZERS,
+             f"unknown optimizer {self.optimizer!r}; choose {' or '.join(OPTIMIZERS)}"),
+            ("schedule", self.schedule in SCHEDULES,
+             f"unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}"),
+            ("lr", self.lr is None or self.lr > 0, f"the learning rate must be positive, got {self.lr}"),
+            ("weight_decay", self.weight_decay is None or self.weight_decay >= 0, "weight decay must be >= 0"),
+            ("warmup", 0 <= self.warmup < self.epochs,
+             f"warmup ({self.warmup} epochs) must be >= 0 and < epochs ({self.epochs})"),
+            ("label_smoothing", 0 <= self.label_smoothing < 1,
+             f"label smoothing must be in [0, 1), got {self.label_smoothing}"),
+            ("clip_grad", self.clip_grad is None or self.clip_grad > 0,
+             f"clip_grad must be positive, got {self.clip_grad}"),
+            ("ema_decay", 0 < self.ema_decay < 1, f"the EMA decay must be in (0, 1), got {self.ema_decay}"),
+            ("device", self.device in DEVICES, f"unknown device {self.device!r}; choose from {', '.join(DEVICES)}"),
+            ("num_workers", self.num_workers is None or self.num_workers >= 0,
+             f"num_workers must be >= 0, got {self.num_workers}"),
+            ("decode", self.decode in DECODERS, f"unknown decode {self.decode!r}; choose {' or '.join(DECODERS)}"),
+            ("compile_mode", self.compile_mode in COMPILE_MODES,
+             f"unknown compile_mode {self.compile_mode!r}; choose from {', '.join(COMPILE_MODES)}"),
+            ("seed", 0 <= self.seed <= MAX_SEED,
+             f"seed must be from 0 to {MAX_SEED:,} (torch's range), got {self.seed}"),
+            ("split_seed", 0 <= self.split_seed <= MAX_SEED,
+             f"split_seed must be from 0 to {MAX_SEED:,} (torch's range), got {self.split_seed}"),
+            ("val_fraction", self.val_fraction is None or 0 < self.val_fraction < 1,
+             f"val_fraction must be between 0 and 1 (exclusive), got {self.val_fraction}: the run keeps the best "
+             "checkpoint by its held-out accuracy, so it needs held-out images; leave it out for 0.2, or give a "
+             "folder with train/ and val/ subfolders"),
+        ]  # fmt: skip
+        for option, ok, message in checks:
             if not ok:
-                raise ConfigError(message)
+                raise advising(ConfigError(message), option)
         if self.threads is not None:
             check_threads(self.threads)  # bench's cap: 100,000 threads killed the process without a message
         parse_augment(self.augment)  # an unknown name fails now, not after the data is loaded
@@ -169,10 +166,9 @@ def for_device(config: TrainConfig, device: torch.device) -> TrainConfig:
     """
     gpu = device.type == "cuda"
     if config.decode == "gpu" and not gpu:
-        raise ConfigError(
-            f"--decode gpu decodes JPEGs on a GPU, but this run's device is {device.type}; "
-            "use --device cuda, or leave --decode out to decode on the CPU"
-        )
+        message = (f"decode gpu decodes JPEGs on a GPU, but this run's device is {device.type}; use "
+                   "device='cuda', or leave decode out to decode on the CPU")  # fmt: skip
+        raise advising(ConfigError(message), "decode", "device")
 
     def pick(value: bool | None) -> bool:
         return gpu if value is None else value

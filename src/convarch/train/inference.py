@@ -19,7 +19,7 @@ from convarch.data.builtin import BUILTIN
 from convarch.data.datasets import DataBundle, Side, load_data
 from convarch.data.images import BadImage, read_image
 from convarch.data.preprocess import Preprocessing, model_preprocessing
-from convarch.errors import ConfigError, DataError, WeightsError
+from convarch.errors import ConfigError, DataError, WeightsError, advising
 from convarch.nn.model import ConvNet
 from convarch.train.distributed import Distributed, pick_device
 from convarch.train.evaluate import EvalStats, class_scores, evaluate_loader
@@ -107,7 +107,10 @@ def evaluate(
         raise ConfigError(f"the batch size must be at least 1, got {batch_size}")
     model, header = _model_and_header(checkpoint)
     target = pick_device(device)
-    check_inference_memory(model, batch_size, target, "Use a smaller batch size (--batch-size).")
+    try:
+        check_inference_memory(model, batch_size, target, "Use a smaller batch_size.")
+    except ConfigError as error:
+        raise advising(error, "batch_size") from None
     trained_on = _trained_on(header, checkpoint)
     options: dict[str, Any] = {}
     if trained_on.get("source") == _source_key(data):  # the data it trained on: hold out the same images
@@ -127,6 +130,11 @@ def evaluate(
     loader = bundle.loader("val", batch_size=batch_size, device=dist.device)
     scorer = deployed(model.to(dist.device), runtime=runtime, optimize=optimize, device=dist.device)
     stats = evaluate_loader(scorer, loader, model.num_classes, dist)
+    if stats.count == 0:  # every file of the side failed while streamed: a 0% would pass for a result
+        raise DataError(
+            f"no image of {data} ({split}) could be read, so nothing was evaluated; "
+            f"{len(getattr(loader, 'skipped', {}))} file(s) were skipped as unreadable. Check the data"
+        )
     skipped = sorted(set(bundle.skipped) | set(getattr(loader, "skipped", {}).items()))  # streamed: found while read
     return Evaluation(stats, list(model.class_names or bundle.class_names), str(data), split, skipped)
 

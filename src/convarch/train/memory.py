@@ -14,6 +14,7 @@ import torch
 
 from convarch.analysis.measure import check_fits
 from convarch.analysis.report import BYTES_PER_VALUE, Report, analyze_spec
+from convarch.errors import ConfigError, advising
 from convarch.nn.model import ConvNet
 
 LIVE_OUTPUTS = 4
@@ -30,8 +31,11 @@ def check_training_memory(model: ConvNet, batch_size: int, eval_batch: int, devi
     report = analyze_spec(model.spec, names=False)
     need = max(report.training_bytes(batch_size), inference_bytes(report, eval_batch))
     what = f"training at batch {batch_size} (evaluating at {eval_batch}) on {report.input} inputs"
-    fix = "Use a network with a smaller INPUT or fewer or narrower layers, or a smaller --batch-size."
-    check_fits(need, device, what, fix)
+    fix = "Use a network with a smaller INPUT or fewer or narrower layers, or a smaller batch_size."
+    try:
+        check_fits(need, device, what, fix)
+    except ConfigError as error:
+        raise advising(error, "batch_size") from None
 
 
 def check_inference_memory(model: ConvNet, batch: int, device: torch.device, fix: str) -> None:

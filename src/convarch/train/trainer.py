@@ -20,7 +20,7 @@ from torch import nn
 
 from convarch.data.datasets import DataBundle
 from convarch.data.loader import Batch, derived_seed
-from convarch.errors import ConfigError
+from convarch.errors import ConfigError, advising
 from convarch.hardware import precision_plan
 from convarch.nn.model import ConvNet, classification_loss
 from convarch.spec.elementwise import BN
@@ -77,10 +77,9 @@ def check_batch_size(model: ConvNet, batch_size: int) -> int:
     """Refuse, before any work, a batch size the network cannot train on; returns the smallest batch."""
     smallest, why = smallest_batch(model)
     if batch_size < smallest:
-        raise ConfigError(
-            f"batch size {batch_size} cannot train this network: {why}, and its batch statistics need at least "
-            f"{smallest} images. Use --batch-size {smallest} or more (batch_size= in Python)"
-        )
+        message = (f"batch size {batch_size} cannot train this network: {why}, and its batch statistics need at "
+                   f"least {smallest} images. Use batch_size={smallest} or more")  # fmt: skip
+        raise advising(ConfigError(message), "batch_size")
     return smallest
 
 
@@ -169,10 +168,11 @@ class Trainer:
                                         **common)  # fmt: skip
         self.val_loader = data.loader("val", batch_size=self.val_batch, **common)
         if len(self.train_loader) == 0:
-            raise ConfigError(
-                f"the training set ({len(data.train)} images over {dist.world} process(es)) gives no batch of at "
-                f"least {self.train_loader.min_batch} image(s); use a smaller --batch-size or fewer processes"
+            message = (
+                f"the training set ({len(data.train)} images over {dist.world} process(es)) gives no batch of "
+                f"at least {self.train_loader.min_batch} image(s); use a smaller batch_size or fewer processes"
             )
+            raise advising(ConfigError(message), "batch_size")
         steps = len(self.train_loader)
         self.optimizer = make_optimizer(groups or param_groups(model, config.decay, config.base_lr),
                                         config.optimizer, config.base_lr, config.momentum)  # fmt: skip
@@ -236,6 +236,13 @@ class Trainer:
 
     # ---- the loop ---------------------------------------------------------------------------------
     def fit(self) -> TrainResult:
+        try:
+            return self._fit()
+        finally:  # a folder's worker processes end with the run, also when it stops with an error
+            self.train_loader.close()
+            self.val_loader.close()
+
+    def _fit(self) -> TrainResult:
         config = self.config
         for epoch in range(self.start_epoch, config.epochs):
             self.train_loader.set_epoch(epoch)
@@ -243,11 +250,10 @@ class Trainer:
             loss, top1, seen = self._train_epoch(epoch)
             if seen == 0:  # e.g. every streamed file unreadable: an epoch without a step must not look like one
                 self.skipped.update(getattr(self.train_loader, "skipped", {}))
-                raise ConfigError(
-                    f"epoch {epoch + 1} made no training step: no batch of at least {self.min_batch} readable "
-                    f"image(s) reached the network ({len(self.skipped)} unreadable file(s) skipped), so the run "
-                    "stopped without saving this epoch. Check the data, or lower --batch-size"
-                )
+                message = (f"epoch {epoch + 1} made no training step: no batch of at least {self.min_batch} readable "
+                           f"image(s) reached the network ({len(self.skipped)} unreadable file(s) skipped), so the "
+                           "run stopped without saving this epoch. Check the data, or lower batch_size")  # fmt: skip
+                raise advising(ConfigError(message), "batch_size")
             self.dist.average_buffers(self.model)
             if self.ema is not None:
                 self.dist.average_buffers(self.ema.module)
@@ -351,7 +357,8 @@ class Trainer:
             output = self.net(x)
             loss = classification_loss(output, batch.y, self.criterion)
         losses[step] = loss.detach()
-        if self.check_every == 1:  # checked before the update, where a sync is free
+        # Checked before the update where a sync is free (the CPU); with several processes, all check together.
+        if self.check_every == 1 and (self.dist.enabled or not math.isfinite(loss.item())):
             self._check_losses(losses, step, step + 1, epoch)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler.is_enabled():
@@ -401,10 +408,9 @@ class Trainer:
             kept = f"the last good checkpoint is {self.out / ckpt.LAST} (epoch {epoch})"
         else:
             kept = "no checkpoint was written before it"
-        return TrainingDiverged(
-            f"{what} {where}; training stopped and {kept}. "
-            f"Lower --lr (now {self.config.base_lr:g}), add --warmup or --clip-grad, or check the data."
-        )
+        message = (f"{what} {where}; training stopped and {kept}. Lower lr (now {self.config.base_lr:g}), add "
+                   "warmup or clip_grad, or check the data.")  # fmt: skip
+        return advising(TrainingDiverged(message), "lr", "warmup", "clip_grad")
 
     # ---- checkpoints --------------------------------------------------------------------------------
     def save(self, row: dict[str, Any]) -> None:

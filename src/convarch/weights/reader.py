@@ -50,6 +50,8 @@ def file_format(path: Path) -> str:
 def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """The tensors of a weights file and its metadata header (empty for pickles), on the CPU."""
     path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"{path} is a directory, not a weights file: pass the file inside it")
     if not path.is_file():
         raise WeightsError(f"no weights file at {path}: it does not exist")
     if file_format(path) == "safetensors":

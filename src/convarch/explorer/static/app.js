@@ -172,6 +172,15 @@
       showError($("error"), error);
       $("results").classList.add("stale");
     }
+    if (state.model) {
+      call("/api/info", { model: state.model }).then((info) => {
+        if (seq !== state.seq) return;
+        const top1 = info.top1 ? " · published top-1 " + info.top1.value + "%" : "";
+        $("paper").textContent = info.paper + top1;
+      }, () => {});
+    } else {
+      $("paper").textContent = "";
+    }
     call("/api/check", query).then((answer) => {
       if (seq === state.seq) L.renderFindings($("findings"), answer.findings, pick);
     }, () => { if (seq === state.seq) $("findings").replaceChildren(); });
