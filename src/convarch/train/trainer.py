@@ -357,7 +357,8 @@ class Trainer:
             output = self.net(x)
             loss = classification_loss(output, batch.y, self.criterion)
         losses[step] = loss.detach()
-        if self.check_every == 1:  # checked before the update, where a sync is free
+        # Checked before the update where a sync is free (the CPU); with several processes, all check together.
+        if self.check_every == 1 and (self.dist.enabled or not math.isfinite(loss.item())):
             self._check_losses(losses, step, step + 1, epoch)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler.is_enabled():
