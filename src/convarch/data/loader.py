@@ -137,7 +137,7 @@ class TensorLoader(_LoaderBase):
         generator = self._generator()
         on_cpu = self.device.type == "cpu"
         for index in self._chunks():
-            picked = index if on_cpu else index.to(self.device)
+            picked = index if on_cpu else index.to(self.device, non_blocking=True)  # no wait for the GPU
             yield Batch(self._finish(self.images[picked], generator), self.labels[picked], index)
 
 
