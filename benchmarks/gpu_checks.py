@@ -35,6 +35,7 @@ class Context:
     tmp: Path
     deadline: float = 0.0
     cache: dict[str, Any] = field(default_factory=dict)
+    partial: dict[str, Any] = field(default_factory=dict)
 
     @property
     def device(self) -> torch.device:
@@ -43,6 +44,10 @@ class Context:
     @property
     def workers(self) -> int:
         return self.sizes.workers if self.sizes.workers is not None else available_cpus()
+
+    def note(self, text: str) -> None:
+        """A progress line (flushed): where a check that hangs or runs out of time got to."""
+        print(f"    {self.deadline - time.perf_counter():5.0f} s left: {text}", flush=True)
 
     def left(self) -> float:
         return max(1.0, self.deadline - time.perf_counter())
@@ -129,7 +134,7 @@ def equivalence(context: Context) -> dict[str, Any]:
     sizes, device = context.sizes, context.device
     saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
-    diffs = {}
+    diffs = context.partial.setdefault("max_abs_diff", {})
     try:
         for name in sizes.equivalence:
             torch.manual_seed(0)
@@ -194,15 +199,18 @@ def jpeg_pipeline(context: Context) -> dict[str, Any]:
     model = context.model(sizes.folder_model, sizes.image)
     common = dict(device=sizes.device, epochs=sizes.folder_epochs, batch_size=sizes.folder_batch, augment="flip",
                   cache=False, num_workers=context.workers, quiet=True)  # fmt: skip
-    rates: dict[str, float] = {}
+    rates: dict[str, float] = context.partial.setdefault("images_per_s", {})
     for decode in ("cpu", "gpu") if sizes.device == "cuda" else ("cpu",):
+        context.note(f"convarch, {decode} decode: training")
         result = ca.train(model, root, decode=decode, **common)
+        context.note(f"convarch, {decode} decode: {[row['images_per_s'] for row in result.history]} img/s")
         rates[f"convarch_{decode}_decode"] = _steady(result.history)
         n_train = len(result.data.train)
         free_memory(sizes)
     indices = torch.randperm(sizes.jpegs, generator=torch.Generator().manual_seed(0))[:n_train].tolist()
     torch.manual_seed(0)
     reference = _torchvision_model(sizes.folder_model, sizes.image, dry_source=model if sizes.dry else None)
+    context.note("torchvision ImageFolder + DataLoader: training")
     tv = torchvision_folder_loop(root, indices, reference, image=sizes.image, batch=sizes.folder_batch,
                                  workers=context.workers, epochs=sizes.folder_epochs, device=context.device,
                                  dtype=hardware.precision_plan(context.device, True).dtype,
@@ -234,8 +242,11 @@ def train_vs_plain_loop(context: Context) -> dict[str, Any]:
     source = context.model(sizes.big_model, sizes.image)
     options = dict(epochs=sizes.big_epochs, batch_size=sizes.big_batch, augment="none", device=sizes.device,
                    labels_per_class=sizes.labels_per_class, quiet=True)  # fmt: skip
+    context.note("ca.train: loading mnist5k at the model's input and training")
     result = ca.train(source, "mnist5k", **options)
+    context.note(f"ca.train: {[row['images_per_s'] for row in result.history]} img/s; plain loop next")
     ours = _steady(result.history)
+    context.partial["ca_train_images_per_s"] = round(ours, 1)
     bundle = result.data
     del result
     images = bundle.train.images.to(context.device)  # type: ignore[union-attr]
@@ -258,35 +269,42 @@ def train_vs_plain_loop(context: Context) -> dict[str, Any]:
 
 def compile_small_nets(context: Context) -> dict[str, Any]:
     """LeNet-5 and the CIFAR ResNet-20 at 32x32 (launch-bound): a compiled epoch against an eager one, compile
-    time beside it. Target: >= 2x for the better compile mode."""
+    time beside it. Target: >= 2x for the better compile mode. CUDA graphs first, the default mode if time is
+    left."""
     sizes = context.sizes
     modes = ("reduce-overhead", "default") if sizes.device == "cuda" else ("default",)
-    report: dict[str, Any] = {}
-    for name in ("lenet5", "resnet20"):
-        common = dict(device=sizes.device, epochs=sizes.small_epochs, batch_size=sizes.small_batch, quiet=True,
-                      labels_per_class=sizes.labels_per_class)  # fmt: skip
+    nets = ("lenet5", "resnet20")
+    report: dict[str, Any] = context.partial
+    common = dict(device=sizes.device, epochs=sizes.small_epochs, batch_size=sizes.small_batch, quiet=True,
+                  labels_per_class=sizes.labels_per_class)  # fmt: skip
+    for name in nets:
         eager = ca.train(name, "mnist5k", **common)
-        eager_s = min(row["time"] for row in eager.history[1:] or eager.history)
-        row: dict[str, Any] = {"eager_epoch_s": round(eager_s, 4)}
-        for mode in modes:
-            if context.left() < 10:
-                row[mode] = "skipped: out of time"
+        context.note(f"{name} eager epochs {[row['time'] for row in eager.history]} s")
+        report[name] = {"eager_epoch_s": round(min(row["time"] for row in eager.history[1:] or eager.history), 4)}
+    for mode in modes:
+        for name in nets:
+            if context.left() < 12:
+                report[name][mode] = "skipped: out of time"
                 continue
             if sizes.dry:
                 _eager_backend(True)
             try:
+                context.note(f"{name} compiled ({mode}): training")
                 compiled = ca.train(name, "mnist5k", compile=True, compile_mode=mode, **common)
+                context.note(f"{name} compiled ({mode}) epochs {[row['time'] for row in compiled.history]} s")
             finally:
                 _eager_backend(False)
             times = [r["time"] for r in compiled.history]
             steady = min(times[1:] or times)
-            row[mode] = {"epoch_s": round(steady, 4), "speedup": _ratio(eager_s, steady),
-                         "compile_s": round(times[0] - steady, 1)}  # fmt: skip
+            report[name][mode] = {
+                "epoch_s": round(steady, 4),
+                "speedup": _ratio(report[name]["eager_epoch_s"], steady),
+                "compile_s": round(times[0] - steady, 1),
+                "top1": round(compiled.final_top1, 4),
+            }
             free_memory(sizes)
-        report[name] = row
-    best = {
-        n: max((r[m]["speedup"] for m in modes if isinstance(r.get(m), dict)), default=0) for n, r in report.items()
-    }
+    best = {n: max((r[m]["speedup"] for m in modes if isinstance(r.get(m), dict)), default=0)
+            for n, r in report.items()}  # fmt: skip
     return {**report, "met": {f"{n}>=2x": s >= 2 for n, s in best.items()} if not sizes.dry else None}
 
 
@@ -308,7 +326,7 @@ def throughput_vs_torchvision(context: Context) -> dict[str, Any]:
 
     sizes = context.sizes
     image = sizes.image if sizes.dry else 224
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = context.partial
     low = hardware.precision_plan(context.device, True).dtype
     settings = [("inference_fp32", False, None, False), ("inference_bf16_cl", False, low, True),
                 ("train_bf16_cl", True, low, True)]  # fmt: skip
@@ -340,7 +358,8 @@ def compiled_throughput(context: Context) -> dict[str, Any]:
     sizes = context.sizes
     image = sizes.image if sizes.dry else 224
     low = hardware.precision_plan(context.device, True).dtype
-    report: dict[str, Any] = {"model": sizes.big_model}
+    report: dict[str, Any] = context.partial
+    report["model"] = sizes.big_model
     if sizes.dry:
         _eager_backend(True)
     try:
@@ -394,7 +413,8 @@ def torchrun_one_process(context: Context) -> dict[str, Any]:
                  "--out", str(out), *extra], context)  # fmt: skip
     rows = json.loads((out / "metrics.json").read_text()) if (out / "metrics.json").is_file() else []
     return {"returncode": proc.returncode, "epochs_done": len(rows), "stderr_tail": _tail(proc.stderr) if
-            proc.returncode else "", "met": proc.returncode == 0 and len(rows) == 2}  # fmt: skip
+            proc.returncode else "", "met": proc.returncode == 0 and len(rows) == 2,
+            "note": "world size 1: convarch trains without DDP or a process group"}  # fmt: skip
 
 
 def resume_after_kill(context: Context) -> dict[str, Any]:

@@ -61,6 +61,15 @@ def native_low_precision(device: torch.device | str) -> torch.dtype | None:
     return None
 
 
+def nhwc_convolutions(device: torch.device | str) -> bool:
+    """True where convolutions have fast channels_last (NHWC) kernels: cuDNN on GPUs, oneDNN on CPUs.
+
+    There a model in NCHW pays a layout conversion around every conv; measured 1.2-1.4x on an AVX2 CPU.
+    """
+    device = torch.device(device)
+    return device.type == "cuda" or (device.type == "cpu" and torch.backends.mkldnn.is_available())
+
+
 @dataclass(frozen=True)
 class PrecisionPlan:
     """How to run mixed precision on one device: the autocast dtype (None: fp32) and why."""

@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 import torch
 from tests.family_samples import BLOCK_PATTERNS, small_zoo_model, smallest_per_family
@@ -159,3 +160,19 @@ def test_the_ort_wrapper_takes_and_returns_tensors_and_refuses_training(tmp_path
     assert np.isfinite(out.numpy()).all() and runtime.eval() is runtime
     with pytest.raises(ConfigError, match="inference-only"):
         runtime.train()
+
+
+def test_an_opset_the_exporter_cannot_write_is_refused_not_replaced(tmp_path: Path) -> None:
+    model = ca.build(BLOCK_PATTERNS["lrn"])
+    written = onnx.load(str(export_onnx(model, tmp_path / "m.onnx", opset=21).path))
+    assert {entry.domain: entry.version for entry in written.opset_import}[""] == 21
+    with pytest.raises(ConfigError, match="cannot write ONNX opset 11 for this model"):
+        export_onnx(model, tmp_path / "old.onnx", opset=11)
+    assert not (tmp_path / "old.onnx").exists()
+
+
+def test_export_leaves_the_model_in_its_mode() -> None:
+    model = ca.build(BLOCK_PATTERNS["plain"]).train()
+    with tempfile.TemporaryDirectory() as tmp:
+        export(model, Path(tmp) / "m.pt2")
+    assert model.training and all(m.training for m in model.modules())

@@ -77,8 +77,18 @@ def collisions(svg: str) -> list[str]:
                 break
             if overlap(a.extent, b.extent):
                 found.append(f"label {a.text!r} overlaps label {b.text!r}")
+    grid: dict[tuple[int, int], list[Shape]] = {}  # shapes by the cells they cover, so each label checks few
+    for shape in shapes:
+        for cell in _cells(shape.extent):
+            grid.setdefault(cell, []).append(shape)
     for label in labels:
-        for shape in shapes:
+        near = {id(shape): shape for cell in _cells(label.extent) for shape in grid.get(cell, [])}
+        for shape in near.values():
             if overlap(label.extent, shape.extent) and not (label.path and label.path == shape.path):
                 found.append(f"label {label.text!r} ({label.path}) overlaps {shape.cls} {shape.path}")
     return found
+
+
+def _cells(box: Box, size: float = 100.0) -> list[tuple[int, int]]:
+    x0, y0, x1, y1 = (int(v // size) for v in box)
+    return [(x, y) for x in range(x0, x1 + 1) for y in range(y0, y1 + 1)]

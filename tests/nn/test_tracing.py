@@ -17,6 +17,7 @@ NETS = {
 }
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::torch.jit.TracerWarning")  # TorchScript's deprecation
 @pytest.mark.parametrize("name", NETS)
 def test_trace_and_export_give_the_models_outputs(name: str) -> None:
     torch.manual_seed(0)
@@ -30,6 +31,7 @@ def test_trace_and_export_give_the_models_outputs(name: str) -> None:
     assert torch.allclose(exported(x), expected, atol=1e-6)
 
 
+@pytest.mark.filterwarnings("ignore::FutureWarning", "ignore::UserWarning")
 def test_scripting_is_not_a_supported_route() -> None:
     """If TorchScript ever scripts a ConvNet, the README's note on torch.jit.script must change."""
     with pytest.raises(Exception):  # noqa: B017  TorchScript raises its own frontend errors

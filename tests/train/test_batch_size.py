@@ -71,3 +71,12 @@ def test_a_run_whose_epoch_makes_no_step_fails_instead_of_reporting_success(tmp_
     with pytest.raises(ca.ConfigError, match=r"epoch 1 made no training step.*\d+ unreadable file"):
         ca.train(TINY, root, out=tmp_path / "run", epochs=1, batch_size=4, cache=False, threads=1, quiet=True)
     assert not (tmp_path / "run" / "last.safetensors").exists()
+
+
+def test_an_evaluation_that_reads_no_image_fails_instead_of_reporting_zero(tmp_path: Path, monkeypatch) -> None:
+    root = write_class_folder(tmp_path / "shapes", {"a": 6, "b": 6})
+    result = ca.train(TINY, root, epochs=1, batch_size=4, threads=1, quiet=True)
+    monkeypatch.setattr("convarch.data.datasets.CACHE_LIMIT_BYTES", 0)  # streamed from disk
+    monkeypatch.setattr(sys.modules["convarch.data.loader"], "decode", lambda path, **_: (None, "unreadable"))
+    with pytest.raises(ca.DataError, match=r"no image of .* \(val\) could be read, so nothing was evaluated"):
+        ca.evaluate(result.model, root, device="cpu")

@@ -143,3 +143,6 @@ def test_a_single_path_is_one_file_not_its_characters(run: ca.TrainResult, tmp_p
     # The sibling in save: a string of class names would have named the classes after its characters.
     with pytest.raises(ca.ConfigError, match="a list of names, one per class, got the string '0123456789'"):
         ca.save(run.model, tmp_path / "m.safetensors", class_names="0123456789")
+    # And in input_size: "224" would have been the volume (2, 2, 4).
+    with pytest.raises(ca.SizingError, match="a \\(C, H, W\\) tuple of integers, got the string '224'"):
+        ca.analyze("lenet5", input_size="224")

@@ -111,8 +111,11 @@ def show_command(
     console.print(Text(f"pattern: {text}"), soft_wrap=True)  # Text: a label such as [a: ...] is not markup
     console.print(report.to_table(compact=compact))
     target = info.name if is_model_name(name) else "net"
-    console.print(Text(f"draw it: convarch draw {_quoted(name)} --out {target}.svg  (--style block or graph; "
-                       "--at PATH for one module; .png also works)"), soft_wrap=True)  # fmt: skip
+    given = [f"--input {input_text}"] if input_text else []
+    given += [f"--set {setting}" for setting in sets or []]
+    command = " ".join(["convarch draw", _quoted(name), *given, f"--out {target}.svg"])
+    console.print(Text(f"draw it: {command}  (--style block or graph; --at PATH for one module; .png also works)"),
+                  soft_wrap=True)  # fmt: skip
 
 
 def _quoted(name: str) -> str:

@@ -91,6 +91,9 @@ class _LoaderBase:
         self.epoch = epoch
         self.order.set_epoch(epoch)
 
+    def close(self) -> None:
+        """Release what the loader holds between epochs (a folder's worker processes)."""
+
     def __len__(self) -> int:
         full, rest = divmod(len(self.order), self.batch_size)
         return (full if self.batch_size >= self.min_batch else 0) + (1 if rest >= max(self.min_batch, 1) else 0)
@@ -134,7 +137,7 @@ class TensorLoader(_LoaderBase):
         generator = self._generator()
         on_cpu = self.device.type == "cpu"
         for index in self._chunks():
-            picked = index if on_cpu else index.to(self.device)
+            picked = index if on_cpu else index.to(self.device, non_blocking=True)  # no wait for the GPU
             yield Batch(self._finish(self.images[picked], generator), self.labels[picked], index)
 
 
@@ -192,6 +195,11 @@ class FolderLoader(_LoaderBase):
         self.skipped: dict[str, str] = {}
         self._loader: DataLoader | None = None
 
+    def close(self) -> None:
+        # The DataLoader refers back to this loader (its batch sampler does): dropping it here ends the
+        # workers now, not whenever the garbage collector finds the cycle.
+        self._loader = None
+
     def _raw_batches(self, collate: Any, pin_memory: bool) -> DataLoader:
         if self._loader is None:
             self._loader = DataLoader(
@@ -230,7 +238,9 @@ class BatchDecodeLoader(FolderLoader):
         for raw in self._raw_batches(collate_encoded, pin_memory=False):
             skipped = self._skipped(raw)
             index: torch.Tensor = raw["index"]
-            decoded = decode_images(raw["encoded"], [paths[i] for i in index.tolist()], self.device)
+            lengths = raw["lengths"].tolist()
+            encoded = list(torch.split(raw["encoded"], lengths)) if lengths else []
+            decoded = decode_images(encoded, [paths[i] for i in index.tolist()], self.device)
             bad = [(str(paths[int(i)]), d) for i, d in zip(index, decoded, strict=True) if isinstance(d, str)]
             if bad:
                 skipped = skipped + bad

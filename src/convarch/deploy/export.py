@@ -21,7 +21,7 @@ from torch import nn
 
 from convarch.deploy.check import FP32_TOLERANCE, check_against, input_size_of
 from convarch.deploy.onnx_export import Exported, check_destination, export_onnx, metadata
-from convarch.deploy.program import export_program, quiet_exporter
+from convarch.deploy.program import export_program, inference_copy, quiet_exporter
 from convarch.errors import ConfigError, ExportError
 from convarch.io import atomic_write
 
@@ -80,7 +80,8 @@ def export_pt2(
     path = Path(path)
     check_destination(path)
     size = input_size_of(model)
-    program = export_program(model.eval(), size, dynamic_batch=dynamic_batch)
+    model = inference_copy(model)
+    program = export_program(model, size, dynamic_batch=dynamic_batch)
     facts = {key.removeprefix("convarch."): json.loads(value) for key, value in metadata(model, size).items()}
     result = []
 

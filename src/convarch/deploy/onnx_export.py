@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from convarch.deploy.check import FP32_TOLERANCE, OutputCheck, check_against, input_size_of
-from convarch.deploy.program import export_program, first_line, quiet_exporter
+from convarch.deploy.program import export_program, first_line, inference_copy, quiet_exporter
 from convarch.deploy.runtime import OnnxRuntimeModel, require, session
-from convarch.errors import ConvarchError, ExportError
+from convarch.errors import ConfigError, ConvarchError, ExportError
 from convarch.io import atomic_write, write_failure
 
 PREPROCESS_KEYS = ("resize", "crop", "mean", "std", "interpolation")
@@ -110,7 +110,14 @@ def export_onnx(
     for package in ("onnx", "onnxscript", *(("onnxruntime",) if check else ())):
         require(package)
     size = input_size_of(model, input_size)
-    program = to_onnx_program(model.eval(), size, dynamic_batch=dynamic_batch, opset=opset)
+    model = inference_copy(model)
+    program = to_onnx_program(model, size, dynamic_batch=dynamic_batch, opset=opset)
+    written = program.model.opset_imports.get("")
+    if opset is not None and written != opset:  # the exporter falls back to its default without an error
+        raise ConfigError(
+            f"the torch exporter cannot write ONNX opset {opset} for this model (it fell back to {written}); leave "
+            f"--opset out for opset {written}, or give one it can convert to (17 and later)"
+        )
     program.model.metadata_props.update(metadata(model, size))
     result: list[OutputCheck] = []
 

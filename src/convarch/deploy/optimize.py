@@ -30,7 +30,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from convarch.deploy.check import FP32_TOLERANCE, check_against, input_size_of
 from convarch.errors import ConfigError, ExportError
-from convarch.hardware import native_low_precision
+from convarch.hardware import native_low_precision, nhwc_convolutions
 
 RUNTIMES = ("torch", "onnxruntime")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -148,9 +148,7 @@ def _name(dtype: torch.dtype) -> str:
 
 def channels_last_helps(model: nn.Module, device: torch.device) -> bool:
     """NHWC pays where the convolutions run on oneDNN (CPU) or cuDNN (GPU); a model without convs gains nothing."""
-    has_conv = any(isinstance(m, nn.Conv2d) for m in model.modules())
-    backend = device.type == "cuda" or (device.type == "cpu" and torch.backends.mkldnn.is_available())
-    return has_conv and backend
+    return nhwc_convolutions(device) and any(isinstance(m, nn.Conv2d) for m in model.modules())
 
 
 def optimize(

@@ -8,6 +8,7 @@ module is executing when the exporter gives up. A stack of module names kept by 
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import logging
 import warnings
@@ -74,6 +75,12 @@ def layer_label(model: nn.Module, path: list[str]) -> str:
 def first_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     return f"{type(error).__name__}: {text[0] if text else ''}"[:300]
+
+
+def inference_copy(model: nn.Module) -> nn.Module:
+    """An eval-mode float32 copy of ``model`` on the CPU: exports leave the caller's model (its mode, device
+    and precision) as it was, and an exported file does not depend on where the model happened to live."""
+    return copy.deepcopy(model).eval().float().cpu()
 
 
 def export_program(

@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 from functools import cache
 
-import matplotlib
-
 FAMILY = "DejaVu Sans"
 ASCENT = 0.76  # cap height and ascenders of DejaVu Sans, as a fraction of the font size
 DESCENT = 0.24  # descenders (hhea descent 483 of 2048 units)
 
 
 def font_file(bold: bool = False) -> str:
+    import matplotlib  # only when a figure is measured or rendered: ``import convarch`` stays light
+
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
     return os.path.join(matplotlib.get_data_path(), "fonts", "ttf", name)
 

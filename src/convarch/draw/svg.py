@@ -23,6 +23,9 @@ def number(value: float) -> str:
 
 def _common(shape: Text | Poly | Circle | Group) -> str:
     path = f" data-path={quoteattr(shape.path)}" if shape.path else ""
+    members = getattr(shape, "members", ())
+    if len(members) > 1:  # a collapsed run: every block it stands for, for pages that link rows to boxes
+        path += f" data-members={quoteattr(' '.join(members))}"
     return f' class="{shape.cls}"{path}'
 
 

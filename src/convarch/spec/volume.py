@@ -28,6 +28,11 @@ class Volume:
         """Build from a PyTorch ``(C, H, W)`` tuple."""
         if isinstance(size, Volume):
             return size
+        if isinstance(size, str):  # "224" would be read digit by digit as (2, 2, 4)
+            raise SizingError(
+                f"input size must be a (C, H, W) tuple of integers, got the string {size!r}; the text form "
+                "H x W x C is for patterns (INPUT(224x224x3)) and the command line's --input"
+            )
         try:
             c, h, w = (int(v) for v in size)
         except (TypeError, ValueError):

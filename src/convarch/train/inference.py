@@ -130,6 +130,11 @@ def evaluate(
     loader = bundle.loader("val", batch_size=batch_size, device=dist.device)
     scorer = deployed(model.to(dist.device), runtime=runtime, optimize=optimize, device=dist.device)
     stats = evaluate_loader(scorer, loader, model.num_classes, dist)
+    if stats.count == 0:  # every file of the side failed while streamed: a 0% would pass for a result
+        raise DataError(
+            f"no image of {data} ({split}) could be read, so nothing was evaluated; "
+            f"{len(getattr(loader, 'skipped', {}))} file(s) were skipped as unreadable. Check the data"
+        )
     skipped = sorted(set(bundle.skipped) | set(getattr(loader, "skipped", {}).items()))  # streamed: found while read
     return Evaluation(stats, list(model.class_names or bundle.class_names), str(data), split, skipped)
 

@@ -236,6 +236,13 @@ class Trainer:
 
     # ---- the loop ---------------------------------------------------------------------------------
     def fit(self) -> TrainResult:
+        try:
+            return self._fit()
+        finally:  # a folder's worker processes end with the run, also when it stops with an error
+            self.train_loader.close()
+            self.val_loader.close()
+
+    def _fit(self) -> TrainResult:
         config = self.config
         for epoch in range(self.start_epoch, config.epochs):
             self.train_loader.set_epoch(epoch)
@@ -350,7 +357,8 @@ class Trainer:
             output = self.net(x)
             loss = classification_loss(output, batch.y, self.criterion)
         losses[step] = loss.detach()
-        if self.check_every == 1:  # checked before the update, where a sync is free
+        # Checked before the update where a sync is free (the CPU); with several processes, all check together.
+        if self.check_every == 1 and (self.dist.enabled or not math.isfinite(loss.item())):
             self._check_losses(losses, step, step + 1, epoch)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler.is_enabled():

@@ -196,7 +196,7 @@ window.ConvarchLayers = (function () {
     }
     const figure = diagramElements(root, path);
     for (const node of figure) node.classList.add("selected");
-    if (figure.length) figure[0].scrollIntoView({ block: "nearest", inline: "nearest" });
+    if (figure.length) figure[0].scrollIntoView({ block: "nearest", inline: "center" });
     if (rows.length) rows[0].scrollIntoView({ block: "nearest" });
     return { rows: rows.length, figure: figure.length };
   }
