@@ -95,6 +95,7 @@ CHECKS = [
     Check("resume_after_kill", 45, 20, gpu_checks.resume_after_kill),
     Check("deploy", 40, 10, gpu_checks.deploy),
     Check("throughput_vs_torchvision", 40, 15, gpu_checks.throughput_vs_torchvision),
+    Check("gpu_tests", 45, 15, gpu_checks.gpu_tests),
     Check("compiled_throughput", 90, 30, gpu_checks.compiled_throughput),
 ]
 

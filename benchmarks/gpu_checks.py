@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import importlib.util
 import inspect
 import json
 import os
@@ -114,10 +115,10 @@ def _steady(history: list[dict[str, Any]]) -> float:
     return max(row["images_per_s"] for row in rows)
 
 
-def _run(argv: list[str], context: Context, **options: Any) -> subprocess.CompletedProcess:
+def _run(argv: list[str], context: Context, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run(argv, capture_output=True, text=True, timeout=context.left(), env=env, cwd=context.tmp,
-                          **options)  # fmt: skip
+    return subprocess.run(argv, capture_output=True, text=True, timeout=context.left(), env=env,
+                          cwd=cwd or context.tmp)  # fmt: skip
 
 
 def _tail(text: str, lines: int = 6) -> str:
@@ -468,3 +469,17 @@ def deploy(context: Context) -> dict[str, Any]:
         kwargs["budget_s"] = context.left() - 2
     result = check(**kwargs)
     return result if isinstance(result, dict) else {"result": result}
+
+
+def gpu_tests(context: Context) -> dict[str, Any]:
+    """The suite's tests marked ``gpu`` (``pytest -m gpu``), which skip on machines without a GPU."""
+    if importlib.util.find_spec("pytest") is None:
+        return {"note": "pytest is not installed on this machine", "met": None}
+    # The files that hold gpu-marked tests: collecting the whole suite would take most of the time limit.
+    files = sorted({str(path.relative_to(REPO)) for path in (REPO / "tests").rglob("test_*.py")
+                    if "mark.gpu" in path.read_text(errors="replace")})  # fmt: skip
+    proc = _run([sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-o", "addopts=", "-p", "no:cacheprovider",
+                 *files], context, cwd=REPO)  # fmt: skip
+    summary = _tail(proc.stdout, 1)
+    return {"files": files, "returncode": proc.returncode, "summary": summary, "output_tail": _tail(proc.stdout, 15) if
+            proc.returncode else "", "met": proc.returncode == 0}  # fmt: skip

@@ -2,7 +2,8 @@
 
 Labels are placed by measuring their width from the font's own advance widths (read with fontTools from
 the copy of DejaVu Sans that ships with matplotlib), and the PNG is rendered with that same file, so a
-label measured to fit does fit. Browsers that lack DejaVu Sans fall back to a sans-serif of similar width.
+label measured to fit does fit. Browsers that lack DejaVu Sans fall back to Bitstream Vera Sans (the same
+metrics: DejaVu grew out of it), then Verdana (a little wider).
 """
 
 from __future__ import annotations
