@@ -40,8 +40,8 @@ class Figure:
         for key, value in self.options.items():
             if key == "input_size":
                 flags.append(f"--input {value[1]}x{value[2]}x{value[0]}")
-            elif key in ("style", "at", "depth"):
-                flags.append(f"--{key} {value}")
+            elif key in ("style", "at", "depth", "num_classes"):
+                flags.append(f"--{key.replace('_', '-')} {value}")
             else:
                 flags.append(f"--set {key}={value}")
         source = self.source if ca.api.is_model_name(self.source) else f"'{self.source}'"
@@ -87,6 +87,9 @@ FIGURES = [
     Figure("resnet50_graph", "ResNet-50 as a graph", "resnet50",
            "One node per layer or per run of identical blocks, with output volume, parameters and multiply-adds "
            "(the same numbers as `convarch show resnet50`).", {"style": "graph"}),
+    Figure("inception3a_graph", "GoogLeNet's inception (3a) as a graph", "googlenet",
+           "torchvision's layout (BN, a 3x3 in the \"5x5\" branch): branches side by side, each layer with its "
+           "module path, output volume, parameters and multiply-adds.", {"style": "graph", "at": "inception3a"}),
 ]  # fmt: skip
 
 

@@ -86,3 +86,14 @@ def test_cpu_peak_memory_does_not_depend_on_the_order_of_the_runs() -> None:
     first, eight, again = (t.peak_bytes for t in result.timings)
     assert first == again and first >= 16 * 64 * 64 * 4
     assert 7 * first <= eight <= 9 * first
+
+
+def test_cpu_peak_memory_leaves_a_callers_profiler_session_alone() -> None:
+    from torch.profiler import profile
+
+    from convarch.analysis.measure import cpu_peak_bytes
+
+    model = torch.nn.Conv2d(3, 8, 3)
+    with profile() as session:
+        assert cpu_peak_bytes(model, torch.randn(1, 3, 16, 16)) is None
+    assert any(event.name == "aten::conv2d" for event in session.events())  # the caller's trace is whole

@@ -132,6 +132,8 @@ def test_a_classifier_on_pooled_features_does_not_dominate() -> None:
     """Its width is the class count: "use fewer units" would be wrong, and --strict must pass the docs' nets."""
     assert ca.check("INPUT(112x112x64) -> POOL3(s=2, ceil=true) -> GAP -> FC10")[0].rule == "ceil-rounding"
     assert [f.rule for f in ca.check("INPUT(8x8x3) -> CONV3-8 -> RELU -> GAP -> FC10")] == []
+    # the last FC gives the scores even when a mistake after it leaves the network without a classifier part
+    assert [f.rule for f in ca.check("INPUT(8x8x3) -> GAP -> FC10 -> RELU")] == ["activation-on-scores"]
     hidden = ca.check("INPUT(32x32x3) -> GAP -> FC64 -> FC4096 -> FC10")  # a hidden FC can be narrower
     assert [f.layer for f in hidden if f.rule == "fc-dominates"] == ["pre_logits.fc2"]
 

@@ -78,6 +78,15 @@ def test_wide_bottleneck_widens_only_the_inside() -> None:
     assert widths == [128, 128, 256]
 
 
+def test_grouped_bottleneck_groups_only_the_3x3() -> None:
+    """ResNeXt-50 (32x4d)'s first-stage block: 32 groups of 4 channels in the 3x3 (Xie et al. 2017 Fig. 3c)."""
+    spec = net(bottleneck(64, widen=2, groups=32), (256, 8, 8))
+    groups = [s.layer.groups for s in trace(spec) if s.layer.kind == "CONV"]
+    assert groups == [1, 32, 1]
+    inside = 256 * 128 + 9 * 128 * 128 // 32 + 128 * 256 + 2 * (128 + 128 + 256)
+    assert ca.analyze(spec).params == inside
+
+
 def test_dropout_sits_between_the_two_convs() -> None:
     kinds = [s.layer.kind for s in trace(net(res(16, preact=True, dropout=0.3), (16, 8, 8)))]
     assert kinds == ["BN", "RELU", "CONV", "BN", "RELU", "DROPOUT", "CONV"]
@@ -85,7 +94,12 @@ def test_dropout_sits_between_the_two_convs() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["BOTTLENECK(128, s=2, stride_in=conv1, widen=2)", "RES(16, s=2, shortcut=zeropad)", "RES(64, preact=true)"],
+    [
+        "BOTTLENECK(128, s=2, stride_in=conv1, widen=2)",
+        "BOTTLENECK(64, widen=2, se=16, groups=32)",
+        "RES(16, s=2, shortcut=zeropad)",
+        "RES(64, preact=true)",
+    ],
 )
 def test_options_print_and_parse_back(text: str) -> None:
     spec = ca.parse(f"INPUT(32x32x16) -> {text}")
@@ -98,6 +112,7 @@ def test_options_print_and_parse_back(text: str) -> None:
         ("BOTTLENECK(64, stride_in=conv3)", "stride_in must be one of conv1, conv2"),
         ("RES(64, shortcut=identity)", "shortcut must be one of projection, zeropad"),
         ("BOTTLENECK(64, widen=0)", "widen must be a positive integer"),
+        ("BOTTLENECK(64, groups=0)", "groups must be a positive integer"),
     ],
 )
 def test_bad_options_name_the_choices(text: str, message: str) -> None:

@@ -65,3 +65,13 @@ def test_sweep_takes_binding_options_as_build_does(capsys) -> None:
     by_values = {(r["values"]["N"], r["values"]["base_width"], r["values"]["optional"]): r["params"] for r in rows}
     built = ca.analyze("INPUT(32x32x3) -> [CONV -> RELU -> POOL2?]*N -> FC10", N=2, base_width=16, optional="keep")
     assert by_values[(2, 16, "keep")] == built.params != by_values[(2, 32, "keep")]
+
+
+def test_export_binds_a_template_with_set(capsys, tmp_path: Path) -> None:
+    pattern = "INPUT(16x16x1) -> [CONV3-4 -> RELU]*N -> GAP -> FC10"
+    code, _, err = run(capsys, "export", pattern, "--out", str(tmp_path / "m.safetensors"), "--set", "N=2")
+    assert code == 0, err
+    assert ca.to_pattern(ca.load(tmp_path / "m.safetensors")) == ca.to_pattern(ca.build(pattern, N=2))
+    code, _, err = run(capsys, "export", str(tmp_path / "m.safetensors"), "--out", str(tmp_path / "n.safetensors"),
+                       "--set", "N=2")  # fmt: skip
+    assert code == 1 and "--set binds the variables of a template pattern" in err

@@ -111,3 +111,13 @@ def test_uint8_fitting_is_within_one_level_of_the_float_path() -> None:
         reference = prep.geometry(pixels).mul(255).round().to(torch.uint8)
         assert fast.dtype == torch.uint8 and fast.shape == reference.shape == (1, in_chans, *crop)
         assert (fast.int() - reference.int()).abs().max() <= 1
+
+
+def test_a_run_ends_its_folder_workers(tmp_path: Path) -> None:
+    import multiprocessing
+
+    root = jpeg_folder(tmp_path / "f")
+    before = set(multiprocessing.active_children())
+    result = ca.train(NET, root, epochs=2, batch_size=4, cache=False, num_workers=1, threads=1, quiet=True)
+    assert len(result.history) == 2
+    assert set(multiprocessing.active_children()) <= before  # persistent across epochs, gone after the run

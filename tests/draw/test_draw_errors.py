@@ -64,6 +64,8 @@ def test_at_selects_by_full_path_or_unique_suffix() -> None:
     assert "INCEPTION(64, 96, 128, 16, 32, 32)" in full and "28x28x256" in full
     stage = ca.draw("resnet50", at="layer2").svg  # the volumes style of one stage
     assert "features.layer2.0" in stage and "features.layer3" not in stage
+    rows = [row for row in ca.analyze("resnet50").rows if row.path.startswith("features.layer2.")]
+    assert f"input 56x56x256; {sum(r.params for r in rows):,} params; {sum(r.macs for r in rows):,} MACs" in stage
 
 
 @pytest.mark.parametrize("name", ["figure.pdf", "figure", "figure.svg.txt"])

@@ -120,9 +120,30 @@ def test_every_shortcut_of_every_residual_appears(name: str, style: str) -> None
 def test_repeated_blocks_collapse_by_default_and_depth_opens_them() -> None:
     collapsed = ca.draw("resnet152").svg
     assert "x35" in collapsed  # layer3: BOTTLENECK(256, s=2), then 35 identical blocks
+    members = re.search(r'data-path="features.layer3.1" data-members="([^"]+)"', collapsed).group(1).split()
+    assert members == [f"features.layer3.{i}" for i in range(1, 36)]  # the box stands for every one of them
     opened = ca.draw("resnet152", depth=2).svg
     assert "features.layer3.35.body.conv3" in opened and "x35" not in opened
 
 
 def test_densenet201_collapsed_is_small() -> None:
     assert len(ca.draw("densenet201").svg.encode()) < 300_000
+
+
+@pytest.mark.parametrize("name", ["resnet18", "googlenet_paper", "densenet121"])
+def test_every_data_path_is_a_module_of_the_built_model(name: str) -> None:
+    """The explorer links the figure, the table and the findings through these paths."""
+    modules = {module_name for module_name, _ in ca.create_model(name).named_modules()}
+    for style in ("volumes", "block", "graph"):
+        for depth in (None, WHOLE):
+            svg = ca.draw(name, style=style, depth=depth).svg
+            paths = set(re.findall(r'data-path="([^"]+)"', svg)) - {"input"}
+            assert paths and paths <= modules, sorted(paths - modules)[:5]
+
+
+def test_a_shortcut_is_named_for_what_it_is() -> None:
+    """Option B's 1x1 conv is a projection; option A's zero padding has no weights (He et al. 2015 §3.3)."""
+    assert ">projection<" in ca.draw("resnet50", style="block", at="layer2.0").svg
+    option_a = ca.draw("resnet20", style="block", at="layer2.0").svg
+    assert ">shortcut<" in option_a and ">projection<" not in option_a and "ZEROPAD32" in option_a
+    assert ">identity<" in ca.draw("resnet20", style="block", at="layer2.1").svg

@@ -6,10 +6,13 @@ SVGs are compared, not PNGs, whose bytes depend on the rasterizer.
 from __future__ import annotations
 
 import importlib.util
+import shlex
 import sys
 from pathlib import Path
 
 import pytest
+
+from convarch.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "make_gallery.py"
@@ -25,6 +28,15 @@ def test_every_gallery_figure_is_up_to_date(figure) -> None:  # type: ignore[no-
     path = ROOT / "docs" / "gallery" / f"{figure.file}.svg"
     assert path.exists(), f"{path} is missing: {FIX}"
     assert path.read_text(encoding="utf-8") == figure.draw().svg, f"{path} is stale: {FIX}"
+
+
+@pytest.mark.parametrize("figure", gallery.FIGURES[-3:], ids=[f.file for f in gallery.FIGURES[-3:]])
+def test_the_gallery_commands_draw_the_same_figure(figure, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The page's command line and its Python line give the same SVG (the last figures: a pattern, a graph)."""
+    argv = shlex.split(figure.cli())[1:]
+    argv[-1] = str(tmp_path / argv[-1])
+    assert main(argv) == 0
+    assert (tmp_path / f"{figure.file}.svg").read_text(encoding="utf-8") == figure.draw().svg
 
 
 def test_the_gallery_page_is_up_to_date_and_shows_every_figure() -> None:

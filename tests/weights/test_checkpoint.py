@@ -185,6 +185,9 @@ def test_save_refuses_weights_its_spec_cannot_rebuild_and_names_reset_classifier
     grey.features.conv1 = torch.nn.Conv2d(3, 6, 5, padding=2)
     with pytest.raises(ca.ConfigError, match="features.conv1.weight is .* make the change through the spec|in_chans"):
         ca.save(grey, tmp_path / "grey.safetensors")
+    with pytest.raises(ca.ConfigError, match="features.conv1.weight is "):  # before any work, not at the first save
+        ca.train(grey, "digits", epochs=1, out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
 
 
 def test_load_says_what_a_torch_file_or_a_directory_is(tmp_path: Path) -> None:

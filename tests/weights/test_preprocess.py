@@ -34,7 +34,7 @@ def reference_transform(source: WeightSource) -> object:
         from timm.data import create_transform, resolve_data_config
         from timm.models import get_pretrained_cfg
 
-        cfg = get_pretrained_cfg(source.url.split("/")[4]).to_dict()
+        cfg = get_pretrained_cfg(f"{source.upstream}.{source.tag.removeprefix('timm.')}").to_dict()
         return create_transform(**resolve_data_config(pretrained_cfg=cfg))
     from torchvision.transforms._presets import ImageClassification
 

@@ -53,10 +53,13 @@ def test_torchvision_facts_match_the_installed_torchvision(source: WeightSource)
 def test_timm_facts_match_the_installed_timm(source: WeightSource) -> None:
     from timm.models import get_pretrained_cfg
 
-    repo = source.url.split("/")[4]
+    repo = f"{source.upstream}.{source.tag.removeprefix('timm.')}"
     cfg = get_pretrained_cfg(repo)
     assert cfg is not None, f"timm has no pretrained config {repo}"
-    assert cfg.hf_hub_id == f"timm/{repo}" and source.url.endswith("/resolve/main/model.safetensors")
+    if cfg.hf_hub_id:  # the hub's file, or the release URL where timm's config names no hub repo
+        assert cfg.hf_hub_id == f"timm/{repo}" and source.url.endswith(f"{repo}/resolve/main/model.safetensors")
+    else:
+        assert source.url == cfg.url
     assert cfg.input_size[1] == source.preprocess.crop and cfg.num_classes == source.num_classes
     assert source.preprocess.resize == int(cfg.input_size[1] / cfg.crop_pct)
     assert cfg.interpolation == source.preprocess.interpolation
@@ -84,7 +87,8 @@ def test_the_reference_weights_take_their_accuracy_from_the_zoo_metadata() -> No
             continue
         info = ca.model_info(source.model)
         version = source.tag.split(".")[-1].upper()
-        cited = f"IMAGENET1K_{version}" in info.top1.source or source.layout == "timm"
+        weights = f"{source.upstream}.{source.tag.removeprefix('timm.')}"  # timm's name of the file
+        cited = f"IMAGENET1K_{version}" in info.top1.source or (source.layout == "timm" and weights in info.top1.source)
         assert (source.top1 is info.top1 and source.top5 is info.top5) == cited, source.tag
 
 

@@ -137,10 +137,13 @@ def cpu_peak_bytes(model: nn.Module, x: torch.Tensor) -> int | None:
     The profiler records every allocation and free of torch's CPU allocator (``profile_memory``); their
     running sum, in time order, peaks where the pass holds the most. Unlike the process's resident set, it
     does not depend on what earlier passes left in the allocator's and the C library's caches. None where
-    the profiler gives no memory events.
+    the profiler gives no memory events, or is already running (the caller's own session).
     """
     from torch.profiler import ProfilerActivity, profile
 
+    if torch.autograd._profiler_enabled():  # the caller is profiling: a second session would cancel theirs
+        model(x)
+        return None
     with _stderr_silenced(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
         model(x)
     try:

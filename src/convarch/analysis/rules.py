@@ -285,7 +285,8 @@ def _fc_rule(index: int, step: Step, net: _Net) -> Finding | None:
     layer, vin = step.layer, step.input
     if not isinstance(layer, FC) or step.aux or net.params == 0:
         return None
-    if step.path == "classifier" and vin.h * vin.w == 1:
+    scores = not any(s.layer.classifier and not s.aux for s in net.steps[index:])  # no FC after it: the scores
+    if scores and vin.h * vin.w == 1:
         return None  # its width is the class count and its input already pooled: nothing to make smaller
     params = layer.params(vin)
     if params <= FC_SHARE * net.params:

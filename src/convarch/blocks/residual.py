@@ -21,6 +21,8 @@ Options (keywords, so the plain names stay the common layouts):
 * ``RES(dropout=)``: dropout between the two 3x3 convs (Wide ResNets, Zagoruyko & Komodakis 2016 §2.4).
 * ``BOTTLENECK(widen=)``: the inner width is ``width x widen`` and the output stays ``4 x width``
   (torchvision's wide_resnet50_2 and wide_resnet101_2 use ``widen=2``).
+* ``BOTTLENECK(groups=)``: the 3x3 conv is grouped, ResNeXt's cardinality (Xie et al. 2017 §3.3, Fig. 3c):
+  ResNeXt-50 (32x4d) is ``BOTTLENECK(width, widen=2, groups=32)``, 32 groups of 4 channels in its first stage.
 * ``se``: a squeeze-and-excitation gate with reduction ratio ``se`` (``BOTTLENECK(64, se=16)``) at the end
   of the residual branch, before the addition (Hu et al. 2017 Fig. 3); its modules are ``body.se.fc1`` and
   ``body.se.fc2``. 0, the default, leaves it out.
@@ -111,11 +113,14 @@ def bottleneck(
     shortcut: str = "projection",
     eps: float = 1e-5,
     se: int = 0,
+    groups: int = 1,
 ) -> Residual:
     """1x1 reduce to ``width``, 3x3, 1x1 expand to ``4 x width`` (ResNet-50/101/152, §4.1 "Deeper Bottleneck")."""
-    if not isinstance(widen, int) or isinstance(widen, bool) or widen < 1:
-        raise ConfigError(f"BOTTLENECK: widen must be a positive integer, got {widen!r}")
+    for name, value in (("widen", widen), ("groups", groups)):
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"BOTTLENECK: {name} must be a positive integer, got {value!r}")
     s1, s2 = _strides("BOTTLENECK", s, stride_in)
     inner, out = width * widen, EXPANSION * width
-    convs = [Conv(inner, 1, s=s1, bias=False), Conv(inner, 3, s=s2, bias=False), Conv(out, 1, bias=False)]
+    middle = Conv(inner, 3, s=s2, groups=groups, bias=False)
+    convs = [Conv(inner, 1, s=s1, bias=False), middle, Conv(out, 1, bias=False)]
     return _residual("BOTTLENECK", _body(convs, preact, eps, se=se), out, s, preact, shortcut, eps)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from convarch.cli.app import app, console
-from convarch.cli.options import pattern_argument
+from convarch.cli.options import SetOption, pattern_argument, template_settings
 from convarch.deploy.export import export, format_for
 from convarch.deploy.onnx_export import check_destination
 from convarch.deploy.source import model_for_export
@@ -41,11 +41,14 @@ def export_command(
     dynamic_batch: Annotated[
         bool, typer.Option("--dynamic-batch/--static-batch", help="A free batch dimension (ONNX and pt2).")
     ] = True,
+    sets: SetOption = None,
 ) -> None:
     """Export a model for deployment; ONNX and pt2 files are checked against PyTorch before they appear."""
     chosen = format_for(out, format)  # a wrong suffix or format fails before any work
     check_destination(out)
-    exported = model_for_export(source, weights=weights, num_classes=num_classes, in_chans=in_chans, out=out)
+    bindings = template_settings(source, sets)
+    exported = model_for_export(source, weights=weights, num_classes=num_classes, in_chans=in_chans, out=out,
+                                bindings=bindings)  # fmt: skip
     result = export(exported.model, out, format=chosen, dynamic_batch=dynamic_batch, opset=opset)
     classes = (
         f", keeping its {exported.kept_classes} classes (--num-classes changes them)" if exported.kept_classes else ""

@@ -8,7 +8,7 @@ import typer
 
 from convarch.analysis.output import output_path
 from convarch.cli.app import app, console
-from convarch.cli.options import InputOption, SetOption, keywords, pattern_argument
+from convarch.cli.options import InputOption, NumClassesOption, SetOption, keywords, pattern_argument
 from convarch.draw import STYLES, draw
 from convarch.draw.diagram import SUFFIXES
 
@@ -26,11 +26,12 @@ def draw_command(
     depth: Annotated[int | None, typer.Option(help="Levels of blocks to open (default: the most that read).")] = None,
     input_text: InputOption = None,
     sets: SetOption = None,
+    num_classes: NumClassesOption = None,
 ) -> None:
     """Draw a network from its spec, with the report's paths and numbers (no forward pass)."""
     target = output_path(out, SUFFIXES, what="diagram")  # a wrong suffix or directory fails before any work
     if style not in STYLES:
         draw(name, style=style)  # raises the error that names the styles
-    diagram = draw(name, style=style, at=at, depth=depth, **keywords(input_text, sets, None))
+    diagram = draw(name, style=style, at=at, depth=depth, **keywords(input_text, sets, num_classes))
     written = diagram.save(target)
     console.print(f"wrote {written} ({style} style, {diagram.scene.width}x{diagram.scene.height})", highlight=False)

@@ -98,11 +98,11 @@ def settings(items: list[str] | None) -> dict[str, Any]:
 
 
 def template_settings(source: str | None, sets: list[str] | None) -> dict[str, Any]:
-    """``--set`` for a command that hands the bindings on with its other options (train, finetune):
+    """``--set`` for a command that hands the bindings on with its other options (train, finetune, export):
     the names are checked against the pattern now, so a misspelt one is named as such, with the closest."""
     found = settings(sets)
     if found:
-        if source is None or is_model_name(source):
+        if source is None or is_model_name(source) or Path(source).exists():  # a name, a checkpoint, a resume
             raise ConfigError(f"--set binds the variables of a template pattern; {source or 'this run'} is not one")
         check_names(resolve(source), found)
     return found

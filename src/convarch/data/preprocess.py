@@ -9,6 +9,7 @@ than LeNet's forward pass.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -99,9 +100,18 @@ class Preprocessing:
         return center_crop(resize_shorter(images, self.resize, "bilinear"), self.crop)
 
     def normalise(self, images: torch.Tensor) -> torch.Tensor:
-        mean = torch.tensor(self.mean, dtype=images.dtype, device=images.device).reshape(1, -1, 1, 1)
-        std = torch.tensor(self.std, dtype=images.dtype, device=images.device).reshape(1, -1, 1, 1)
+        mean = channel_tensor(self.mean, images.dtype, images.device)
+        std = channel_tensor(self.std, images.dtype, images.device)
         return (images - mean) / std
+
+
+@functools.lru_cache(maxsize=64)
+def channel_tensor(values: tuple[float, ...], dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``values`` as a ``(1, C, 1, 1)`` tensor on ``device``, made once: on a GPU, building it for every batch
+    was two host-to-device copies per training step. Made outside inference mode, so that autograd may use it
+    later whatever the first caller's mode was."""
+    with torch.inference_mode(False):
+        return torch.tensor(values, dtype=dtype, device=device).reshape(1, -1, 1, 1)
 
 
 def channel_values(values: Sequence[float] | float, in_chans: int) -> list[float]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from convarch.api import build, create_model, is_model_name, resolve
 from convarch.errors import ConfigError, WeightsError
@@ -35,8 +36,10 @@ def model_for_export(
     num_classes: int | None = None,
     in_chans: int | None = None,
     out: str | os.PathLike | None = None,
+    bindings: dict[str, Any] | None = None,
 ) -> ExportSource:
-    """The model ``source`` names, with ``weights`` loaded; ``out`` is refused where it is the weights file."""
+    """The model ``source`` names, with ``weights`` loaded; ``out`` is refused where it is the weights file.
+    ``bindings`` bind a template pattern as ``build`` does (``N=2``, ``base_width=16``)."""
     checkpoint = _checkpoint_path(source)
     if checkpoint is not None:
         if weights is not None:
@@ -62,7 +65,7 @@ def model_for_export(
         if in_chans is not None and spec.input is None:
             raise ConfigError("--in-chans needs a pattern with an INPUT size; write INPUT(HxWxC) first")
         size = (in_chans, spec.input.h, spec.input.w) if in_chans is not None and spec.input else None
-        model = build(spec, input_size=size, num_classes=num_classes)
+        model = build(spec, input_size=size, num_classes=num_classes, **(bindings or {}))
         if weights is not None:
             from convarch.weights.pretrained import load_weights
 

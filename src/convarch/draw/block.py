@@ -9,10 +9,10 @@ module of each distinct block type in the network.
 
 from __future__ import annotations
 
-from convarch.draw.reading import Chain, LayerPart, Network, Part, children, is_composite, layers
+from convarch.draw.reading import Chain, LayerPart, Network, Part, children, is_composite
 from convarch.draw.scene import Frag, Poly, Scene, Text, finish, line
 from convarch.draw.style import LABEL, SMALL, arrow_lines, colour_of
-from convarch.draw.units import Unit, run_label, summary
+from convarch.draw.units import Unit, kind_key, run_label, summary
 from convarch.draw.vertical import Line, NodeText, VerticalLayout, node
 from convarch.errors import ConfigError
 
@@ -54,8 +54,7 @@ BLOCK_TEXT = NodeText(layer_lines, collapsed_lines, lambda layer: True, fill)
 def distinct_blocks(part: Part, seen: dict[str, Part]) -> dict[str, Part]:
     """The first module of each block type, outermost first (a block inside a block is part of it)."""
     if is_composite(part) and (getattr(part, "block", "") or not isinstance(part, Chain)):
-        # An unnamed module is its kind of join and its layers: identical ones are one type.
-        key = part.block or f"{getattr(part, 'how', '')}:" + ",".join(layer.title for layer in layers(part))
+        key = part.block or kind_key(part)  # an unnamed module: its join and its layers
         seen.setdefault(key, part)
         return seen
     for child in children(part):

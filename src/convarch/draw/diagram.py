@@ -69,7 +69,9 @@ def draw(
     node per layer or collapsed block, with volume, params and MACs). ``at`` selects a module by its path as
     the report gives it (``features.inception3a``) or by a unique suffix of it (``inception3a``). ``depth``
     is how many levels of blocks to open (by default the deepest that stays readable). Nothing is built and
-    nothing runs: the figure is read from the spec, with the same paths and numbers as ``analyze``.
+    nothing runs: the figure is read from the spec, with the same paths and numbers as ``analyze``. Every
+    element that stands for a layer or block carries its module path as ``data-path``; a collapsed run
+    (``x35``) also lists every block it stands for in ``data-members``.
     """
     if style not in STYLES:
         close = difflib.get_close_matches(str(style), STYLES, n=1)
@@ -108,7 +110,9 @@ def draw(
 def _pattern_title(net: Any, keywords: dict[str, Any]) -> str:
     """A pattern's own text (with its bindings) as the title, when it fits on a line."""
     text = " ".join(net.split()) if isinstance(net, str) else ""
-    bindings = ", ".join(f"{k}={v}" for k, v in keywords.items() if k != "input_size")
+    # Template variables (upper case, in the order given), then options: the same title from Python and the CLI.
+    names = [k for k in keywords if k[:1].isupper()] + sorted(k for k in keywords if not k[:1].isupper())
+    bindings = ", ".join(f"{k}={keywords[k]}" for k in names if k != "input_size")
     if not text or len(text) > 100:
         return "network"
     return f"{text}  ({bindings})" if bindings else text

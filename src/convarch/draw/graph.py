@@ -8,7 +8,7 @@ report; branches sit side by side.
 from __future__ import annotations
 
 from convarch.analysis.render import human
-from convarch.draw.reading import LayerPart, Network, Part, layers
+from convarch.draw.reading import LayerPart, Network, Part, layers, totals
 from convarch.draw.scene import Frag, Scene, finish, line
 from convarch.draw.style import LABEL, SMALL, colour_of
 from convarch.draw.units import Unit, auto_depth, run_label, summary
@@ -55,6 +55,6 @@ def graph_scene(network: Network, depth: int | None, title: str) -> Scene:
     frag.place(start, 0, 0)
     frag.add(line((0, start.out[1]), (0, start.out[1] + 18), arrow=True, stroke="#333", width=1.1))
     frag.place(body, 0, start.out[1] + 18)
-    report = network.report
-    caption = f"{report.params:,} params; {report.macs:,} MACs (CONV and FC multiply-adds); input {network.input}"
+    params, macs = totals(network.body)
+    caption = f"{params:,} params; {macs:,} MACs (CONV and FC multiply-adds); input {network.input}"
     return finish(frag, title=title, caption=[caption])

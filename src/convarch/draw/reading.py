@@ -124,7 +124,8 @@ class _Reader(Interpreter[Part]):
         if node.joins == "tap":
             return Tap(path, next(iter(chains.values())), vin, vout)
         if node.joins == "add" and "shortcut" not in chains and vin != vout:  # a skip that does not apply
-            return Chain(path, list(chains.values()), vin, vout)  # (MobileNetV2 where the volume changes)
+            # (MobileNetV2 where the volume changes): a block of its own, with no shortcut to draw
+            return Chain(path, list(chains.values()), vin, vout, title="residual, no skip")
         if node.joins == "add":
             extra = {name: chains.get(name) for name in ("pre", "shortcut", "post")}
             branches = [chain for name, chain in chains.items() if name not in extra]
@@ -211,3 +212,11 @@ def layers(part: Part) -> list[LayerPart]:
 def is_composite(part: Part) -> bool:
     """A block or combinator: something a diagram may collapse into one box."""
     return isinstance(part, Merge | Tap) or (isinstance(part, Chain) and bool(part.title))
+
+
+def totals(part: Part) -> tuple[int, int]:
+    """Params and MACs of the layers a part holds, as the report counts them: auxiliary heads left out,
+    unless the part is nothing but one."""
+    rows = [layer.row for layer in layers(part)]
+    counted = [row for row in rows if not row.aux] or rows
+    return sum(row.params for row in counted), sum(row.macs for row in counted)

@@ -48,6 +48,7 @@ class Poly:
     cls: str = "box"
     path: str = ""
     radius: float = 0.0  # rounded corners, for axis-aligned rectangles only
+    members: tuple[str, ...] = ()  # the paths of every block a collapsed run (``x35``) stands for
 
     def shift(self, dx: float, dy: float) -> Poly:
         return replace(self, points=tuple((x + dx, y + dy) for x, y in self.points))
@@ -81,6 +82,7 @@ class Group:
     items: tuple[Shape, ...]
     cls: str = "box"
     path: str = ""
+    members: tuple[str, ...] = ()  # the paths of every block a collapsed run (``x35``) stands for
 
     def shift(self, dx: float, dy: float) -> Group:
         return replace(self, items=tuple(item.shift(dx, dy) for item in self.items))

@@ -17,6 +17,13 @@ COLOURS = {
     "BLOCK": "#e4d8f2",
 }
 OTHER = "#efe9d8"
+LEGEND = {
+    COLOURS["CONV"]: "convolution",
+    COLOURS["POOL"]: "pooling (or subsampling)",
+    COLOURS["FC"]: "fully connected",
+    COLOURS["BLOCK"]: "block (collapsed)",
+    OTHER: "other layer",
+}
 SLICES = ("#cfe1f5", "#f8d9c4", "#d4ecc6", "#f3cfe0", "#fbefb8", "#d8d2f0")
 # Arguments that change no number on a figure: they stay in the report's row name, not on an arrow.
 QUIET_ARGUMENTS = ("bias", "eps", "momentum", "count_pad")

@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from convarch.draw.reading import Chain, LayerPart, Merge, Part, Tap, children, is_composite
+from convarch.draw.reading import Chain, LayerPart, Merge, Part, Tap, children, is_composite, layers
 
+JOINS = {"add": "residual", "concat": "concat", "dense": "dense block", "gate": "gate"}  # unnamed composites
 READABLE_UNITS = 34  # the most boxes the automatic depth allows in one figure
 MAX_DEPTH = 6
 
@@ -35,8 +36,14 @@ def signature(part: Part) -> tuple:
     """Parts with equal signatures draw identically when collapsed."""
     if isinstance(part, LayerPart):
         return ("layer", part.title, str(part.vout))
-    return (type(part).__name__, getattr(part, "how", ""), part.title or part.path.rsplit(".", 1)[-1],
-            str(part.vin), str(part.vout), len(children(part)))  # fmt: skip
+    return (type(part).__name__, kind_key(part), str(part.vin), str(part.vout), len(children(part)))
+
+
+def kind_key(part: Part) -> str:
+    """What kind of module a composite is: its block name, or (unnamed) its join and its layers."""
+    if getattr(part, "block", ""):
+        return part.block + ":" + part.title
+    return f"{getattr(part, 'how', '')}:{part.title}:" + ",".join(layer.title for layer in layers(part))
 
 
 def units(chain: Chain, level: int, depth: int, keep: Callable[[LayerPart], bool]) -> list[Unit]:
@@ -98,7 +105,7 @@ def run_label(part: Part) -> str:
     name = part.path.rsplit(".", 1)[-1]
     if name and not name.isdigit() and not name.startswith(("branch", "layer", "body", "head")):
         return name
-    return part.title or getattr(part, "how", "") or name
+    return part.title or JOINS.get(getattr(part, "how", ""), "") or name
 
 
 def summary(part: Part) -> str:
@@ -119,3 +126,13 @@ def summary(part: Part) -> str:
         return part.block
     count = len(part.branches)
     return {"concat": f"{count} branches", "dense": f"{count} layers"}.get(part.how, "")
+
+
+def shortcut_name(merge: Merge) -> str:
+    """What a residual's skip is: the identity, a projection (it has weights, He et al. 2015 eq. 2), or a
+    parameter-free shortcut (option A's subsampling and zero padding, §3.3)."""
+    if merge.how == "gate":
+        return "gate"
+    if merge.shortcut is None or not merge.shortcut.items:
+        return "identity"
+    return "projection" if any(layer.row.params for layer in layers(merge.shortcut)) else "shortcut"

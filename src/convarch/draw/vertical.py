@@ -10,13 +10,13 @@ up to the style (``NodeText``).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from convarch.draw.fonts import text_width
 from convarch.draw.reading import Chain, LayerPart, Merge, Part, Tap
 from convarch.draw.scene import Circle, Frag, Text, line, rect
 from convarch.draw.style import LABEL, SMALL
-from convarch.draw.units import Unit, units
+from convarch.draw.units import Unit, shortcut_name, units
 
 EDGE = 18.0  # the length of an edge between two nodes
 BRANCH_GAP = 22.0  # between side-by-side branches
@@ -107,11 +107,19 @@ class VerticalLayout:
     def unit(self, unit: Unit, level: int) -> Frag:
         part = unit.part
         if isinstance(part, LayerPart):
-            return node(self.text.layer(part), part.path, self.text.fill(part))
+            lines = self.text.layer(part)
+            if unit.count > 1:  # identical layers in a row (a kept layer repeated): one node, counted
+                text, size, bold, colour = lines[0]
+                lines = [(f"{text} x{unit.count}", size, bold, colour), *lines[1:]]
+            layer_node = node(lines, part.path, self.text.fill(part))
+            layer_node.shapes[0] = replace(layer_node.shapes[0], members=tuple(unit.paths))
+            return layer_node
         if isinstance(part, Tap):
             return self.tap(part, level, unit.opened)
         if not unit.opened:
-            return node(self.text.collapsed(unit), unit.paths[0], self.text.fill(part), cls="box block")
+            collapsed = node(self.text.collapsed(unit), unit.paths[0], self.text.fill(part), cls="box block")
+            collapsed.shapes[0] = replace(collapsed.shapes[0], members=tuple(unit.paths))
+            return collapsed
         return self.opened(part, level)
 
     def opened(self, part: Part, level: int) -> Frag:
@@ -182,7 +190,7 @@ class VerticalLayout:
             frag.add(line((0, split), (side, split), (side, mid), arrow=True, **style))
             frag.place(side_frag, side, mid)
             frag.add(line((side, mid + side_frag.out[1]), (side, plus_y), (9, plus_y), arrow=True, **style))
-            frag.add(Text(side + 6, split - 4, "gate" if gate else "projection", SMALL, anchor="start",
+            frag.add(Text(side + 6, split - 4, shortcut_name(merge), SMALL, anchor="start",
                           fill=SHORTCUT, cls="shortcut-label", path=side_path))  # fmt: skip
         else:
             frag.add(line((0, split), (side, split), (side, plus_y), (9, plus_y), arrow=True, dash=True, **style))

@@ -14,17 +14,10 @@ import math
 from dataclasses import replace
 
 from convarch.draw.fonts import text_width
-from convarch.draw.reading import Chain, LayerPart, Merge, Network, Part, Tap, layers
+from convarch.draw.reading import Chain, LayerPart, Merge, Network, Part, Tap, layers, totals
 from convarch.draw.scene import Circle, Frag, Group, Poly, Scene, Text, finish, line, rect
-from convarch.draw.style import (
-    LABEL,
-    SMALL,
-    arrow_lines,
-    colour_of,
-    shade,
-    slice_colour,
-)
-from convarch.draw.units import Unit, auto_depth, run_label, summary, units
+from convarch.draw.style import LABEL, LEGEND, SLICES, SMALL, arrow_lines, colour_of, shade, slice_colour
+from convarch.draw.units import Unit, auto_depth, run_label, shortcut_name, summary, units
 from convarch.spec.volume import Volume
 
 GAP = 26.0  # the shortest arrow between two boxes
@@ -175,6 +168,7 @@ class VolumeLayout:
         self.network = network
         self.depth = auto_depth(network.body, keep) if depth is None else depth
         self.towers = _tower_counts(network)
+        self.used: dict[str, str] = {}  # legend: colour -> what it stands for, in order of appearance
 
     def chain(self, chain: Chain, level: int) -> Frag:
         return hchain([self.unit(u, level) for u in units(chain, level, self.depth, keep)])
@@ -186,11 +180,12 @@ class VolumeLayout:
             if unit.count > 1:
                 lines[0] = f"{lines[0]} x{unit.count}"
             fill = colour_of(part.kind)
+            self.used.setdefault(fill, LEGEND.get(fill, "other layer"))
             towers = self.towers.get(part.path, 1)
             crossed = part.groups != towers and part.row.macs > 0  # a full conv between towers reads both
             return lines, volume_frag(part.vout, fill, unit.paths, towers=towers, crossed=crossed), part.path
         if isinstance(part, Tap):
-            return [], self.tap(part), part.path
+            return [], self.tap(part, level, unit.opened), part.path
         if unit.opened:
             opened = self.opened(part, level)
             name = run_label(part)
@@ -215,7 +210,13 @@ class VolumeLayout:
     def collapsed_box(self, unit: Unit) -> Frag:
         part = unit.part
         slices = _slices(part)
-        return volume_frag(part.vout, colour_of("BLOCK"), [unit.paths[0]], slices=slices)
+        frag = volume_frag(part.vout, colour_of("BLOCK"), [unit.paths[0]], slices=slices)
+        if slices:
+            self.used.setdefault("slices", "slices: concatenated branches or layers")
+        else:
+            self.used.setdefault(colour_of("BLOCK"), LEGEND[colour_of("BLOCK")])
+        frag.shapes = [replace(s, members=tuple(unit.paths)) if isinstance(s, Group) else s for s in frag.shapes]
+        return frag
 
     def opened(self, part: Part, level: int) -> Frag:
         if isinstance(part, Chain):
@@ -303,14 +304,25 @@ class VolumeLayout:
             pieces.append(([f"+{grown}: concat", ops], box, layer_chain.path))
         return hchain(pieces)
 
-    def tap(self, part: Part) -> Frag:
+    def tap(self, part: Part, level: int, opened: bool) -> Frag:
+        """A side output: the main path runs on; the head (opened, or named) hangs below, dashed."""
         assert isinstance(part, Tap)
         label = f"{run_label(part)}: auxiliary classifier (training only)"
-        width = text_width(label, SMALL) + 8
         frag = Frag()
+        if opened:
+            head = self.chain(part.head, level + 1)
+            drop = 36 - head.box[1]
+            frag.add(line((12, 0), (12, drop), (24, drop), stroke="#777", width=1.0, dash=True, path=part.path))
+            frag.place(head, 24, drop)
+            frag.add(Text(24, drop + head.box[1] - 8, label, SMALL, anchor="start", fill="#555", cls="aux",
+                          path=part.path))  # fmt: skip
+            width = frag.box[2] + 8
+        else:
+            width = text_width(label, SMALL) + 8
+            frag.add(line((width / 2, 0), (width / 2, 34), arrow=True, stroke="#777", width=1.0, dash=True,
+                          path=part.path))  # fmt: skip
+            frag.add(Text(width / 2, 48, label, SMALL, fill="#555", cls="aux", path=part.path))
         frag.add(line((0, 0), (width, 0), stroke="#333", width=1.1))
-        frag.add(line((width / 2, 0), (width / 2, 34), arrow=True, stroke="#777", width=1.0, dash=True, path=part.path))
-        frag.add(Text(width / 2, 48, label, SMALL, fill="#555", cls="aux", path=part.path))
         frag.out = (width, 0)
         return frag
 
@@ -321,6 +333,14 @@ class VolumeLayout:
         frag = Frag()
         frag.place(start, 0, 0)
         frag.place(flow, start.out[0], 0)
+        x, y = frag.box[0], frag.box[3] + 22
+        for fill, meaning in self.used.items():  # a legend of the colours used
+            swatch = [(c, c) for c in SLICES[:3]] if fill == "slices" else [(fill, fill)]
+            for i, (colour, _) in enumerate(swatch):
+                frag.add(rect(x + 4 * i, y - 9, 10, 10, fill=colour, stroke="#444", width=0.6, cls="legend"))
+            x += 14 + 4 * (len(swatch) - 1)
+            frag.add(Text(x, y, meaning, SMALL, anchor="start", fill="#444", cls="legend"))
+            x += text_width(meaning, SMALL) + 16
         return finish(frag, title=title, caption=[_caption(net)])
 
 
@@ -337,8 +357,8 @@ def bracketed(inner: Frag, text: str, path: str) -> Frag:
 
 
 def _caption(net: Network) -> str:
-    report = net.report
-    return (f"input {net.input}; {report.params:,} params; {report.macs:,} MACs (CONV and FC multiply-adds); "
+    params, macs = totals(net.body)
+    return (f"input {net.input}; {params:,} params; {macs:,} MACs (CONV and FC multiply-adds); "
             "boxes: height log H, depth log W, thickness sqrt C")  # fmt: skip
 
 
@@ -357,8 +377,8 @@ def _shortcut_lines(merge: Merge) -> list[str]:
     scaled = f"; residual x{merge.scale:g}" if merge.scale != 1.0 else ""  # Szegedy et al. 2016 §3.3
     if merge.shortcut is None:
         return [f"identity{scaled}"]
-    convs = [", ".join(arrow_lines(layer.title)) for layer in layers(merge.shortcut) if layer.row.macs]
-    return [f"projection{scaled}", *convs]
+    ops = [", ".join(arrow_lines(layer.title)) for layer in layers(merge.shortcut) if layer.visible]
+    return [f"{shortcut_name(merge)}{scaled}", *ops]
 
 
 def _tower_counts(net: Network) -> dict[str, int]:

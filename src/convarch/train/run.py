@@ -28,7 +28,7 @@ from convarch.train.distributed import Distributed, setup
 from convarch.train.progress import RunDisplay
 from convarch.train.threads import intra_op_threads
 from convarch.train.trainer import BatchHook, Trainer, TrainResult, preflight
-from convarch.weights.checkpoint import model_from_header
+from convarch.weights.checkpoint import check_state_matches_spec, model_from_header
 
 ModelSource = str | NetSpec | ConvNet
 
@@ -159,8 +159,12 @@ def _build(source: ModelSource, num_classes: int | None) -> ConvNet:
 
 
 def probe(source: ModelSource) -> ConvNet:
-    """The model on the meta device: its input size and preprocessing, for fitting the data, at no cost."""
+    """The model on the meta device: its input size and preprocessing, for fitting the data, at no cost.
+
+    A built model whose modules no longer match its spec is refused here, before any work: its checkpoints
+    are rebuilt from the spec, so the first one written would be refused at the end of an epoch."""
     if isinstance(source, ConvNet):
+        check_state_matches_spec(source, source.state_dict())
         return source
     with torch.device("meta"):
         return _build(source, None)

@@ -41,7 +41,7 @@ from convarch.train.evaluate import (
 )
 from convarch.train.memory import check_training_memory
 from convarch.train.progress import RunDisplay, epoch_line
-from convarch.train.schedule import Schedule, StepScheduler, make_optimizer, param_groups
+from convarch.train.schedule import Schedule, StepScheduler, make_optimizer, match_parameter_layout, param_groups
 from convarch.train.state import capture_rng, restore_rng
 
 BatchHook = Callable[[int, torch.Tensor], None]
@@ -224,6 +224,7 @@ class Trainer:
                 f"(now {self.dist.world}) to continue exactly"
             )
         self.optimizer.load_state_dict(parts["optimizer"])
+        match_parameter_layout(self.optimizer)
         self.scheduler.load_state_dict(parts["scheduler"])
         self.scaler.load_state_dict(parts["scaler"])
         if self.ema is not None:
@@ -236,6 +237,13 @@ class Trainer:
 
     # ---- the loop ---------------------------------------------------------------------------------
     def fit(self) -> TrainResult:
+        try:
+            return self._fit()
+        finally:  # a folder's worker processes end with the run, also when it stops with an error
+            self.train_loader.close()
+            self.val_loader.close()
+
+    def _fit(self) -> TrainResult:
         config = self.config
         for epoch in range(self.start_epoch, config.epochs):
             self.train_loader.set_epoch(epoch)
@@ -350,7 +358,8 @@ class Trainer:
             output = self.net(x)
             loss = classification_loss(output, batch.y, self.criterion)
         losses[step] = loss.detach()
-        if self.check_every == 1:  # checked before the update, where a sync is free
+        # Checked before the update where a sync is free (the CPU); with several processes, all check together.
+        if self.check_every == 1 and (self.dist.enabled or not math.isfinite(loss.item())):
             self._check_losses(losses, step, step + 1, epoch)
         self.optimizer.zero_grad(set_to_none=True)
         if self.scaler.is_enabled():

@@ -112,8 +112,8 @@ def check_state_matches_spec(model: ConvNet, state: dict[str, torch.Tensor]) -> 
                "through the spec: ca.create_model(name, num_classes=..., in_chans=...), model.reset_classifier(n), "
                "or ca.build on edited pattern text")  # fmt: skip
     shown = "; ".join(differ[:3]) + (f"; and {len(differ) - 3} more" if len(differ) > 3 else "")
-    raise ConfigError(f"the model's weights do not match its spec ({shown}), so load could not rebuild the file: "
-                      f"{fix}.")  # fmt: skip
+    raise ConfigError(f"the model's weights do not match its spec ({shown}), so ca.load could not rebuild it from "
+                      f"a file: {fix}.")  # fmt: skip
 
 
 def read_header(path: str | os.PathLike) -> dict[str, str]:

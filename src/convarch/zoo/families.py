@@ -6,9 +6,11 @@ from convarch.zoo import (  # noqa: F401
     googlenet,
     inception_v4,
     lenet,
+    mobilenet_v2,
     preact_resnet,
     resnet,
     resnet_cifar,
+    senet,
     vgg,
     zfnet,
 )

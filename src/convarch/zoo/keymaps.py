@@ -8,12 +8,13 @@ a model built without them): their keys are dropped.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from convarch.errors import ConfigError
 from convarch.spec.layers import FC
 from convarch.spec.nodes import NetSpec
-from convarch.spec.walk import split
+from convarch.spec.walk import split, trace
 
 
 def rename(state: Mapping[str, Any], prefixes: Mapping[str, str | None]) -> dict[str, Any]:
@@ -60,6 +61,18 @@ def fc_chain(spec: NetSpec) -> list[str]:
     parts = split(spec)
     hidden = [f"pre_logits.{name}" for name, node in parts.pre_logits if isinstance(node, FC)]
     return [*hidden, "classifier"] if parts.classifier is not None else hidden
+
+
+def in_order(spec: NetSpec, names: Sequence[str]) -> dict[str, str]:
+    """Another library's names for our modules with parameters, listed in the order our walk meets them.
+
+    For layouts that number modules by their place in the reference's code (torchvision's ``features.3.conv.1``)
+    rather than by anything in the network's structure: the family generates the names from its configuration.
+    """
+    ours = [step.path for step in trace(spec) if step.layer.params(step.input)]
+    if len(names) != len(ours):
+        raise ConfigError(f"the key map names {len(names)} modules with parameters but the network has {len(ours)}")
+    return dict(zip(names, ours, strict=True))
 
 
 def feature_names(spec: NetSpec) -> list[str]:
