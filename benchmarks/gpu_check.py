@@ -95,6 +95,7 @@ CHECKS = [
     Check("resume_after_kill", 45, 20, gpu_checks.resume_after_kill),
     Check("deploy", 40, 10, gpu_checks.deploy),
     Check("throughput_vs_torchvision", 40, 15, gpu_checks.throughput_vs_torchvision),
+    Check("gpu_tests", 45, 15, gpu_checks.gpu_tests),
     Check("compiled_throughput", 90, 30, gpu_checks.compiled_throughput),
 ]
 
@@ -141,7 +142,9 @@ def _run_child(check: Check, tmp: Path, limit: float, dry: bool) -> dict[str, An
     except subprocess.TimeoutExpired:
         os.killpg(child.pid, signal.SIGKILL)
         child.wait()
-        return {"status": "timeout", "error": f"killed after {limit + 10:.0f} s",
+        partial = tmp / f"partial-{check.name}.json"  # what the check had measured (Context.note writes it)
+        measured = json.loads(partial.read_text()) if partial.is_file() else {}
+        return {**measured, "status": "timeout", "error": f"killed after {limit + 10:.0f} s",
                 "seconds": round(time.perf_counter() - began, 1)}  # fmt: skip
     if result_file.is_file():
         result = json.loads(result_file.read_text())
@@ -163,7 +166,7 @@ def run_child(sizes: Sizes, name: str, tmp: Path, limit: float) -> None:
     """In the child: run one check and write its result where the parent looks for it."""
     signal.signal(signal.SIGALRM, _on_alarm)
     check = next(c for c in CHECKS if c.name == name)
-    context = gpu_checks.Context(sizes, tmp)
+    context = gpu_checks.Context(sizes, tmp, partial_file=tmp / f"partial-{name}.json")
     context.deadline = time.perf_counter() + limit
     result = _run_one(check, context, limit)
     (tmp / f"result-{name}.json.tmp").write_text(json.dumps(result, default=str))

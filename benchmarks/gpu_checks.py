@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import importlib
+import importlib.util
 import inspect
 import json
 import os
@@ -36,6 +37,7 @@ class Context:
     deadline: float = 0.0
     cache: dict[str, Any] = field(default_factory=dict)
     partial: dict[str, Any] = field(default_factory=dict)
+    partial_file: Path | None = None  # where note() saves ``partial``, for a parent that has to kill the check
 
     @property
     def device(self) -> torch.device:
@@ -48,6 +50,9 @@ class Context:
     def note(self, text: str) -> None:
         """A progress line (flushed): where a check that hangs or runs out of time got to."""
         print(f"    {self.deadline - time.perf_counter():5.0f} s left: {text}", flush=True)
+        if self.partial_file is not None:
+            self.partial_file.with_suffix(".tmp").write_text(json.dumps(self.partial, default=str))
+            self.partial_file.with_suffix(".tmp").replace(self.partial_file)
 
     def left(self) -> float:
         return max(1.0, self.deadline - time.perf_counter())
@@ -114,10 +119,10 @@ def _steady(history: list[dict[str, Any]]) -> float:
     return max(row["images_per_s"] for row in rows)
 
 
-def _run(argv: list[str], context: Context, **options: Any) -> subprocess.CompletedProcess:
+def _run(argv: list[str], context: Context, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO / "src"), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.run(argv, capture_output=True, text=True, timeout=context.left(), env=env, cwd=context.tmp,
-                          **options)  # fmt: skip
+    return subprocess.run(argv, capture_output=True, text=True, timeout=context.left(), env=env,
+                          cwd=cwd or context.tmp)  # fmt: skip
 
 
 def _tail(text: str, lines: int = 6) -> str:
@@ -203,8 +208,8 @@ def jpeg_pipeline(context: Context) -> dict[str, Any]:
     for decode in ("cpu", "gpu") if sizes.device == "cuda" else ("cpu",):
         context.note(f"convarch, {decode} decode: training")
         result = ca.train(model, root, decode=decode, **common)
-        context.note(f"convarch, {decode} decode: {[row['images_per_s'] for row in result.history]} img/s")
         rates[f"convarch_{decode}_decode"] = _steady(result.history)
+        context.note(f"convarch, {decode} decode: {[row['images_per_s'] for row in result.history]} img/s")
         n_train = len(result.data.train)
         free_memory(sizes)
     indices = torch.randperm(sizes.jpegs, generator=torch.Generator().manual_seed(0))[:n_train].tolist()
@@ -244,9 +249,9 @@ def train_vs_plain_loop(context: Context) -> dict[str, Any]:
                    labels_per_class=sizes.labels_per_class, quiet=True)  # fmt: skip
     context.note("ca.train: loading mnist5k at the model's input and training")
     result = ca.train(source, "mnist5k", **options)
-    context.note(f"ca.train: {[row['images_per_s'] for row in result.history]} img/s; plain loop next")
     ours = _steady(result.history)
     context.partial["ca_train_images_per_s"] = round(ours, 1)
+    context.note(f"ca.train: {[row['images_per_s'] for row in result.history]} img/s; plain loop next")
     bundle = result.data
     del result
     images = bundle.train.images.to(context.device)  # type: ignore[union-attr]
@@ -279,8 +284,8 @@ def compile_small_nets(context: Context) -> dict[str, Any]:
                   labels_per_class=sizes.labels_per_class)  # fmt: skip
     for name in nets:
         eager = ca.train(name, "mnist5k", **common)
-        context.note(f"{name} eager epochs {[row['time'] for row in eager.history]} s")
         report[name] = {"eager_epoch_s": round(min(row["time"] for row in eager.history[1:] or eager.history), 4)}
+        context.note(f"{name} eager epochs {[row['time'] for row in eager.history]} s")
     for mode in modes:
         for name in nets:
             if context.left() < 12:
@@ -291,7 +296,6 @@ def compile_small_nets(context: Context) -> dict[str, Any]:
             try:
                 context.note(f"{name} compiled ({mode}): training")
                 compiled = ca.train(name, "mnist5k", compile=True, compile_mode=mode, **common)
-                context.note(f"{name} compiled ({mode}) epochs {[row['time'] for row in compiled.history]} s")
             finally:
                 _eager_backend(False)
             times = [r["time"] for r in compiled.history]
@@ -302,6 +306,7 @@ def compile_small_nets(context: Context) -> dict[str, Any]:
                 "compile_s": round(times[0] - steady, 1),
                 "top1": round(compiled.final_top1, 4),
             }
+            context.note(f"{name} {mode}: {report[name][mode]}")
             free_memory(sizes)
     best = {n: max((r[m]["speedup"] for m in modes if isinstance(r.get(m), dict)), default=0)
             for n, r in report.items()}  # fmt: skip
@@ -348,6 +353,7 @@ def throughput_vs_torchvision(context: Context) -> dict[str, Any]:
         results[label] = {k: round(v, 1) for k, v in rates.items()} | {
             "ratio": _ratio(rates["convarch"], rates["torchvision"])
         }
+        context.note(f"{label}: {results[label]}")
     return {"model": sizes.big_model, "batch": sizes.big_batch, **results}
 
 
@@ -379,6 +385,8 @@ def compiled_throughput(context: Context) -> dict[str, Any]:
             eager_rate = eager()
             from convarch.train import trainer
 
+            report[who] = {"eager": round(eager_rate, 1)}
+            context.note(f"{who}: eager {eager_rate:.0f} img/s; compiling")
             compiled_model = trainer.compile_module(model, "default")
             run = step_rate(compiled_model, batch=sizes.big_batch, image=image, train=True, dtype=low,
                             channels_last=True, steps=sizes.throughput_steps, device=context.device)  # fmt: skip
@@ -468,3 +476,17 @@ def deploy(context: Context) -> dict[str, Any]:
         kwargs["budget_s"] = context.left() - 2
     result = check(**kwargs)
     return result if isinstance(result, dict) else {"result": result}
+
+
+def gpu_tests(context: Context) -> dict[str, Any]:
+    """The suite's tests marked ``gpu`` (``pytest -m gpu``), which skip on machines without a GPU."""
+    if importlib.util.find_spec("pytest") is None:
+        return {"note": "pytest is not installed on this machine", "met": None}
+    # The files that hold gpu-marked tests: collecting the whole suite would take most of the time limit.
+    files = sorted({str(path.relative_to(REPO)) for path in (REPO / "tests").rglob("test_*.py")
+                    if "mark.gpu" in path.read_text(errors="replace")})  # fmt: skip
+    proc = _run([sys.executable, "-m", "pytest", "-m", "gpu", "-q", "-o", "addopts=", "-p", "no:cacheprovider",
+                 *files], context, cwd=REPO)  # fmt: skip
+    summary = _tail(proc.stdout, 1)
+    return {"files": files, "returncode": proc.returncode, "summary": summary, "output_tail": _tail(proc.stdout, 15) if
+            proc.returncode else "", "met": proc.returncode == 0}  # fmt: skip

@@ -50,3 +50,19 @@ def test_a_skip_is_drawn_only_where_it_applies() -> None:
     assert shortcuts == ["features.1"]  # the stride-2 block changes the volume and runs without a skip
     assert not collisions(svg)
     assert "features.0.body.conv2" in svg and "16x16x96" in svg
+
+
+def test_identical_unnamed_blocks_collapse_into_runs() -> None:
+    """MobileNetV2's table as bare residuals: repeated bottlenecks read as runs, as in its Table 2."""
+
+    def block(cin: int, out: int, s: int) -> Residual:
+        inner = 6 * cin
+        layers = (Conv(inner, 1, bias=False), BN(), Relu6(), Conv(inner, 3, s=s, groups=inner, bias=False), BN(),
+                  Relu6(), Conv(out, 1, bias=False), BN())  # fmt: skip
+        return Residual(Seq(layers), skip_optional=True)
+
+    blocks = [block(16, 24, 2), block(24, 24, 1), block(24, 32, 2), block(32, 32, 1), block(32, 32, 1)]
+    net = NetSpec(Seq((Conv(16, 3), *blocks, GAP(), FC(10))), Volume(3, 64, 64))
+    svg = ca.draw(net, depth=0).svg  # small enough to open by default: collapse it
+    assert ">residual x2<" in svg and svg.count(">residual, no skip<") == 2 and not collisions(svg)
+    assert 'data-members="features.3 features.4"' in svg

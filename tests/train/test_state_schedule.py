@@ -11,7 +11,7 @@ import torch
 
 import convarch as ca
 from convarch.train.config import TrainConfig
-from convarch.train.schedule import Schedule, StepScheduler, make_optimizer, param_groups
+from convarch.train.schedule import Schedule, StepScheduler, make_optimizer, match_parameter_layout, param_groups
 from convarch.train.state import capture_rng, flatten, restore_rng, unflatten
 
 
@@ -83,3 +83,27 @@ def test_default_rates_scale_with_the_batch() -> None:
         TrainConfig(epochs=2, warmup=3)
     with pytest.raises(ca.ConfigError, match="unknown optimizer 'adam'"):
         TrainConfig(optimizer="adam")
+
+
+@pytest.mark.parametrize("name", ["sgd", "adamw"])
+def test_resumed_optimizer_state_takes_its_parameters_memory_layout(name: str) -> None:
+    """CUDA's fused optimizers refuse state whose strides differ from the parameter's (a channels_last conv
+    resumed from a file of contiguous tensors failed on an H100); the values must not change."""
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3), torch.nn.Conv2d(8, 4, 3)).to(
+        memory_format=torch.channels_last
+    )
+    optimizer = make_optimizer([{"params": list(model.parameters())}], name, 0.1, 0.9)
+    x = torch.randn(2, 3, 9, 9).contiguous(memory_format=torch.channels_last)
+    model(x).sum().backward()
+    optimizer.step()
+    tensors, structure = flatten(optimizer.state_dict(), "optimizer")  # the run's state file format
+    saved = unflatten(structure, {k: v.contiguous() for k, v in tensors.items()})  # as safetensors stores them
+    resumed = make_optimizer([{"params": list(model.parameters())}], name, 0.1, 0.9)
+    resumed.load_state_dict(saved)
+    weight = model[0].weight
+    before = {k: v.clone() for k, v in resumed.state[weight].items() if torch.is_tensor(v)}
+    assert any(v.shape == weight.shape and v.stride() != weight.stride() for v in before.values())
+    match_parameter_layout(resumed)
+    for key, value in resumed.state[weight].items():
+        if torch.is_tensor(value) and value.shape == weight.shape:
+            assert value.stride() == weight.stride() and torch.equal(value, before[key])

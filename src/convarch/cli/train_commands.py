@@ -168,6 +168,13 @@ def finetune_command(
     labels_per_class: Annotated[int | None, Opt(help="Train on this many images per class.")] = None,
     split_seed: Annotated[int | None, Opt(help="Seed of the train/held-out split [default: 0].")] = None,
     seed: Annotated[int | None, Opt(help="[default: 0].")] = None,
+    amp: Annotated[bool | None, Opt("--amp/--no-amp", help="Mixed precision [default: on for cuda].")] = None,
+    channels_last: Annotated[
+        bool | None, Opt("--channels-last/--no-channels-last", help="NHWC memory [default: on for cuda].")
+    ] = None,
+    workers: Annotated[
+        int | None, Opt(help="DataLoader workers for image folders [default: the CPUs for cuda, else 0].")
+    ] = None,
     device: Annotated[str | None, Opt(help="auto, cpu, cuda or mps.")] = None,
     out: Annotated[Path | None, Opt(help="Run directory [default: runs/MODEL-DATA-finetune].")] = None,
     resume: Annotated[Path | None, Opt(help="Continue the run in this directory exactly.")] = None,
@@ -176,7 +183,8 @@ def finetune_command(
 ) -> None:
     """Fine-tune pretrained weights: new head, frozen backbone first, then discriminative learning rates."""
     options = _options(epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, augment=augment,
-                       labels_per_class=labels_per_class, split_seed=split_seed, seed=seed, device=device)  # fmt: skip
+                       labels_per_class=labels_per_class, split_seed=split_seed, seed=seed, device=device, amp=amp,
+                       channels_last=channels_last, num_workers=workers)  # fmt: skip
     options.update(template_settings(model, sets))
     if resume is None and (weights is None or data is None):
         raise typer.BadParameter("give --weights and --data (or --resume DIR)")

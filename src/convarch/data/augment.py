@@ -34,6 +34,9 @@ def parse_augment(text: str | None) -> tuple[str, ...]:
 
 
 def augment_batch(images: torch.Tensor, names: tuple[str, ...], generator: torch.Generator) -> torch.Tensor:
+    # The draws come from a CPU generator (reproducible on any device) and are copied with non_blocking=True:
+    # a blocking copy to a GPU waits for every queued kernel, once per step, and leaves the GPU idle while
+    # the next step is queued.
     for name in names:
         if name == "padcrop":
             images = pad_crop(images, pad_for(images.shape[-1]), generator)
@@ -54,7 +57,7 @@ def pad_crop(images: torch.Tensor, pad: int, generator: torch.Generator) -> torc
     n, c, h, w = images.shape
     width = w + 2 * pad
     padded = F.pad(images, (pad, pad, pad, pad)).reshape(n, c, -1)
-    offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=generator).to(images.device)
+    offsets = torch.randint(0, 2 * pad + 1, (2, n), generator=generator).to(images.device, non_blocking=True)
     # One gather over the flattened padded image: the window's pixel (i, j) sits at (i + dy) * width + (j + dx).
     # (Advanced indexing over rows and columns does the same work several times slower.)
     window = (torch.arange(h, device=images.device)[:, None] * width + torch.arange(w, device=images.device)).flatten()
@@ -63,7 +66,8 @@ def pad_crop(images: torch.Tensor, pad: int, generator: torch.Generator) -> torc
 
 
 def random_flip(images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    flip = (torch.rand(images.shape[0], generator=generator) < 0.5).to(images.device).reshape(-1, 1, 1, 1)
+    flip = (torch.rand(images.shape[0], generator=generator) < 0.5).to(images.device, non_blocking=True)
+    flip = flip.reshape(-1, 1, 1, 1)
     return torch.where(flip, images.flip(-1), images)
 
 
@@ -80,6 +84,6 @@ def random_resized_crop(images: torch.Tensor, generator: torch.Generator) -> tor
     theta = torch.zeros(n, 2, 3)
     theta[:, 0, 0], theta[:, 0, 2] = width, centre_x
     theta[:, 1, 1], theta[:, 1, 2] = height, centre_y
-    theta = theta.to(images.device, images.dtype)
+    theta = theta.to(images.device, images.dtype, non_blocking=True)
     grid = F.affine_grid(theta, list(images.shape), align_corners=False)
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="border", align_corners=False)

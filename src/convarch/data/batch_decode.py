@@ -80,7 +80,7 @@ def decode_images(encoded: list[torch.Tensor], paths: list[Path], device: torch.
     for i, image in enumerate(out):
         if isinstance(image, str):  # not a JPEG, or one the JPEG decoder refused
             pil, reason = decode(paths[i])
-            out[i] = pil.to(device) if pil is not None else reason
+            out[i] = pil.to(device, non_blocking=True) if pil is not None else reason
     return out
 
 
@@ -105,9 +105,12 @@ def fit_images(images: list[torch.Tensor], preprocessing: Preprocessing) -> torc
     groups: dict[tuple[torch.dtype, tuple[int, ...]], list[int]] = defaultdict(list)
     for i, image in enumerate(images):
         groups[(image.dtype, tuple(image.shape))].append(i)
-    c, h, w = preprocessing.input_size
-    fitted = torch.empty((len(images), c, h, w), dtype=torch.uint8, device=images[0].device)
+    fitted: list[torch.Tensor] = [images[0]] * len(images)
     for members in groups.values():
-        batch = preprocessing.geometry(torch.stack([images[i] for i in members]))
-        fitted[members] = batch.mul_(255).round_().to(torch.uint8)
-    return fitted
+        batch = preprocessing.geometry(torch.stack([images[i] for i in members])).mul_(255).round_().to(torch.uint8)
+        if len(members) == len(images):
+            return batch
+        for position, i in enumerate(members):
+            fitted[i] = batch[position]
+    # Reassembled by stacking views: indexing with a list would copy the index to the GPU and wait for it.
+    return torch.stack(fitted)

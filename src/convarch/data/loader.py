@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,7 @@ class TensorLoader(_LoaderBase):
         generator = self._generator()
         on_cpu = self.device.type == "cpu"
         for index in self._chunks():
-            picked = index if on_cpu else index.to(self.device)
+            picked = index if on_cpu else index.to(self.device, non_blocking=True)  # no wait for the GPU
             yield Batch(self._finish(self.images[picked], generator), self.labels[picked], index)
 
 
@@ -230,24 +231,40 @@ class FolderLoader(_LoaderBase):
 
 class BatchDecodeLoader(FolderLoader):
     """A folder streamed from disk, decoded in batches on the loader's device (``--decode gpu``): the workers
-    read bytes, nvJPEG decodes (``convarch.data.batch_decode``); unreadable files are skipped, not fatal."""
+    read bytes, nvJPEG decodes (``convarch.data.batch_decode``); unreadable files are skipped, not fatal.
+
+    The next batch is decoded in a helper thread while this one trains: decoding runs outside the GIL, so the
+    main thread keeps queueing the training step meanwhile. Both queue on the same CUDA stream, and a batch
+    is handed over only after its kernels are queued, so the order of the work is kept.
+    """
 
     def __iter__(self) -> Iterator[Batch]:
         generator = self._generator()
+        raws = iter(self._raw_batches(collate_encoded, pin_memory=False))
+        with ThreadPoolExecutor(1, thread_name_prefix="decode") as pool:
+            pending = pool.submit(self._decoded, next(raws, None))
+            while (done := pending.result()) is not None:
+                pending = pool.submit(self._decoded, next(raws, None))
+                images, labels, index, skipped = done
+                if images is not None:
+                    yield Batch(self._finish(images, generator), labels, index, skipped)
+
+    def _decoded(self, raw: dict[str, Any] | None) -> tuple[Any, ...] | None:
+        """``(images, labels, index, skipped)`` of one raw batch (images None when too few were readable)."""
+        if raw is None:
+            return None
         paths = self.dataset.paths  # type: ignore[attr-defined]
-        for raw in self._raw_batches(collate_encoded, pin_memory=False):
-            skipped = self._skipped(raw)
-            index: torch.Tensor = raw["index"]
-            lengths = raw["lengths"].tolist()
-            encoded = list(torch.split(raw["encoded"], lengths)) if lengths else []
-            decoded = decode_images(encoded, [paths[i] for i in index.tolist()], self.device)
-            bad = [(str(paths[int(i)]), d) for i, d in zip(index, decoded, strict=True) if isinstance(d, str)]
-            if bad:
-                skipped = skipped + bad
-                self.skipped.update(bad)
-            keep = [k for k, image in enumerate(decoded) if not isinstance(image, str)]
-            if not keep or len(keep) < self.min_batch:
-                continue
-            images = fit_images([decoded[k] for k in keep], self.preprocessing)  # type: ignore[misc]
-            labels = raw["labels"][keep].to(self.device, non_blocking=True)
-            yield Batch(self._finish(images, generator), labels, index[keep], skipped)
+        skipped = self._skipped(raw)
+        index: torch.Tensor = raw["index"]
+        lengths = raw["lengths"].tolist()
+        encoded = list(torch.split(raw["encoded"], lengths)) if lengths else []
+        decoded = decode_images(encoded, [paths[i] for i in index.tolist()], self.device)
+        bad = [(str(paths[int(i)]), d) for i, d in zip(index, decoded, strict=True) if isinstance(d, str)]
+        if bad:
+            skipped = skipped + bad
+            self.skipped.update(bad)
+        keep = [k for k, image in enumerate(decoded) if not isinstance(image, str)]
+        if not keep or len(keep) < self.min_batch:
+            return None, None, None, skipped
+        images = fit_images([decoded[k] for k in keep], self.preprocessing)  # type: ignore[misc]
+        return images, raw["labels"][keep].to(self.device, non_blocking=True), index[keep], skipped

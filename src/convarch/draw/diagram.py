@@ -69,7 +69,9 @@ def draw(
     node per layer or collapsed block, with volume, params and MACs). ``at`` selects a module by its path as
     the report gives it (``features.inception3a``) or by a unique suffix of it (``inception3a``). ``depth``
     is how many levels of blocks to open (by default the deepest that stays readable). Nothing is built and
-    nothing runs: the figure is read from the spec, with the same paths and numbers as ``analyze``.
+    nothing runs: the figure is read from the spec, with the same paths and numbers as ``analyze``. Every
+    element that stands for a layer or block carries its module path as ``data-path``; a collapsed run
+    (``x35``) also lists every block it stands for in ``data-members``.
     """
     if style not in STYLES:
         close = difflib.get_close_matches(str(style), STYLES, n=1)

@@ -2,7 +2,8 @@
 
 Labels are placed by measuring their width from the font's own advance widths (read with fontTools from
 the copy of DejaVu Sans that ships with matplotlib), and the PNG is rendered with that same file, so a
-label measured to fit does fit. Browsers that lack DejaVu Sans fall back to a sans-serif of similar width.
+label measured to fit does fit. Browsers that lack DejaVu Sans fall back to Bitstream Vera Sans (the same
+metrics: DejaVu grew out of it), then Verdana (a little wider).
 """
 
 from __future__ import annotations
@@ -10,14 +11,14 @@ from __future__ import annotations
 import os
 from functools import cache
 
-import matplotlib
-
 FAMILY = "DejaVu Sans"
 ASCENT = 0.76  # cap height and ascenders of DejaVu Sans, as a fraction of the font size
 DESCENT = 0.24  # descenders (hhea descent 483 of 2048 units)
 
 
 def font_file(bold: bool = False) -> str:
+    import matplotlib  # only when a figure is measured or rendered: ``import convarch`` stays light
+
     name = "DejaVuSans-Bold.ttf" if bold else "DejaVuSans.ttf"
     return os.path.join(matplotlib.get_data_path(), "fonts", "ttf", name)
 

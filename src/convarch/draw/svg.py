@@ -13,6 +13,7 @@ from convarch.draw.fonts import FAMILY
 from convarch.draw.scene import Circle, Group, Poly, Scene, Shape, Text
 
 ARROW_LENGTH, ARROW_HALF_WIDTH = 7.0, 3.5
+FALLBACK = "Bitstream Vera Sans, Verdana, sans-serif"  # Vera has DejaVu's metrics; Verdana is a little wider
 
 
 def number(value: float) -> str:
@@ -88,8 +89,8 @@ def shape_svg(shape: Shape) -> str:
 
 def scene_svg(scene: Scene) -> str:
     """The SVG document of a scene."""
-    head = (f'<svg xmlns="http://www.w3.org/2000/svg" width="{scene.width}" height="{scene.height}" '
-            f'viewBox="0 0 {scene.width} {scene.height}" font-family="{FAMILY}, Verdana, sans-serif">')  # fmt: skip
+    size = f'width="{scene.width}" height="{scene.height}" viewBox="0 0 {scene.width} {scene.height}"'
+    head = f'<svg xmlns="http://www.w3.org/2000/svg" {size} font-family="{FAMILY}, {FALLBACK}">'
     title = f"<title>{escape(scene.title)}</title>" if scene.title else ""
     background = f'<rect width="{scene.width}" height="{scene.height}" fill="#fff"/>'
     body = "\n".join(shape_svg(shape) for shape in scene.shapes)

@@ -438,8 +438,3 @@ def as_seq(node: Node | None) -> Seq:
     if node is None:
         return Seq(())
     return node if isinstance(node, Seq) and node.label is None else Seq((node,))
-
-
-def children(node: Node) -> tuple[Node, ...]:
-    """The direct sub-nodes of a node, in order; used by generic tree walks."""
-    return node.children()

@@ -109,20 +109,6 @@ def leaf_kind(node: Node) -> Layer | None:
             return None
 
 
-def last_item(node: Node) -> Node | None:
-    """The last node a node applies, looking through sequences, repeats and blocks."""
-    while True:
-        if isinstance(node, Seq):
-            items = list(splice(node.items))
-            if not items:
-                return None
-            node = items[-1]
-        elif (inner := node.wrapped()) is not None:
-            node = inner
-        else:
-            return node
-
-
 def name_items(items: list[Node]) -> list[tuple[str, Node]]:
     """Module names for the items of one container (see the module docstring)."""
     counters: dict[str, int] = {}

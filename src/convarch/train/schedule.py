@@ -51,6 +51,23 @@ def make_optimizer(groups: list[dict[str, Any]], name: str, lr: float, momentum:
     raise AssertionError("unreachable: the plain optimizer always builds")
 
 
+def match_parameter_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Give each per-parameter state tensor (momentum, Adam's moments) its parameter's memory layout.
+
+    A resumed run reads its optimizer state from a file, where every tensor is contiguous, while a
+    channels_last model's conv weights are not. CUDA's fused SGD/AdamW kernels require the parameters, their
+    gradients and their state to have the same strides, and refuse the step otherwise (seen on an H100:
+    resume after a kill failed with "check_fast_path_restrictions"). Copying each state tensor into
+    ``empty_like(param)`` keeps its values and takes the parameter's strides.
+    """
+    for group in optimizer.param_groups:
+        for param in group["params"]:
+            state = optimizer.state.get(param, {})
+            for key, value in state.items():
+                if torch.is_tensor(value) and value.shape == param.shape and value.stride() != param.stride():
+                    state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)
+
+
 @dataclass(frozen=True)
 class Schedule:
     """The factor applied to each group's base learning rate at each step."""

@@ -41,7 +41,7 @@ from convarch.train.evaluate import (
 )
 from convarch.train.memory import check_training_memory
 from convarch.train.progress import RunDisplay, epoch_line
-from convarch.train.schedule import Schedule, StepScheduler, make_optimizer, param_groups
+from convarch.train.schedule import Schedule, StepScheduler, make_optimizer, match_parameter_layout, param_groups
 from convarch.train.state import capture_rng, restore_rng
 
 BatchHook = Callable[[int, torch.Tensor], None]
@@ -224,11 +224,12 @@ class Trainer:
                 f"(now {self.dist.world}) to continue exactly"
             )
         self.optimizer.load_state_dict(parts["optimizer"])
+        match_parameter_layout(self.optimizer)
         self.scheduler.load_state_dict(parts["scheduler"])
         self.scaler.load_state_dict(parts["scaler"])
         if self.ema is not None:
             if "ema" not in parts:
-                raise ConfigError("this run was trained without --ema; resume it without --ema")
+                raise advising(ConfigError("this run was trained without ema; resume it without ema"), "ema")
             self.ema.load_state_dict(parts["ema"])
         restore_rng(parts["rng"][self.dist.rank])
         self.history = list(parts["history"])
