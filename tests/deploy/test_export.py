@@ -176,3 +176,12 @@ def test_export_leaves_the_model_in_its_mode() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         export(model, Path(tmp) / "m.pt2")
     assert model.training and all(m.training for m in model.modules())
+
+
+def test_the_limit_grows_with_the_logits_beyond_a_trained_classifier_s_range() -> None:
+    small = torch.tensor([[4.0, 1.0, 0.0]])
+    assert not compare_outputs(lambda x: small, lambda x: small + 2e-4, [], torch.zeros(1)).passed
+    huge = torch.tensor([[6e4, 1e4, 0.0]])  # an untrained ResNet-101's scale: float32 spacing is 4e-3 there
+    outcome = compare_outputs(lambda x: huge, lambda x: huge + 1e-2, [], torch.zeros(1))
+    assert outcome.passed and outcome.limit == pytest.approx(0.6) and "logits up to 6.0e+04" in outcome.describe()
+    assert not compare_outputs(lambda x: huge, lambda x: huge + 1.0, [], torch.zeros(1)).passed
