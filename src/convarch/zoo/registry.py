@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import functools
 import inspect
 import re
 import typing
@@ -54,7 +55,8 @@ class WeightFacts(Protocol):
     def sources(self, model: str, info: ModelInfo) -> Sequence[WeightSource]: ...
 
 
-def accepted_options(fn: SpecFn) -> list[str]:
+@functools.cache
+def accepted_options(fn: SpecFn) -> tuple[str, ...]:
     """The keyword options a spec function takes: its named parameters and the keys of an ``Unpack``-ed
     ``TypedDict`` on its ``**options``."""
     names = []
@@ -65,7 +67,7 @@ def accepted_options(fn: SpecFn) -> list[str]:
         hint = typing.get_type_hints(fn).get(param.name)
         if typing.get_origin(hint) is typing.Unpack:
             names += list(typing.get_type_hints(typing.get_args(hint)[0]))
-    return sorted(names)
+    return tuple(sorted(names))
 
 
 @dataclass(frozen=True)
