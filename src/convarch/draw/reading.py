@@ -21,7 +21,7 @@ from typing import Union
 
 from convarch.analysis.report import Report, Row, analyze_spec
 from convarch.pattern.printer import to_pattern_text
-from convarch.spec.layers import Layer
+from convarch.spec.layers import DEPTHWISE, Layer
 from convarch.spec.nodes import NetSpec, Node
 from convarch.spec.volume import Volume
 from convarch.spec.walk import Context, Interpreter, walk_network
@@ -103,6 +103,7 @@ class _Reader(Interpreter[Part]):
 
     def layer(self, layer: Layer, vin: Volume, vout: Volume, path: str, ctx: Context) -> Part:
         groups = getattr(layer, "groups", 1)
+        groups = vin.c if groups == DEPTHWISE else groups  # one group per input channel
         return LayerPart(path, self.rows[path], vin, vout, groups if isinstance(groups, int) else 1,
                          not vin.flat and bool(layer.windows(vin)))  # fmt: skip
 
