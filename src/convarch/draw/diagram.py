@@ -135,7 +135,7 @@ def find_part(network: Network, at: str) -> Part:
         return paths[matches[0]]
     if len(matches) > 1:
         shown = ", ".join(sorted(matches)[:6])
-        raise ConfigError(f"--at {at!r} matches {len(matches)} modules ({shown}); give more of the path")
+        raise ConfigError(f"at={at!r} matches {len(matches)} modules ({shown}); give more of the path")
     candidates = [p for p in paths if is_composite(paths[p])] or list(paths)
     near = difflib.get_close_matches(wanted, candidates, n=5, cutoff=0.3)
     near += [p for p in difflib.get_close_matches(wanted, [p.rsplit(".", 1)[-1] for p in candidates], n=5)
