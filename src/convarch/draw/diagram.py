@@ -15,7 +15,7 @@ from convarch.draw.fonts import font_file
 from convarch.draw.reading import Chain, Network, Part, is_composite, read_network
 from convarch.draw.scene import Scene
 from convarch.draw.svg import scene_svg
-from convarch.errors import ConfigError
+from convarch.errors import ConfigError, advising
 from convarch.io import atomic_write
 from convarch.nn.model import ConvNet
 
@@ -135,7 +135,7 @@ def find_part(network: Network, at: str) -> Part:
         return paths[matches[0]]
     if len(matches) > 1:
         shown = ", ".join(sorted(matches)[:6])
-        raise ConfigError(f"at={at!r} matches {len(matches)} modules ({shown}); give more of the path")
+        raise advising(ConfigError(f"at {at!r} matches {len(matches)} modules ({shown}); give more of the path"), "at")
     candidates = [p for p in paths if is_composite(paths[p])] or list(paths)
     near = difflib.get_close_matches(wanted, candidates, n=5, cutoff=0.3)
     near += [p for p in difflib.get_close_matches(wanted, [p.rsplit(".", 1)[-1] for p in candidates], n=5)

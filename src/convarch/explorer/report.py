@@ -29,9 +29,10 @@ from convarch.io import write_text
 from convarch.spec.bind import bind
 from convarch.zoo import ModelInfo, model_info
 
-
-NO_BLOCKS = ("No composite blocks: this network is a plain chain of layers (no branches, shortcuts or named "
-             "blocks), so the volumes figure above is the whole of it.")
+NO_BLOCKS = (
+    "No composite blocks: this network is a plain chain of layers (no branches, shortcuts or named "
+    "blocks), so the volumes figure above is the whole of it."
+)
 
 
 @dataclass

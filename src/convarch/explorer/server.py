@@ -84,8 +84,8 @@ def exposure_warning(host: str) -> str | None:
     if is_loopback(host):
         return None
     return (f"warning: listening on {host}, not on loopback: anyone who can reach this machine can use the "
-            "explorer (it reads no files and writes none, but it does spend CPU). Use --host 127.0.0.1 to keep "
-            "it local.")  # fmt: skip
+            "explorer (it reads no files and writes none, but it does spend CPU). Listen on 127.0.0.1 (the host) to "
+            "keep it local.")  # fmt: skip
 
 
 class ExplorerHandler(BaseHTTPRequestHandler):
