@@ -15,13 +15,13 @@ from convarch.draw.fonts import font_file
 from convarch.draw.reading import Chain, Network, Part, is_composite, read_network
 from convarch.draw.scene import Scene
 from convarch.draw.svg import scene_svg
-from convarch.errors import ConfigError
+from convarch.errors import ConfigError, advising
 from convarch.io import atomic_write
 from convarch.nn.model import ConvNet
 
 STYLES = ("volumes", "block", "graph")
 SUFFIXES = (".svg", ".png")
-SHOWN = 6  # paths named in an --at error
+SHOWN = 6  # paths an `at` error names
 PNG_ZOOM = 2.0  # pixels per SVG unit in a PNG: sharp on a slide or a high-density screen
 
 
@@ -137,7 +137,8 @@ def find_part(network: Network, at: str) -> Part:
     if len(matches) > 1:
         shown = ", ".join(sorted(matches)[:SHOWN])
         more = f" and {len(matches) - SHOWN} more" if len(matches) > SHOWN else ""
-        raise ConfigError(f"--at {at!r} matches {len(matches)} modules ({shown}{more}); give more of the path")
+        message = f"at {at!r} matches {len(matches)} modules ({shown}{more}); give more of the path"
+        raise advising(ConfigError(message), "at")
     near = nearest_paths(wanted, paths)
     hint = f"; the nearest module paths are {', '.join(near)}" if near else ""
     raise ConfigError(f"no module at {at!r} in this network{hint}. `convarch show` lists every path.")

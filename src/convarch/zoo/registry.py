@@ -183,7 +183,13 @@ def get_entry(name: str) -> ModelEntry:
         return _REGISTRY[key]
     close = close_names(str(key), cutoff=0.5)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise UnknownModelError(f"unknown model {name!r}.{hint} `convarch list` shows every model.")
+    raise UnknownModelError(f"unknown model {shown_name(name)}.{hint} `convarch list` shows every model.")
+
+
+def shown_name(name: object, limit: int = 60) -> str:
+    """``name`` quoted for a message, cut to ``limit`` characters: an error never echoes unbounded input."""
+    text = str(name)
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
 
 
 def _folded(name: str) -> str:
