@@ -102,11 +102,15 @@ def _edge(y: float) -> Poly:
     return line((0, y), (0, y + 18), arrow=True, stroke="#333", width=1.1)
 
 
+class NoCompositeBlockError(ConfigError):
+    """A plain chain of layers (VGG, AlexNet, LeNet): the block style has no figure to draw."""
+
+
 def block_scene(network: Network, part: Part | None, depth: int | None, title: str) -> Scene:
     if part is None:
         found = list(distinct_blocks(network.body, {}).values())
         if not found:
-            raise ConfigError(
+            raise NoCompositeBlockError(
                 f"{title} has no composite block (no branches, shortcuts or named blocks), so the block style "
                 "has nothing to draw; draw the whole network with style='volumes' (convarch draw --style volumes) "
                 "or style='graph'"
