@@ -257,11 +257,7 @@ def train_vs_plain_loop(context: Context) -> dict[str, Any]:
     images = bundle.train.images.to(context.device)  # type: ignore[union-attr]
     labels = bundle.train.labels.to(context.device)
     torch.manual_seed(0)
-    plain_model = (
-        ca.create_model(sizes.big_model, num_classes=10)
-        if isinstance(source, str)
-        else ca.build(source, num_classes=10)
-    )
+    plain_model = ca.create_model(source, num_classes=10)  # the network ca.train built (a zoo name or pattern)
     plan = hardware.precision_plan(context.device, sizes.device == "cuda")
     plain = plain_tensor_loop(plain_model, images, labels, bundle.preprocessing.mean, bundle.preprocessing.std,
                               batch=sizes.big_batch, epochs=sizes.big_epochs, dtype=plan.dtype,

@@ -81,6 +81,14 @@ FIGURES = [
     Figure("inception_resnet_a", "Inception-ResNet-A", "inception_resnet_v2",
            "Szegedy et al. 2016, Fig. 16: three branches concatenated, a linear 1x1 conv back to 320 maps, the "
            "residual scaled by 0.17 and added to the identity.", {"style": "block", "at": "inception_resnet_a.0"}),
+    Figure("se_resnet50_block", "SE-ResNet-50's bottleneck with its squeeze-and-excitation gate", "se_resnet50",
+           "Hu et al. 2017, Fig. 3: global average pooling squeezes 56x56x256 to 1x1x256, two FC layers (1x1 convs) "
+           "with a ReLU between them reduce by r=16 and restore, a sigmoid gives one weight per channel, and the "
+           "residual is scaled by them before the identity is added.", {"style": "block", "at": "layer1.1"}),
+    Figure("mobilenet_v2_blocks", "MobileNetV2's inverted residuals", "mobilenet_v2",
+           "Sandler et al. 2018, Fig. 4: each distinct form of the block. The first (t=1) has no expansion; a "
+           "stride-2 block expands 6-fold, filters depthwise and projects linearly, with no skip; where the "
+           "volumes agree the input is added (identity).", {"style": "block"}),
     Figure("seed_pattern", "The seed's pattern at N=2, M=3, K=1", SEED,
            "CS231n's INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC on a 32x32x3 input, "
            "10 classes.", {"input_size": (3, 32, 32), "num_classes": 10, "N": 2, "M": 3, "K": 1}),

@@ -28,6 +28,7 @@ from convarch.spec.walk import trace
 from convarch.zoo.registry import close_names, get_entry, is_model, model_spec, name_filter_matches
 
 Source = str | NetSpec
+MAX_NAME = 200  # characters: longer text is never read as a zoo name or a name filter
 
 
 def is_model_name(text: str) -> bool:
@@ -48,6 +49,8 @@ def resolve(source: Source) -> NetSpec:
         return parse(source)
     except PatternError:
         text = source.strip()
+        if len(text) > MAX_NAME:  # no name or name filter is this long: the parser's error (too long, ...) stands
+            raise
         # A name (any case, with separators: ResNet-50) close to a model's is a misspelt model, not a layer.
         if re.fullmatch(r"[a-z][a-z0-9_.-]*", text) or (re.fullmatch(r"[A-Za-z][\w.-]*", text) and close_names(text)):
             get_entry(text)  # raises UnknownModelError with the closest names

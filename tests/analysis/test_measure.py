@@ -62,11 +62,11 @@ def test_refusals() -> None:
         bench("resnet9000")
     threads = torch.get_num_threads()
     for count in (0, 100_000):  # 100,000 threads crashed the process before the check
-        with pytest.raises(ca.ConfigError, match=r"--threads must be from 1 to \d+"):
+        with pytest.raises(ca.ConfigError, match=r"threads must be from 1 to \d+"):
             bench(TINY, threads=count)
     assert torch.get_num_threads() == threads
     for seconds in (-5.0, float("nan"), float("inf")):
-        with pytest.raises(ca.ConfigError, match="--max-time must be a number of seconds, 0 or more"):
+        with pytest.raises(ca.ConfigError, match="max_seconds must be a number of seconds, 0 or more"):
             bench(TINY, max_seconds=seconds)
 
 

@@ -66,3 +66,46 @@ def test_identical_unnamed_blocks_collapse_into_runs() -> None:
     svg = ca.draw(net, depth=0).svg  # small enough to open by default: collapse it
     assert ">residual x2<" in svg and svg.count(">residual, no skip<") == 2 and not collisions(svg)
     assert 'data-members="features.3 features.4"' in svg
+
+
+def _figures(svg: str) -> list[str]:
+    return re.findall(r'class="figure-title" data-path="([^"]+)"', svg)
+
+
+def _ordered(paths: list[str]) -> list[str]:
+    return list(dict.fromkeys(paths))
+
+
+@pytest.mark.parametrize(
+    "source", ["mobilenet_v2", "INPUT(32x32x16) -> SE(4) -> INVRES(24, t=6, s=2) -> INVRES(24) -> FC10"]
+)
+def test_block_style_shows_each_structure_of_a_block_the_inverted_residual_with_its_skip(source: str) -> None:
+    """INVRES without expansion, without a skip and with both are three figures (Sandler et al. 2018, Fig. 4)."""
+    svg = ca.draw(source, style="block").svg
+    assert _figures(svg) == ["features.0", "features.1", "features.2"]  # mobilenet_v2: t=1; the pattern: SE
+    shortcuts = re.findall(r'class="shortcut" data-path="([^"]+)"', svg)
+    assert "features.2" in shortcuts and ">identity<" in svg and not collisions(svg)
+    assert "features.1.body.0.0" in svg and ">CONV1-96<" in svg  # the expansion, which only t > 1 has
+
+
+def test_block_style_shows_a_projection_and_an_identity_bottleneck_but_one_dense_block() -> None:
+    resnet = ca.draw("resnet50", style="block").svg
+    assert _figures(resnet) == ["features.layer1.0", "features.layer1.1"]
+    assert ">projection<" in resnet and ">identity<" in resnet
+    dense = ca.draw("densenet121", style="block").svg  # 6, 12, 24 and 16 layers: one structure, one figure
+    assert _figures(dense) == ["features.denseblock1", "features.transition1"]
+
+
+def test_the_se_gate_reads_squeeze_fc_relu_fc_sigmoid_then_scale() -> None:
+    """Hu et al. 2017, Fig. 3: global pooling, FC (C/r), ReLU, FC (C), sigmoid, then the channel-wise scale."""
+    svg = ca.draw("se_resnet50", style="block", at="layer1.1").svg
+    gate = "features.layer1.1.body.se"
+    inside = [
+        p.removeprefix(gate + ".")
+        for p in _ordered(re.findall(r'data-path="([^"]+)"', svg))
+        if p.startswith(gate + ".")
+    ]
+    assert inside == ["pool1", "fc1", "relu1", "fc2", "sigmoid1"]
+    for text in (">1x1x16<", ">1x1x256<", ">SIGMOID<", ">gate<", ">identity<"):
+        assert text in svg, text
+    assert re.search(rf'class="merge" data-path="{gate}"', svg) and not collisions(svg)  # the product node

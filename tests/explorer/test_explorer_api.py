@@ -45,6 +45,8 @@ def test_a_syntax_error_is_422_with_line_column_and_caret(client: Client) -> Non
         ({}, 422, "ConfigError", "pattern=TEXT or model=NAME"),
         ({"pattern": "FC10", "model": "alexnet"}, 422, "ConfigError", "either"),
         ({"model": "alexnet", "num_classes": "ten"}, 422, "ConfigError", "whole number"),
+        ({"model": "alexnet", "num_classes": "99999999999999999999"}, 422, "ConfigError", "too large"),
+        ({"model": "alexnet", "num_classes": "65537"}, 422, "ConfigError", "the limit is 65,536"),
     ],
 )
 def test_every_convarch_error_is_a_4xx_with_its_type_and_message(
@@ -107,3 +109,23 @@ def test_a_long_pattern_can_be_posted(client: Client) -> None:
     body = f"pattern={pattern}".replace(" ", "+").replace(">", "%3E").encode()
     reply = client.request("POST", "/api/analyze", body, {"Content-Type": "application/x-www-form-urlencoded"})
     assert reply.status == 200 and len(reply.json()["rows"]) == 4001
+
+
+def test_num_classes_0_removes_the_classifier_as_the_library_does(client: Client) -> None:
+    for query, source in [({"model": "alexnet"}, "alexnet"), ({"pattern": "INPUT(32x32x3) -> CONV3-8 -> FC10"}, None)]:
+        reply = client.get("/api/analyze", **query, num_classes="0")
+        expected = ca.analyze(source or query["pattern"], num_classes=0)
+        assert reply.json() == json.loads(expected.to_json())
+        assert not reply.json()["rows"][-1]["name"].startswith("FC")  # no FC0: the classifier is gone
+
+
+def test_info_needs_a_model_name(client: Client) -> None:
+    reply = client.get("/api/info", pattern="INPUT")
+    assert reply.status == 422 and reply.json()["error"]["type"] == "ConfigError"
+    assert "model=NAME" in reply.json()["error"]["message"]
+
+
+def test_errors_speak_the_api_not_the_command_line(client: Client) -> None:
+    reply = client.get("/api/compare.svg", models="resnet20")
+    assert reply.status == 422 and "resnet20" in reply.json()["error"]["message"]
+    assert "--" not in reply.json()["error"]["message"] and "/api/info" in reply.json()["error"]["message"]

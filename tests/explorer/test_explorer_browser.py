@@ -229,3 +229,30 @@ def test_the_report_opens_from_disk_offline_without_console_errors(browser: Any,
     page.screenshot(path=shots / "report-googlenet.png")
     context.close()
     assert fetched == [] and problems == []
+
+
+def test_the_report_batch_field_takes_whole_numbers_and_computes_exactly(
+    browser: Any, tmp_path: Path, shots: Path
+) -> None:
+    path = ca.write_report("vgg11", tmp_path / "vgg11.html")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(path.as_uri())
+    report = ca.analyze("vgg11")
+    # A plain chain of layers has no block figure: said plainly, with no command-line flag in sight.
+    expect(page.locator("figure", has_text="Blocks, as their papers draw them")).to_contain_text("No composite blocks")
+    assert "--style" not in page.locator("body").inner_text()
+    for wrong in ["0", "-5", "", "2.5", "1e9"]:
+        page.locator("#batch").fill(wrong)
+        expect(page.locator("#batch-problem")).to_contain_text("whole number of at least 1")
+        expect(page.locator("#training-batch")).to_have_text("-")
+    page.locator("#totals").screenshot(path=shots / "report-batch-wrong.png")
+    page.locator("#batch").fill("1000000000")
+    expect(page.locator("#batch-problem")).to_have_text("")
+    exact = report.training_bytes(10**9)  # Python's integers are exact; the page's BigInt must agree
+    expect(page.locator("#training-batch")).to_contain_text(f"PiB ({exact:,} B)")
+    expect(page.locator("#forward-batch")).to_contain_text(f"({report.forward_bytes * 10**9:,} B)")
+    page.locator("#totals").screenshot(path=shots / "report-batch.png")
+    page.close()
+    assert problems == []

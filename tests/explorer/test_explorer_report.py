@@ -35,7 +35,8 @@ def test_the_page_holds_the_volumes_and_block_diagrams() -> None:
     page = ca.report_html("resnet18")
     assert ca.draw("resnet18").svg in page and ca.draw("resnet18", style="block").svg in page
     plain = ca.report_html("alexnet")  # no composite block: the page says so where the figure would be
-    assert ca.draw("alexnet").svg in plain and "has no composite block" in plain
+    assert ca.draw("alexnet").svg in plain and "No composite blocks: this network is a plain chain" in plain
+    assert "convarch draw" not in plain and "--style" not in plain  # no error text, no command-line flag
 
 
 def test_memory_for_any_batch_comes_from_the_report() -> None:

@@ -62,17 +62,28 @@ def test_requests_for_another_host_are_refused(client: Client) -> None:
 def test_request_size_is_limited(client: Client) -> None:
     too_long = client.request("GET", "/api/analyze?pattern=" + "A" * 70_000)
     assert too_long.status == 414 and too_long.json()["error"]["type"] == "HTTPError"
+    assert "request line is over 65,536 bytes" in too_long.json()["error"]["message"]
+    assert "POST" in too_long.json()["error"]["message"]
     big = client.request("POST", "/api/analyze", b"", {"Content-Length": str(MAX_BODY + 1)})
     assert big.status == 413
     no_length = client.raw(b"POST /api/analyze HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
     assert no_length.startswith(b"HTTP/1.1 411")
 
 
-def test_pattern_length_is_the_parser_limit(client: Client) -> None:
-    body = ("pattern=" + "A" * (MAX_TEXT + 1)).encode()
+@pytest.mark.parametrize("word", ["A", "x", "resnet*"])  # one word of lower case once read as a model name
+def test_pattern_length_is_the_parser_limit(client: Client, word: str) -> None:
+    body = ("pattern=" + (word * (MAX_TEXT + 1))[: MAX_TEXT + 1]).encode()
     reply = client.request("POST", "/api/analyze", body, {"Content-Type": "application/x-www-form-urlencoded"})
     assert reply.status == 422 and reply.json()["error"]["type"] == "PatternError"
-    assert f"{MAX_TEXT:,}" in reply.json()["error"]["message"]
+    assert f"{MAX_TEXT:,}" in reply.json()["error"]["message"] and "characters long" in reply.json()["error"]["message"]
+    assert len(reply.body) < 2_000  # the input is never echoed back
+
+
+@pytest.mark.parametrize("text", ["x" * 150, "y" * 5_000, "resnet*" + "x" * 150])
+def test_no_error_echoes_unbounded_input(client: Client, text: str) -> None:
+    for path, field in [("/api/analyze", "pattern"), ("/api/analyze", "model"), ("/api/info", "model")]:
+        reply = client.request("POST", path, f"{field}={text}".encode())
+        assert 400 <= reply.status < 500 and len(reply.body) < 3_000, (path, field, reply.status, len(reply.body))
 
 
 def test_work_per_request_is_bounded(client: Client) -> None:
@@ -94,7 +105,10 @@ def test_malformed_queries_are_400(client: Client, query: str) -> None:
 
 
 def test_an_unknown_method_or_endpoint_is_a_json_4xx(client: Client) -> None:
-    assert client.request("DELETE", "/").status == 501
+    for method in ("DELETE", "OPTIONS", "PUT", "PATCH"):
+        refused = client.request(method, "/api/analyze?model=lenet5")
+        assert refused.status == 405 and refused.headers["allow"] == "GET, HEAD, POST"
+        assert f"method {method} is not allowed" in refused.json()["error"]["message"]
     assert client.request("POST", "/", b"x", {"Content-Length": "1"}).status == 404
     assert client.request("GET", "/api/nothing").status == 404
 
@@ -138,3 +152,26 @@ def test_a_port_in_use_is_one_clear_line(server: ExplorerServer, capsys: pytest.
     assert main(["serve", "--port", str(server.port), "--no-browser"]) == 1
     err = capsys.readouterr().err
     assert f"cannot listen on 127.0.0.1:{server.port}" in err and "--port 0" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("path", ["/", "/static/app.js", "/api/analyze?model=lenet5", "/api/nothing"])
+def test_head_is_get_without_the_body(client: Client, path: str) -> None:
+    get, head = client.request("GET", path), client.request("HEAD", path)
+    assert head.status == get.status and head.body == b""
+    assert head.headers["content-type"] == get.headers["content-type"]
+    assert head.headers["content-length"] == str(len(get.body))
+
+
+def test_a_client_that_hangs_up_leaves_no_traceback(server: ExplorerServer, capfd: pytest.CaptureFixture[str]) -> None:
+    """The page cancels requests the user typed past: the server must drop them without a word."""
+    import struct
+    import time
+
+    for _ in range(5):
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as gone:
+            gone.sendall(b"GET /api/analyze?model=resnet50 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            gone.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close with a reset
+    time.sleep(1.5)  # the server computes the answers and writes them to the closed sockets
+    assert Client(server.port).get("/api/models").status == 200
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "BrokenPipeError" not in err and "ConnectionResetError" not in err

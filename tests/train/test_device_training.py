@@ -165,3 +165,13 @@ def test_a_compiled_run_compiles_once_trains_on_full_batches_and_saves_plain_key
         with safe_open(out / name, "pt") as file:
             assert file.keys() and not any("_orig_mod" in key for key in file.keys()), name  # noqa: SIM118
     torch._dynamo.reset()
+
+
+def test_the_last_evaluation_batch_of_a_compiled_run_is_padded_in_its_memory_format() -> None:
+    from convarch.train.compiled import padded_to
+
+    x = torch.rand(3, 2, 4, 5).contiguous(memory_format=torch.channels_last)
+    padded = padded_to(x, 8)
+    assert padded.shape == (8, 2, 4, 5) and padded.is_contiguous(memory_format=torch.channels_last)
+    assert torch.equal(padded[:3], x) and not padded[3:].any()
+    assert padded_to(x, 3) is x

@@ -87,5 +87,5 @@ def test_a_zoo_name_loads_through_the_weights_loader_and_a_misfit_is_named(pretr
 def test_the_frozen_phase_defaults_to_a_quarter_of_the_epochs_given(pretrained: Path) -> None:
     result = ca.finetune(data="digits", weights=pretrained, epochs=2, labels_per_class=5, quiet=True, threads=1)
     assert [row["phase"] for row in result.history] == ["frozen", "finetune"]  # 2 / 4, rounded up
-    with pytest.raises(ca.ConfigError, match=r"--freeze-epochs \(3\) must be from 0 to --epochs \(2\)"):
+    with pytest.raises(ca.ConfigError, match=r"freeze_epochs \(3\) must be from 0 to epochs \(2\)"):
         ca.finetune(data="digits", weights=pretrained, epochs=2, freeze_epochs=3, quiet=True)

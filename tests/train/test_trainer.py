@@ -82,7 +82,7 @@ def test_resume_refuses_changed_options_and_a_run_is_not_overwritten(tmp_path: P
     ca.train(TINY, "digits", out=tmp_path / "r", epochs=1, threads=1, quiet=True)
     with pytest.raises(ca.ConfigError, match=r"differ: epochs \(5 vs 1\)"):
         ca.train(resume=tmp_path / "r", epochs=5)
-    with pytest.raises(ca.ConfigError, match="already holds a training run; continue it with --resume"):
+    with pytest.raises(ca.ConfigError, match="already holds a training run; continue it with resume="):
         ca.train(TINY, "digits", out=tmp_path / "r", epochs=1, threads=1, quiet=True)
     with pytest.raises(ca.WeightsError, match="not a training run"):
         ca.train(resume=tmp_path / "nothing")

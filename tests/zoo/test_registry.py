@@ -126,3 +126,17 @@ def test_a_checkpoint_trained_from_a_pattern_is_re_headed_by_create_model(tmp_pa
         ca.create_model(text, pretrained=True)
     with pytest.raises(ca.UnknownModelError, match="Did you mean resnet50"):
         ca.create_model("ResNet-50")
+
+
+def test_an_unknown_name_is_quoted_cut_short() -> None:
+    with pytest.raises(ca.UnknownModelError) as raised:
+        ca.analyze("x" * 150)
+    assert len(str(raised.value)) < 200 and "(150 characters)" in str(raised.value)
+
+
+def test_num_classes_is_bounded_like_any_width() -> None:
+    from convarch.spec.limits import MAX_DIM
+
+    assert ca.analyze("INPUT(8x8x1) -> FC10", num_classes=MAX_DIM).rows[-1].output == f"1x1x{MAX_DIM}"
+    with pytest.raises(ca.ConfigError, match="num_classes is too large"):
+        ca.analyze("INPUT(8x8x1) -> FC10", num_classes=MAX_DIM + 1)

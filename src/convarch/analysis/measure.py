@@ -26,7 +26,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from convarch.errors import ConfigError
+from convarch.errors import ConfigError, advising
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
@@ -95,7 +95,7 @@ class BenchResult:
 
 def resolve_device(name: str) -> torch.device:
     if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda: no CUDA device is available here; use --device cpu")
+        raise advising(ConfigError("device='cuda': no CUDA device is available here; use device='cpu'"), "device")
     if name not in ("cpu", "cuda"):
         raise ConfigError(f"unknown device {name!r}; use cpu or cuda")
     return torch.device(name)
@@ -161,7 +161,10 @@ def check_threads(count: int) -> int:
     """A thread count the machine can run: asking for 100,000 threads crashes the process, not a clear error."""
     limit = 4 * (os.cpu_count() or 1)
     if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= limit:
-        raise ConfigError(f"--threads must be from 1 to {limit} (4 x the {os.cpu_count()} CPUs here), got {count!r}")
+        raise advising(
+            ConfigError(f"threads must be from 1 to {limit} (4 x the {os.cpu_count()} CPUs here), got {count!r}"),
+            "threads",
+        )
     return count
 
 
@@ -257,7 +260,7 @@ def bench_model(
     if not batches or any(b < 1 for b in batches):
         raise ConfigError(f"batch sizes must be positive integers, got {list(batches)}")
     if not math.isfinite(max_seconds) or max_seconds < 0:  # 0: stop after the three runs always timed
-        raise ConfigError(f"--max-time must be a number of seconds, 0 or more, got {max_seconds!r}")
+        raise ConfigError(f"max_seconds must be a number of seconds, 0 or more, got {max_seconds!r}")
     torch_device, torch_dtype = resolve_device(device), resolve_dtype(dtype)
     memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model = model.eval().to(device=torch_device, dtype=torch_dtype, memory_format=memory_format)
@@ -327,7 +330,7 @@ def bench(
     bytes_per_value = 2 if dtype == "bf16" else 4
     need = (report.activations * max(batches) + report.params) * bytes_per_value
     check_fits(need, torch_device, f"batch {max(batches)} at {report.input} (weights and activations)",
-               "Use a smaller batch (--batch) or a smaller input (--input).")  # fmt: skip
+               "Use smaller batches or a smaller input size.")  # fmt: skip
     if optimize or runtime != "torch":
         return _bench_optimized(source, report, batches=batches, device=device, dtype=dtype, runtime=runtime,
                                 **options)  # fmt: skip
@@ -346,7 +349,8 @@ def _bench_optimized(
     from convarch.deploy.optimize import optimize
 
     if options.get("channels_last"):
-        raise ConfigError("--optimize chooses the memory format itself; leave --channels-last out")
+        raise advising(ConfigError("optimize chooses the memory format itself; leave channels_last out"), "optimize",
+                       "channels_last")  # fmt: skip
     name = source.strip() if isinstance(source, str) and is_model_name(source) else (report.title or "pattern")
     model = build(source, input_size=report.input.chw)
     with _threads(options.get("threads")):  # an ONNX Runtime session takes torch's thread count when it is made

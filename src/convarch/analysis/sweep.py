@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convarch.analysis.report import CONVENTIONS, analyze_spec
-from convarch.errors import ConfigError, ConvarchError
+from convarch.errors import ConfigError, ConvarchError, advising
 from convarch.spec.bind import BIND_OPTIONS, bind, variables_of
 from convarch.spec.limits import MAX_DIM, MAX_LAYERS, MAX_REPEAT, expanded_size
 from convarch.spec.nodes import NetSpec
@@ -126,7 +126,8 @@ def sweep(
     """
     missing = sorted(variables_of(spec) - set(settings) - {k.upper() for k in keywords})
     if missing:
-        raise ConfigError(f"the pattern uses {', '.join(missing)}; give each a range, e.g. --set {missing[0]}=1..3")
+        message = f"the pattern uses {', '.join(missing)}; give each a range, e.g. {missing[0]}=1..3"
+        raise advising(ConfigError(message), "set")
     unused = sorted(set(settings) - variables_of(spec) - set(BIND_OPTIONS))
     if unused:
         raise ConfigError(f"the pattern has no variable {', '.join(unused)}; it uses {sorted(variables_of(spec))}")

@@ -22,7 +22,7 @@ from torch import nn
 from convarch.deploy.check import FP32_TOLERANCE, check_against, input_size_of
 from convarch.deploy.onnx_export import Exported, check_destination, export_onnx, metadata
 from convarch.deploy.program import export_program, inference_copy, quiet_exporter
-from convarch.errors import ConfigError, ExportError
+from convarch.errors import ConfigError, ExportError, advising
 from convarch.io import atomic_write
 
 FORMATS = {".onnx": "onnx", ".pt2": "pt2", ".safetensors": "safetensors"}
@@ -36,14 +36,13 @@ def format_for(path: str | os.PathLike, format: str | None = None) -> str:
     if format is not None and format not in FORMATS.values():
         raise ConfigError(f"unsupported format {format!r}; convarch exports {known}")
     if format is not None and named is not None and format != named:
-        raise ConfigError(
-            f"--format {format} contradicts the suffix of {path.name} ({named}); give the file a "
-            f"{_suffix(format)} suffix, or leave --format out"
-        )
+        message = (f"format {format} contradicts the suffix of {path.name} ({named}); give the file a "
+                   f"{_suffix(format)} suffix, or leave format out")  # fmt: skip
+        raise advising(ConfigError(message), "format")
     if named is None and format is None:
         raise ConfigError(
             f"{path.name}: unsupported suffix {path.suffix or '(none)'!r}; convarch exports {known}. Give the file "
-            f"a {', '.join(list(FORMATS)[:-1])} or {list(FORMATS)[-1]} suffix (or name the format with --format)"
+            f"a {', '.join(list(FORMATS)[:-1])} or {list(FORMATS)[-1]} suffix (or name the format: format=)"
         )
     return format or named  # type: ignore[return-value]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from convarch.api import build, create_model, is_model_name, resolve
-from convarch.errors import ConfigError, WeightsError
+from convarch.errors import ConfigError, WeightsError, advising
 from convarch.nn.model import ConvNet
 from convarch.spec.serialize import spec_from_json
 from convarch.weights.checkpoint import FORMAT, header_json, load, read_header
@@ -63,7 +63,8 @@ def model_for_export(
     else:
         spec = spec_from_json(read_header(checkpoint)["spec"]) if checkpoint is not None else resolve(source)
         if in_chans is not None and spec.input is None:
-            raise ConfigError("--in-chans needs a pattern with an INPUT size; write INPUT(HxWxC) first")
+            message = "in_chans needs a pattern with an INPUT size; write INPUT(HxWxC) first"
+            raise advising(ConfigError(message), "in_chans")
         size = (in_chans, spec.input.h, spec.input.w) if in_chans is not None and spec.input else None
         model = build(spec, input_size=size, num_classes=num_classes, **(bindings or {}))
         if weights is not None:

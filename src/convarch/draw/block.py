@@ -4,15 +4,16 @@ Inception (Szegedy et al. 2014, Fig. 2b), the residual blocks (He et al. 2015, F
 pre-activation (He et al. 2016, Fig. 4e), the dense block (Huang et al. 2017, Fig. 1) and the
 Inception-v4 / Inception-ResNet modules all come out of the same vertical layout: every conv with its size
 and width, every output volume, the merge and the shortcut. Without ``at`` the figure shows the first
-module of each distinct block type in the network.
+module of each distinct block type in the network (by name and structure: with or
+without a skip, an expansion or a projection).
 """
 
 from __future__ import annotations
 
-from convarch.draw.reading import Chain, LayerPart, Network, Part, children, is_composite
+from convarch.draw.reading import Chain, LayerPart, Merge, Network, Part, children, is_composite
 from convarch.draw.scene import Frag, Poly, Scene, Text, finish, line
 from convarch.draw.style import LABEL, SMALL, arrow_lines, colour_of
-from convarch.draw.units import Unit, kind_key, run_label, summary
+from convarch.draw.units import Unit, run_label, shortcut_name, summary
 from convarch.draw.vertical import Line, NodeText, VerticalLayout, node
 from convarch.errors import ConfigError
 
@@ -51,15 +52,31 @@ def fill(part: Part) -> str:
 BLOCK_TEXT = NodeText(layer_lines, collapsed_lines, lambda layer: True, fill)
 
 
-def distinct_blocks(part: Part, seen: dict[str, Part]) -> dict[str, Part]:
-    """The first module of each block type, outermost first (a block inside a block is part of it)."""
+def distinct_blocks(part: Part, seen: dict[tuple, Part]) -> dict[tuple, Part]:
+    """The first module of each block type, outermost first (a block inside a block is part of it).
+
+    A type is a block name with a structure: MobileNetV2's INVRES with and without its expansion or its
+    skip (Sandler et al. 2018, Fig. 4), a bottleneck with a projection or an identity shortcut (He et al.
+    2015, Fig. 5), are different figures, though they share a name.
+    """
     if is_composite(part) and (getattr(part, "block", "") or not isinstance(part, Chain)):
-        key = part.block or kind_key(part)  # an unnamed module: its join and its layers
-        seen.setdefault(key, part)
+        seen.setdefault((part.block, structure(part)), part)
         return seen
     for child in children(part):
         distinct_blocks(child, seen)
     return seen
+
+
+def structure(part: Part) -> tuple:
+    """What a module is made of, without widths, strides or how often a layer repeats (a dense block of 6
+    layers and one of 24 are one type): layer kinds, joins and the kind of shortcut."""
+    if isinstance(part, LayerPart):  # a grouped or depthwise conv is not a plain one (expand vs filter)
+        return (part.kind, part.groups > 1)
+    inner = [structure(child) for child in children(part)]
+    runs = tuple(shape for i, shape in enumerate(inner) if i == 0 or shape != inner[i - 1])
+    if isinstance(part, Merge):
+        return (part.how, shortcut_name(part) if part.how == "add" else "", runs)
+    return (type(part).__name__, runs)
 
 
 def figure(part: Part, depth: int | None) -> Frag:
@@ -85,11 +102,15 @@ def _edge(y: float) -> Poly:
     return line((0, y), (0, y + 18), arrow=True, stroke="#333", width=1.1)
 
 
+class NoCompositeBlockError(ConfigError):
+    """A plain chain of layers (VGG, AlexNet, LeNet): the block style has no figure to draw."""
+
+
 def block_scene(network: Network, part: Part | None, depth: int | None, title: str) -> Scene:
     if part is None:
         found = list(distinct_blocks(network.body, {}).values())
         if not found:
-            raise ConfigError(
+            raise NoCompositeBlockError(
                 f"{title} has no composite block (no branches, shortcuts or named blocks), so the block style "
                 "has nothing to draw; draw the whole network with style='volumes' (convarch draw --style volumes) "
                 "or style='graph'"

@@ -21,7 +21,7 @@ from typing import Union
 
 from convarch.analysis.report import Report, Row, analyze_spec
 from convarch.pattern.printer import to_pattern_text
-from convarch.spec.layers import Layer
+from convarch.spec.layers import DEPTHWISE, Layer
 from convarch.spec.nodes import NetSpec, Node
 from convarch.spec.volume import Volume
 from convarch.spec.walk import Context, Interpreter, walk_network
@@ -103,6 +103,7 @@ class _Reader(Interpreter[Part]):
 
     def layer(self, layer: Layer, vin: Volume, vout: Volume, path: str, ctx: Context) -> Part:
         groups = getattr(layer, "groups", 1)
+        groups = vin.c if groups == DEPTHWISE else groups  # one group per input channel
         return LayerPart(path, self.rows[path], vin, vout, groups if isinstance(groups, int) else 1,
                          not vin.flat and bool(layer.windows(vin)))  # fmt: skip
 
@@ -143,8 +144,13 @@ def read_network(spec: NetSpec, volume: Volume | None = None) -> Network:
     reader = _Reader({row.path: row for row in report.rows})
     results = walk_network(spec, reader, report.input)
     items: list[Part] = []
+    sections: list[Chain] = []  # features, pre_logits, post: laid out flat, but selectable by their path
     for part, _ in results.values():
-        items.extend(part.items if isinstance(part, Chain) and not part.title else [part])
+        if isinstance(part, Chain) and not part.title:
+            items.extend(part.items)
+            sections += [part] if part.items else []
+        else:
+            items.append(part)
     for item in items:
         if isinstance(item, Chain) and not item.title:  # a labelled stage (``layer1: [BOTTLENECK(64)]*3``)
             item.title = item.path.rsplit(".", 1)[-1]
@@ -152,6 +158,8 @@ def read_network(spec: NetSpec, volume: Volume | None = None) -> Network:
     _settle(body, report.input)
     network = Network(report.input, body, report)
     _index(body, network.parts_by_path)
+    for section in sections:
+        network.parts_by_path.setdefault(section.path, section)
     return network
 
 

@@ -26,14 +26,16 @@ from convarch.cli.options import settings as parse_settings
 from convarch.errors import ConfigError, ConvarchError, PatternError, SizingError, UnknownModelError
 from convarch.explorer.diagrams import draw_svg
 from convarch.spec.bind import variables_of
-from convarch.spec.limits import expanded_size
+from convarch.spec.limits import MAX_DEPTH, MAX_DIM, expanded_size
 from convarch.zoo import list_models, model_info
+from convarch.zoo.registry import shown_name
 
 # The server answers while the user types, so its work per request is bounded well below the command line's.
 MAX_SWEEP_INSTANCES = 256
 MAX_SWEEP_LAYERS = 50_000
 MAX_COMPARE_MODELS = 16
 MAX_DRAW_LAYERS = 2_000  # the zoo's longest net, DenseNet-201, has 698 layers
+MAX_MESSAGE = 2_000  # characters of an error's message or excerpt: no answer echoes unbounded input
 # Query keys with a meaning of their own; every other key binds a template variable or option (N=2).
 RESERVED = frozenset({"pattern", "model", "input", "num_classes", "style", "at", "depth", "models"})
 
@@ -46,6 +48,8 @@ class Answer:
     content_type: str
     body: bytes
 
+    headers: tuple[tuple[str, str], ...] = ()  # beyond the ones every answer carries (Allow on a 405)
+
     @classmethod
     def json(cls, payload: Any, status: int = 200) -> Answer:
         return cls(status, "application/json", json.dumps(payload).encode())
@@ -57,15 +61,21 @@ class Answer:
 
 def error_answer(error: ConvarchError) -> Answer:
     """A user's mistake as 4xx JSON: ``{"error": {"type", "message", ...}}``."""
-    detail: dict[str, Any] = {"type": type(error).__name__, "message": str(error)}
+    detail: dict[str, Any] = {"type": type(error).__name__, "message": _bounded(str(error))}
     status = 422
     if isinstance(error, PatternError):
-        detail.update(reason=error.reason, line=error.line, column=error.column, excerpt=error.excerpt)
+        detail.update(reason=_bounded(error.reason), line=error.line, column=error.column,
+                      excerpt=_bounded(error.excerpt))  # fmt: skip
     elif isinstance(error, SizingError):
         detail.update(reason=error.reason, layer=error.layer)
     elif isinstance(error, UnknownModelError):
         status = 404
     return Answer.json({"error": detail}, status)
+
+
+def _bounded(text: str) -> str:
+    """A last guard: the library bounds what its messages quote, and this keeps any answer small if one doesn't."""
+    return text if len(text) <= MAX_MESSAGE else f"{text[:MAX_MESSAGE]}... ({len(text) - MAX_MESSAGE:,} characters cut)"
 
 
 # ---- reading a query ------------------------------------------------------------------------------
@@ -87,15 +97,17 @@ def keywords_of(query: Query) -> dict[str, Any]:
     size = parse_input(query["input"], option="input") if query.get("input") else None
     if size is not None:
         found["input_size"] = size
-    if "num_classes" in query:
-        found["num_classes"] = _whole(query, "num_classes")
+    if "num_classes" in query:  # 0 removes the classifier, as in ca.analyze
+        found["num_classes"] = _whole(query, "num_classes", MAX_DIM)
     return found
 
 
-def _whole(query: Query, key: str) -> int:
+def _whole(query: Query, key: str, limit: int) -> int:
     text = query[key]
-    if not (text.isascii() and text.isdigit() and len(text) < 10):
-        raise ConfigError(f"{key} must be a whole number, got {text!r}")
+    if not (text.isascii() and text.isdigit()):
+        raise ConfigError(f"{key} must be a whole number, got {shown_name(text)}")
+    if len(text) > len(str(limit)) or int(text) > limit:
+        raise ConfigError(f"{key} is too large: {shown_name(text)}; the limit is {limit:,}")
     return int(text)
 
 
@@ -114,7 +126,9 @@ def models(query: Query) -> Answer:
 
 def info(query: Query) -> Answer:
     """A zoo model's paper, published figures and deviations (``ModelInfo.to_dict``)."""
-    return Answer.json(model_info(query.get("model", "")).to_dict())
+    if "model" not in query:  # a pattern has no paper
+        raise ConfigError("info describes a zoo model: give model=NAME (GET /api/models lists the names)")
+    return Answer.json(model_info(query["model"]).to_dict())
 
 
 def variables(query: Query) -> Answer:
@@ -149,7 +163,7 @@ def check_endpoint(query: Query) -> Answer:
 
 
 def draw_endpoint(query: Query) -> Answer:
-    depth = _whole(query, "depth") if query.get("depth") else None
+    depth = _whole(query, "depth", MAX_DEPTH) if query.get("depth") else None
     source, keywords = source_of(query), keywords_of(query)
     layers = expanded_size(resolve(source).layers, {k.upper(): v for k, v in keywords.items() if isinstance(v, int)})
     if layers > MAX_DRAW_LAYERS:  # the parser allows 10,000 layers, whose figure takes seconds to lay out
@@ -208,6 +222,10 @@ def compare_chart_endpoint(query: Query) -> Answer:
     from convarch.viz.charts import complexity_figure
 
     rows = _compared(query)
+    if not any(row.top1 is not None for row in rows):  # said here in the API's words, not the command line's
+        names = ", ".join(row.name for row in rows)
+        raise ConfigError(f"no published top-1 accuracy for {names}, so the chart would be empty; choose zoo models "
+                          "with a published top-1 (GET /api/info?model=NAME shows a model's figures)")  # fmt: skip
     return Answer.text(_chart(lambda: complexity_figure(rows)[0]), "image/svg+xml")
 
 

@@ -21,12 +21,18 @@ from convarch.analysis.output import output_path
 from convarch.analysis.render import human, human_bytes
 from convarch.analysis.report import CONVENTIONS, Report
 from convarch.api import Source, analyze, check, is_model_name, resolve, to_pattern
+from convarch.draw.block import NoCompositeBlockError
 from convarch.errors import ConvarchError
 from convarch.explorer.assets import static_text
 from convarch.explorer.diagrams import draw_svg
 from convarch.io import write_text
 from convarch.spec.bind import bind
 from convarch.zoo import ModelInfo, model_info
+
+NO_BLOCKS = (
+    "No composite blocks: this network is a plain chain of layers (no branches, shortcuts or named "
+    "blocks), so the volumes figure above is the whole of it."
+)
 
 
 @dataclass
@@ -53,7 +59,9 @@ def gather(source: Source, *, input_size: tuple[int, int, int] | None = None, **
                            ("block", "Blocks, as their papers draw them")):  # fmt: skip
         try:
             page.diagrams.append((caption, draw_svg(source, style=style, input_size=input_size, **keywords)))
-        except ConvarchError as error:  # a net without composite blocks has no block figure; say so
+        except NoCompositeBlockError:  # VGG, AlexNet, LeNet: said plainly, not as an error
+            page.diagrams.append((caption, f"<p class='note'>{NO_BLOCKS}</p>"))
+        except ConvarchError as error:
             page.diagrams.append((caption, f"<p class='message'>{html.escape(str(error))}</p>"))
     return page
 
@@ -150,7 +158,8 @@ def _totals(report: Report) -> str:
              ("parameters in FC layers", f"{report.fc_params:,} ({report.fc_share:.0%})"),
              ("parameter memory", f"{report.param_bytes:,} B ({human_bytes(report.param_bytes)})")]  # fmt: skip
     rows = "".join(f"<tr><td>{label}</td><td class='num'>{value}</td></tr>" for label, value in cells)
-    batch = ("<tr class='batch'><td>batch size <input id='batch' type='number' min='1' value='1'></td><td></td></tr>"
+    batch = ("<tr class='batch'><td>batch size <input id='batch' type='number' min='1' step='1' value='1'></td>"
+             "<td class='message' id='batch-problem'></td></tr>"
              "<tr><td>forward memory (activations, float32)</td><td class='num' id='forward-batch'></td></tr>"
              "<tr><td>training memory (estimate)</td><td class='num' id='training-batch'></td></tr>")  # fmt: skip
     return (f"<h2>Totals</h2><table class='facts' id='totals'>{rows}{aux}{batch}</table>"

@@ -29,6 +29,15 @@ MAX_FIELDS = 64
 IDLE_TIMEOUT = 30  # seconds a connection may sit without sending its request
 WORK_SLOTS = max(2, os.cpu_count() or 2)
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+MAX_REQUEST_LINE = 65_536  # the standard library's limit (http.server reads at most 64 KiB of a request line)
+ALLOWED = "GET, HEAD, POST"
+# What the standard library's own refusals mean here, where it gives no message of its own.
+REFUSALS = {
+    414: f"the request line is over {MAX_REQUEST_LINE:,} bytes (64 KiB); send a long pattern as a POST form body",
+    431: "the request headers are too long or too many (at most 100 headers of 64 KiB each)",
+}
+# A client that goes away mid-answer (the page cancels a request the user typed past) is not an error.
+DISCONNECTED = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError)
 
 _TYPES = {
     ".html": "text/html; charset=utf-8",
@@ -75,8 +84,8 @@ def exposure_warning(host: str) -> str | None:
     if is_loopback(host):
         return None
     return (f"warning: listening on {host}, not on loopback: anyone who can reach this machine can use the "
-            "explorer (it reads no files and writes none, but it does spend CPU). Use --host 127.0.0.1 to keep "
-            "it local.")  # fmt: skip
+            "explorer (it reads no files and writes none, but it does spend CPU). Listen on 127.0.0.1 (the host) to "
+            "keep it local.")  # fmt: skip
 
 
 class ExplorerHandler(BaseHTTPRequestHandler):
@@ -93,6 +102,10 @@ class ExplorerHandler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self._respond(self._route(urlsplit(self.path).query))
+
+    def do_HEAD(self) -> None:
+        """GET's status and headers, without the body."""
+        self._respond(self._route(urlsplit(self.path).query), body=False)
 
     def do_POST(self) -> None:
         length = self.headers.get("Content-Length")
@@ -116,7 +129,7 @@ class ExplorerHandler(BaseHTTPRequestHandler):
         host = host_name(self.headers.get("Host") or "")
         if self.server.loopback_only and not is_loopback(host):
             return _http_error(403, f"host {host!r} is not this explorer; open http://127.0.0.1:{self.server.port}/")
-        if path in STATIC and self.command == "GET":
+        if path in STATIC and self.command in ("GET", "HEAD"):
             return STATIC[path]
         if not path.startswith("/api/"):
             return _http_error(404, f"no page {path!r}: the explorer serves / and the API under /api/")
@@ -132,8 +145,16 @@ class ExplorerHandler(BaseHTTPRequestHandler):
                 return _http_error(500, "internal error in the explorer (logged by the server)")
         return found if found is not None else _http_error(404, f"no API endpoint {path!r}; see docs/explorer.md")
 
-    def _respond(self, reply: Answer) -> None:
+    def _respond(self, reply: Answer, *, body: bool = True) -> None:
+        try:
+            self._write(reply, body)
+        except DISCONNECTED:
+            self.close_connection = True
+
+    def _write(self, reply: Answer, body: bool) -> None:
         self.send_response(reply.status)
+        for name, value in reply.headers:
+            self.send_header(name, value)
         self.send_header("Content-Type", reply.content_type)
         self.send_header("Content-Length", str(len(reply.body)))
         self.send_header("Cache-Control", "no-store")
@@ -144,13 +165,19 @@ class ExplorerHandler(BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(reply.body)
+        if body:
+            self.wfile.write(reply.body)
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """The standard library's own refusals (414 URI too long, 431, 501 method) as JSON too."""
+        """The standard library's own refusals (414 URI too long, 431, a method it has no handler for) as JSON."""
         self.close_connection = True
+        if code == 501:  # a method other than GET, HEAD and POST: known to HTTP, not allowed here
+            reply = _http_error(405, f"method {self.command} is not allowed; the explorer answers {ALLOWED}")
+            reply = Answer(reply.status, reply.content_type, reply.body, (("Allow", ALLOWED),))
+        else:
+            reply = _http_error(code, REFUSALS.get(code) or message or explain or "the request could not be read")
         with contextlib.suppress(OSError):  # the client may be gone already
-            self._respond(_http_error(code, message or explain or "bad request"))
+            self._respond(reply, body=self.command != "HEAD")
 
     def log_message(self, format: str, *args: object) -> None:
         if self.server.verbose:
@@ -173,6 +200,12 @@ def _query(text: str) -> Query:
 class ExplorerServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # fifty clients connecting at once must not be turned away by the backlog
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        """A client gone mid-request is quietly dropped; anything else is a bug, printed as before."""
+        if isinstance(sys.exc_info()[1], DISCONNECTED):
+            return
+        super().handle_error(request, client_address)
 
     def __init__(self, host: str = "127.0.0.1", port: int = 8000, *, verbose: bool = False) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from convarch.errors import ConfigError
 from convarch.spec.layers import FC, Layer, Softmax
+from convarch.spec.limits import MAX_DIM
 from convarch.spec.nodes import Aux, Block, NetSpec, Node, Seq, as_seq
 from convarch.spec.volume import Volume
 from convarch.spec.walk import splice
@@ -24,6 +25,8 @@ def classifier_index(items: list[Node]) -> int | None:
 def check_num_classes(num_classes: object) -> int:
     if not isinstance(num_classes, int) or isinstance(num_classes, bool) or num_classes < 0:
         raise ConfigError(f"num_classes must be a non-negative integer (0 removes the classifier), got {num_classes!r}")
+    if num_classes > MAX_DIM:  # a classifier is a layer width, bounded like every other (docs/pattern-language.md)
+        raise ConfigError(f"num_classes is too large: {num_classes:,}; the limit is {MAX_DIM:,}")
     return num_classes
 
 

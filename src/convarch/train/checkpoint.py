@@ -36,7 +36,7 @@ METRICS_CSV, METRICS_JSON, DATA_JSON = "metrics.csv", "metrics.json", "data.json
 STATE_FORMAT = "convarch.train-state"
 
 
-RESUME_ADVICE = "free some space or give another --out directory, then continue with --resume"
+RESUME_ADVICE = "free some space or give another run directory (out), then continue the run (resume)"
 
 
 class CheckpointWriteError(WeightsError):
@@ -54,7 +54,7 @@ def check_writable(out: Path, advice: str = RESUME_ADVICE) -> None:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise CheckpointWriteError(
-            f"cannot create the run directory {out}: {error.strerror}; choose another --out"
+            f"cannot create the run directory {out}: {error.strerror}; choose another (out)"
         ) from None
     guarded(out / ".write-test", lambda temp: Path(temp).write_bytes(b"ok"), advice)
     (out / ".write-test").unlink(missing_ok=True)
@@ -112,7 +112,7 @@ def write_metrics(out: Path, history: list[dict[str, Any]]) -> None:
 def read_config(out: Path) -> dict[str, Any]:
     path = out / CONFIG
     if not path.is_file():
-        raise WeightsError(f"{out} is not a training run (no {CONFIG}); give the --out directory of an earlier run")
+        raise WeightsError(f"{out} is not a training run (no {CONFIG}); give the run directory (out) of an earlier run")
     try:
         config = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -141,8 +141,8 @@ def resume_state(
             keep = f" (to keep its weights, fine-tune from {out / BEST})" if (out / BEST).exists() else ""
             raise WeightsError(
                 f"{out} holds {', '.join(left)} but not {STATE}, the resume state, so the run cannot continue "
-                f"where it stopped; nothing was changed. Put {STATE} back, or start a new run with another --out"
-                f"{keep}"
+                f"where it stopped; nothing was changed. Put {STATE} back, or start a new run in another "
+                f"directory (out){keep}"
             )
     if writer:
         check_writable(out, advice=f"make {out} writable, or copy the run to a writable place and resume it there")
@@ -156,8 +156,8 @@ def check_unfinished(out: Path, parts: dict[str, Any], epochs: int, data: str) -
     if done >= epochs:
         raise ConfigError(
             f"{out} has finished: all {epochs} of its epochs are done, so there is nothing to resume. Training "
-            f"longer is a new run: the same command with more --epochs and another --out (from scratch), or "
-            f"`convarch finetune --weights {out / LAST} --data {data}` (from these weights, with a new classifier)"
+            f"longer is a new run: the same call with more epochs and another out (from scratch), or "
+            f"finetune(weights={str(out / LAST)!r}, data={data!r}) (from these weights, with a new classifier)"
         )
 
 

@@ -29,16 +29,11 @@ def begin_step(mode: str) -> None:
 
 
 def padded_to(x: torch.Tensor, size: int) -> torch.Tensor:
-    """``x`` with zero rows appended up to ``size`` rows (the last evaluation batch of a compiled run)."""
+    """``x`` with zero rows appended up to ``size`` rows (the last evaluation batch of a compiled run), in
+    ``x``'s memory format: a compiled model's guards include the input's strides."""
     missing = size - x.shape[0]
     if missing <= 0:
         return x
-    return torch.cat([x, x.new_zeros((missing, *x.shape[1:]))]).contiguous(memory_format=_format_of(x))
-
-
-def _format_of(x: torch.Tensor) -> torch.memory_format:
-    return (
-        torch.channels_last
-        if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
-        else (torch.contiguous_format)
-    )
+    padded = torch.cat([x, x.new_zeros((missing, *x.shape[1:]))])
+    channels_last = x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last)
+    return padded.contiguous(memory_format=torch.channels_last) if channels_last else padded

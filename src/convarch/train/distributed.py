@@ -12,7 +12,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from convarch.errors import ConfigError
+from convarch.errors import ConfigError, advising
 
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
@@ -86,10 +86,10 @@ def pick_device(name: str, local_rank: int = 0) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise ConfigError("--device cuda was asked for but no GPU is visible; use --device cpu")
+            raise advising(ConfigError("device='cuda' was asked for but no GPU is visible; use device='cpu'"), "device")
         return torch.device("cuda", local_rank)
     if name == "mps" and not torch.backends.mps.is_available():
-        raise ConfigError("--device mps was asked for but MPS is not available; use --device cpu")
+        raise advising(ConfigError("device='mps' was asked for but MPS is not available; use device='cpu'"), "device")
     return torch.device(name)
 
 

@@ -24,7 +24,7 @@ from torch import nn
 from convarch.api import create_model, is_model_name
 from convarch.data.datasets import DataBundle
 from convarch.data.loader import derived_seed
-from convarch.errors import ConfigError, WeightsError
+from convarch.errors import ConfigError, WeightsError, advising
 from convarch.nn.model import ConvNet
 from convarch.train import checkpoint as ckpt
 from convarch.train.config import TrainConfig, for_device
@@ -69,21 +69,21 @@ def finetune(
     if resume is not None:
         saved = ckpt.read_config(Path(resume))
         if saved.get("task") != "finetune":
-            raise ConfigError(f"{resume} is not a finetune run; resume it with `convarch train --resume {resume}`")
+            raise ConfigError(f"{resume} is not a finetune run; resume it with train(resume={str(resume)!r})")
         model, data, weights, out = saved["model"], saved["data"], saved["weights"], Path(resume)
         freeze_epochs, layer_decay, options = saved["freeze_epochs"], saved["layer_decay"], saved["options"]
     if data is None or weights is None:
-        raise ConfigError("finetune needs --weights (a checkpoint or a pretrained source) and --data")
+        raise advising(ConfigError("finetune needs weights (a checkpoint or a pretrained source) and data"), "weights",
+                       "data")  # fmt: skip
     if model is not None:  # a template pattern's variables (N=2) are bound; its INPUT is the weights' concern
         model, options = bound_source(model, options)
     config = TrainConfig.from_dict({**FINETUNE_DEFAULTS, **options})
     if freeze_epochs is None:
         freeze_epochs = default_freeze_epochs(config.epochs)
     if not 0 <= freeze_epochs <= config.epochs:
-        raise ConfigError(
-            f"--freeze-epochs ({freeze_epochs}) must be from 0 to --epochs ({config.epochs}), the frozen epochs "
-            "being part of all the epochs; lower --freeze-epochs or raise --epochs"
-        )
+        message = (f"freeze_epochs ({freeze_epochs}) must be from 0 to epochs ({config.epochs}), the frozen epochs "
+                   "being part of all the epochs; lower freeze_epochs or raise epochs")  # fmt: skip
+        raise advising(ConfigError(message), "freeze_epochs", "epochs")
     if not 0 < layer_decay <= 1:
         raise ConfigError(f"layer decay must be in (0, 1] (1: the same rate everywhere), got {layer_decay}")
     request, dist = config, setup(config.device)

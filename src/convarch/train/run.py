@@ -16,7 +16,7 @@ from rich.console import Console
 from convarch.api import build, create_model, is_model_name, resolve
 from convarch.data.builtin import BUILTIN, MNIST_SIZE
 from convarch.data.datasets import DataBundle, load_data
-from convarch.errors import ConfigError
+from convarch.errors import ConfigError, advising
 from convarch.nn.model import ConvNet
 from convarch.spec.bind import BIND_OPTIONS, bind, variables_of
 from convarch.spec.edit import classifier_index, num_classes_of
@@ -206,9 +206,8 @@ def start_run(out: Path, dist: Distributed, request: dict[str, Any], bundle: Dat
     if not dist.is_main:
         return
     if ckpt.has_state(out):
-        raise ConfigError(
-            f"{out} already holds a training run; continue it with --resume {out}, or choose another --out"
-        )
+        message = f"{out} already holds a training run; continue it with resume={str(out)!r}, or choose another out"
+        raise advising(ConfigError(message), "resume", "out")
     ckpt.check_writable(out)
     ckpt.remove_stale_temporaries(out)
     ckpt.write_text(out / ckpt.CONFIG, json.dumps(request, indent=2))
@@ -235,7 +234,7 @@ def _resumed_request(out: Path, model: Any, data: Any, options: dict[str, Any],
                      given_out: Any) -> tuple[Any, Any, dict[str, Any], Path]:  # fmt: skip
     saved = ckpt.read_config(out)
     if saved.get("task", "train") != "train":
-        raise ConfigError(f"{out} is a {saved['task']} run; resume it with `convarch {saved['task']} --resume`")
+        raise ConfigError(f"{out} is a {saved['task']} run; resume it with {saved['task']}(resume=...)")
     conflicts = [f"model ({model!r} vs {saved['model']!r})" for _ in [0] if model is not None and
                  describe_source(model) != saved["model"]]  # fmt: skip
     if data is not None and str(data) != saved["data"]:
@@ -245,8 +244,7 @@ def _resumed_request(out: Path, model: Any, data: Any, options: dict[str, Any],
     if given_out is not None and Path(given_out) != out:
         conflicts.append(f"out ({given_out} vs {out})")
     if conflicts:
-        raise ConfigError(
-            f"--resume continues {out} exactly as it was configured; these differ: {'; '.join(conflicts)}. "
-            "Drop them, or start a new run with another --out."
-        )
+        message = (f"resume continues {out} exactly as it was configured; these differ: {'; '.join(conflicts)}. "
+                   "Drop them, or start a new run with another out.")  # fmt: skip
+        raise advising(ConfigError(message), "resume", "out")
     return saved["model"], saved["data"], dict(saved["options"]), out

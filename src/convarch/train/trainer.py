@@ -229,7 +229,7 @@ class Trainer:
         self.scaler.load_state_dict(parts["scaler"])
         if self.ema is not None:
             if "ema" not in parts:
-                raise ConfigError("this run was trained without --ema; resume it without --ema")
+                raise advising(ConfigError("this run was trained without ema; resume it without ema"), "ema")
             self.ema.load_state_dict(parts["ema"])
         restore_rng(parts["rng"][self.dist.rank])
         self.history = list(parts["history"])

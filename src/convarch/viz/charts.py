@@ -39,7 +39,7 @@ def complexity_figure(rows: list[Comparison]) -> tuple[Figure, list[str]]:
     if not plotted and not measured:
         raise ConfigError(
             f"no published top-1 accuracy for {', '.join(skipped) or 'any model'}, so the chart would be empty; "
-            "chart zoo models with published figures (convarch show NAME lists them), or add --measure for "
+            "chart zoo models with published figures (a model's info lists them), or measured latencies for "
             "the timing panel"
         )
     figure = Figure(figsize=(13 if measured else 7.5, 5.5))

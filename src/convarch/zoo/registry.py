@@ -17,6 +17,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import functools
 import inspect
 import re
 import typing
@@ -54,7 +55,8 @@ class WeightFacts(Protocol):
     def sources(self, model: str, info: ModelInfo) -> Sequence[WeightSource]: ...
 
 
-def accepted_options(fn: SpecFn) -> list[str]:
+@functools.cache
+def accepted_options(fn: SpecFn) -> tuple[str, ...]:
     """The keyword options a spec function takes: its named parameters and the keys of an ``Unpack``-ed
     ``TypedDict`` on its ``**options``."""
     names = []
@@ -65,7 +67,7 @@ def accepted_options(fn: SpecFn) -> list[str]:
         hint = typing.get_type_hints(fn).get(param.name)
         if typing.get_origin(hint) is typing.Unpack:
             names += list(typing.get_type_hints(typing.get_args(hint)[0]))
-    return sorted(names)
+    return tuple(sorted(names))
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,13 @@ def get_entry(name: str) -> ModelEntry:
         return _REGISTRY[key]
     close = close_names(str(key), cutoff=0.5)
     hint = f" Did you mean {', '.join(close)}?" if close else ""
-    raise UnknownModelError(f"unknown model {name!r}.{hint} `convarch list` shows every model.")
+    raise UnknownModelError(f"unknown model {shown_name(name)}.{hint} `convarch list` shows every model.")
+
+
+def shown_name(name: object, limit: int = 60) -> str:
+    """``name`` quoted for a message, cut to ``limit`` characters: an error never echoes unbounded input."""
+    text = str(name)
+    return repr(text) if len(text) <= limit else f"{text[:limit]!r}... ({len(text):,} characters)"
 
 
 def _folded(name: str) -> str:

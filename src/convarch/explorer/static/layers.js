@@ -24,9 +24,17 @@ window.ConvarchLayers = (function () {
     return fmt(n);
   }
 
+  // Bytes in binary units, to one decimal. A BigInt (the report's batch memory) is divided exactly.
+  const BYTE_UNITS = [[60n, "EiB"], [50n, "PiB"], [40n, "TiB"], [30n, "GiB"], [20n, "MiB"], [10n, "KiB"]];
   function humanBytes(n) {
-    for (const [size, suffix] of [[2 ** 30, "GiB"], [2 ** 20, "MiB"], [2 ** 10, "KiB"]]) {
-      if (Math.abs(n) >= size) return (n / size).toFixed(1) + " " + suffix;
+    for (const [bits, suffix] of BYTE_UNITS) {
+      const size = 2n ** bits;
+      if (typeof n === "bigint") {
+        if ((n < 0n ? -n : n) < size) continue;
+        const tenths = (n * 10n + size / 2n) / size;  // rounded to one decimal, as toFixed(1) does
+        return String(tenths / 10n) + "." + String(tenths % 10n) + " " + suffix;
+      }
+      if (Math.abs(n) >= Number(size)) return (n / Number(size)).toFixed(1) + " " + suffix;
     }
     return fmt(n) + " B";
   }
