@@ -11,7 +11,9 @@ import pytest
 from torch import nn
 
 import convarch as ca
+from convarch.api import bound_spec
 from convarch.cli import main
+from convarch.draw.reading import read_network
 
 REFUSED = [
     ("vgg17", {}),  # an unknown name
@@ -56,6 +58,27 @@ def test_an_unknown_at_path_lists_the_nearest_module_paths() -> None:
         ca.draw("googlenet_paper", style="block", at="inception3c")
     with pytest.raises(ca.ConfigError, match=r"'conv1' matches \d+ modules .*give more of the path"):
         ca.draw("resnet18", style="block", at="conv1")
+
+
+def test_an_ambiguous_at_says_how_many_it_leaves_out() -> None:
+    spec, volume, _ = bound_spec("googlenet_paper")
+    count = sum(path.endswith(".conv1") for path in read_network(spec, volume).parts_by_path)
+    assert count > 6
+    with pytest.raises(ca.ConfigError, match=rf"matches {count} modules \(features\.aux1.*and {count - 6} more\)"):
+        ca.draw("googlenet_paper", style="block", at="conv1")
+
+
+def test_an_unknown_at_suggests_paths_near_by_their_last_name() -> None:
+    with pytest.raises(ca.ConfigError, match=r"nearest module paths are .*features\.conv1") as error:
+        ca.draw("lenet5", style="block", at="c1")
+    assert "pre_logits.fc1" in str(error.value)  # several paths, not only the closest one
+
+
+@pytest.mark.parametrize("style", ["volumes", "block", "graph"])
+def test_at_selects_a_section_of_the_network(style: str) -> None:
+    """``pre_logits`` holds ResNet-50's pooling: a path the report gives, so --at takes it."""
+    svg = ca.draw("resnet50", style=style, at="pre_logits").svg
+    assert 'data-path="pre_logits.gap1"' in svg and "features.layer4" not in svg and "1x1x2048" in svg
 
 
 def test_at_selects_by_full_path_or_unique_suffix() -> None:

@@ -26,9 +26,12 @@ from convarch.spec.layers import (
     RBF,
     Conv,
     Dropout,
+    DWConv,
     Flatten,
     Pool,
     Relu,
+    Relu6,
+    Sigmoid,
     Softmax,
     Subsample,
     Tanh,
@@ -85,12 +88,15 @@ def convs(draw: st.DrawFn) -> Conv:
         return Conv(draw(st.sampled_from([None, 16])), 5, p=0, table="lenet5_c3")
     if RATIO and draw(st.integers(0, 5)) == 0:
         return Conv(None, draw(pairs), ratio=draw(st.floats(min_value=0.01, max_value=4.0)))
+    if draw(st.integers(0, 5)) == 0:  # depthwise: DWCONV3(s=2)
+        return DWConv(draw(st.none() | widths), draw(pairs), s=draw(pairs), p=draw(st.none() | paddings),
+                      bias=draw(st.booleans()))  # fmt: skip
     return Conv(
         draw(st.none() | widths),
         draw(pairs),
         s=draw(pairs),
         p=draw(st.none() | paddings),
-        groups=draw(st.integers(1, 4)),
+        groups=draw(st.integers(1, 4) | st.just("depthwise")),
         bias=draw(st.booleans()),
     )
 
@@ -117,7 +123,7 @@ primitives = st.one_of(
     st.builds(LRN, size=st.integers(1, 9), alpha=floats, beta=floats, k=floats),
     st.builds(Dropout, st.floats(min_value=0.0, max_value=0.99)),
     st.builds(ZeroPad, st.integers(1, 512), s=st.integers(1, 3)),
-    st.sampled_from([GAP(), Relu(), Flatten(), Softmax()]),
+    st.sampled_from([GAP(), Relu(), Relu6(), Sigmoid(), Flatten(), Softmax()]),
 )
 
 

@@ -21,6 +21,7 @@ from convarch.nn.model import ConvNet
 
 STYLES = ("volumes", "block", "graph")
 SUFFIXES = (".svg", ".png")
+SHOWN = 6  # paths an `at` error names
 PNG_ZOOM = 2.0  # pixels per SVG unit in a PNG: sharp on a slide or a high-density screen
 
 
@@ -134,12 +135,22 @@ def find_part(network: Network, at: str) -> Part:
     if len(matches) == 1:
         return paths[matches[0]]
     if len(matches) > 1:
-        shown = ", ".join(sorted(matches)[:6])
-        raise advising(ConfigError(f"at {at!r} matches {len(matches)} modules ({shown}); give more of the path"), "at")
-    candidates = [p for p in paths if is_composite(paths[p])] or list(paths)
-    near = difflib.get_close_matches(wanted, candidates, n=5, cutoff=0.3)
-    near += [p for p in difflib.get_close_matches(wanted, [p.rsplit(".", 1)[-1] for p in candidates], n=5)
-             if p not in near]  # fmt: skip
-    full = [p for p in candidates if p in near or p.rsplit(".", 1)[-1] in near][:5]
-    hint = f"; the nearest module paths are {', '.join(full)}" if full else ""
+        shown = ", ".join(sorted(matches)[:SHOWN])
+        more = f" and {len(matches) - SHOWN} more" if len(matches) > SHOWN else ""
+        message = f"at {at!r} matches {len(matches)} modules ({shown}{more}); give more of the path"
+        raise advising(ConfigError(message), "at")
+    near = nearest_paths(wanted, paths)
+    hint = f"; the nearest module paths are {', '.join(near)}" if near else ""
     raise ConfigError(f"no module at {at!r} in this network{hint}. `convarch show` lists every path.")
+
+
+def nearest_paths(wanted: str, paths: dict[str, Part], count: int = SHOWN) -> list[str]:
+    """The paths most like ``wanted``, as a whole or by their last name (``c1`` is near ``features.conv1``);
+    blocks before layers where they are as near, since a block is what one most often selects."""
+
+    def score(path: str) -> float:
+        last = path.rsplit(".", 1)[-1]
+        return max(difflib.SequenceMatcher(None, wanted, text).ratio() for text in (path, last))
+
+    scored = [(score(p), is_composite(paths[p]), -len(p), p) for p in paths]
+    return [p for s, *_, p in sorted(scored, reverse=True) if s >= 0.3][:count]

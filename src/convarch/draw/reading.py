@@ -144,8 +144,13 @@ def read_network(spec: NetSpec, volume: Volume | None = None) -> Network:
     reader = _Reader({row.path: row for row in report.rows})
     results = walk_network(spec, reader, report.input)
     items: list[Part] = []
+    sections: list[Chain] = []  # features, pre_logits, post: laid out flat, but selectable by their path
     for part, _ in results.values():
-        items.extend(part.items if isinstance(part, Chain) and not part.title else [part])
+        if isinstance(part, Chain) and not part.title:
+            items.extend(part.items)
+            sections += [part] if part.items else []
+        else:
+            items.append(part)
     for item in items:
         if isinstance(item, Chain) and not item.title:  # a labelled stage (``layer1: [BOTTLENECK(64)]*3``)
             item.title = item.path.rsplit(".", 1)[-1]
@@ -153,6 +158,8 @@ def read_network(spec: NetSpec, volume: Volume | None = None) -> Network:
     _settle(body, report.input)
     network = Network(report.input, body, report)
     _index(body, network.parts_by_path)
+    for section in sections:
+        network.parts_by_path.setdefault(section.path, section)
     return network
 
 
