@@ -74,7 +74,7 @@ class Node:
     # How the parts meet in the output, for readers that depend on it (diagrams, the linear-stack rule):
     # "concat", "add" (a residual; its parts: pre, body, shortcut, post), "dense" (growing concatenation),
     # "gate" (the input scaled by its part), "tap" (the input passes on; the parts are side outputs), or
-    # "" (the output is the one part "" itself: a named block).
+    # "" (the output is the one part "" itself: a named block); "none" for nodes the walk handles itself.
     joins: ClassVar[str] = "none"
 
     # ---- the tree ---------------------------------------------------------------------------------
