@@ -129,6 +129,8 @@ def test_errors_speak_the_api_not_the_command_line(client: Client) -> None:
     reply = client.get("/api/compare.svg", models="resnet20")
     assert reply.status == 422 and "resnet20" in reply.json()["error"]["message"]
     assert "--" not in reply.json()["error"]["message"] and "/api/info" in reply.json()["error"]["message"]
+    plain = client.get("/api/draw", model="vgg11", style="block").json()["error"]["message"]
+    assert "no composite block" in plain and "style='volumes'" in plain and "--" not in plain
 
 
 def test_variables_answers_half_typed_text_with_its_error(client: Client) -> None:
