@@ -15,7 +15,7 @@ from convarch.draw.scene import Frag, Poly, Scene, Text, finish, line
 from convarch.draw.style import LABEL, SMALL, arrow_lines, colour_of
 from convarch.draw.units import Unit, run_label, shortcut_name, summary
 from convarch.draw.vertical import Line, NodeText, VerticalLayout, node
-from convarch.errors import ConfigError
+from convarch.errors import ConfigError, advising
 
 FIGURE_GAP = 40.0
 ROW_WIDTH = 1500.0  # figures wrap onto a new row past this width
@@ -110,11 +110,11 @@ def block_scene(network: Network, part: Part | None, depth: int | None, title: s
     if part is None:
         found = list(distinct_blocks(network.body, {}).values())
         if not found:
-            raise NoCompositeBlockError(
-                f"{title} has no composite block (no branches, shortcuts or named blocks), so the block style "
-                "has nothing to draw; draw the whole network with style='volumes' (convarch draw --style volumes) "
-                "or style='graph'"
+            message = (
+                f"{title} has no composite block (no branches, shortcuts or named blocks), so the block style has "
+                "nothing to draw; draw the whole network with style='volumes' or style='graph'"
             )
+            raise advising(NoCompositeBlockError(message), "style volumes")
     else:
         found = [part]
     canvas, x, y, row_height = Frag(), 0.0, 0.0, 0.0
