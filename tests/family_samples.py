@@ -37,6 +37,9 @@ BLOCK_PATTERNS = {
     "dense": "INPUT(32x32x3) -> CONV3-16 -> DENSE(2, k=8) -> TRANSITION(0.5) -> GAP -> FC5",
     "plain": "INPUT(32x32x3) -> [[CONV3-16 -> BN -> RELU]*2 -> POOL2]*2 -> FC32 -> RELU -> DROPOUT(0.5) -> FC5",
     "lrn": "INPUT(32x32x3) -> CONV5-16 -> RELU -> LRN(size=5) -> POOL(f=3, s=2, type=avg) -> FC5",
+    "se": "INPUT(32x32x3) -> CONV3-16 -> BN -> RELU -> SE(4) -> BOTTLENECK(8, se=4) -> GAP -> FC5",
+    "invres": "INPUT(32x32x3) -> CONV3-16 -> BN -> RELU6 -> INVRES(16, t=1) -> INVRES(24, s=2) -> INVRES(24) "
+    "-> GAP -> FC5",
     # Inception-ResNet-v2's blocks, one of each (the inception_v4 family's smallest member has the v4 ones)
     "inception_resnet": "INPUT(75x75x3) -> INCEPTION_RESNET_V2_STEM -> INCEPTION_RESNET_A -> "
     "REDUCTION_A(256, 256, 384, 384) -> INCEPTION_RESNET_B -> REDUCTION_RESNET_B -> INCEPTION_RESNET_C -> GAP -> FC5",

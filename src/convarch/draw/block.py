@@ -110,11 +110,13 @@ def block_scene(network: Network, part: Part | None, depth: int | None, title: s
     if part is None:
         found = list(distinct_blocks(network.body, {}).values())
         if not found:
-            message = (
-                f"{title} has no composite block (no branches, shortcuts or named blocks), so the block style has "
-                "nothing to draw; draw the whole network with style='volumes' or style='graph'"
+            raise advising(
+                NoCompositeBlockError(
+                    f"{title} has no composite block (no branches, shortcuts or named blocks), so the block style "
+                    "has nothing to draw; draw the whole network with style='volumes' or style='graph'"
+                ),
+                "style",
             )
-            raise advising(NoCompositeBlockError(message), "style volumes")
     else:
         found = [part]
     canvas, x, y, row_height = Frag(), 0.0, 0.0, 0.0
