@@ -90,7 +90,7 @@ def figure(part: Part, depth: int | None) -> Frag:
         body = layout.unit(Unit(part, opened=not isinstance(part, LayerPart)), 0)
     frag = Frag()
     frag.place(start, 0, 0)
-    frag.add(_edge(start.out[1]))
+    frag.add(_edge(start.out[1], arrow=not body.junction))
     frag.place(body, 0, start.out[1] + 18)
     heading = f"{part.path}: {part.title}" if part.title and part.title != part.path else part.path
     x0 = frag.box[0]
@@ -98,8 +98,8 @@ def figure(part: Part, depth: int | None) -> Frag:
     return frag
 
 
-def _edge(y: float) -> Poly:
-    return line((0, y), (0, y + 18), arrow=True, stroke="#333", width=1.1)
+def _edge(y: float, arrow: bool = True) -> Poly:
+    return line((0, y), (0, y + 18), arrow=arrow, stroke="#333", width=1.1)
 
 
 class NoCompositeBlockError(ConfigError):
