@@ -67,7 +67,7 @@ def test_checkpoint_arguments_that_are_not_convarch_checkpoints(tmp_path) -> Non
 
     plain = tmp_path / "resnet.pth"
     torch.save({"w": torch.zeros(1)}, plain)
-    with pytest.raises(ca.WeightsError, match="plain state dict.*convarch export MODEL --weights"):
+    with pytest.raises(ca.WeightsError, match="plain state dict.*export its network with these weights"):
         ca.evaluate(plain, "digits")
     with pytest.raises(ca.WeightsError, match="directory without best.safetensors"):
         ca.evaluate(tmp_path, "digits")

@@ -168,8 +168,10 @@ def test_integer_or_non_finite_weights_are_refused_with_the_key(saved: Path, tmp
 
 
 def test_create_model_refuses_a_network_too_big_to_allocate_before_allocating() -> None:
+    with pytest.raises(ca.ConfigError, match="num_classes is too large: 1,000,000,000; the limit is 65,536"):
+        ca.create_model("lenet5", num_classes=10**9)  # refused as a width before any parameter count
     with pytest.raises(ca.SizingError, match="over the build limit of 2,000,000,000"):
-        ca.create_model("lenet5", num_classes=10**9)  # 84 x 10^9 parameters: 336 GB
+        ca.create_model("INPUT(224x224x3) -> CONV3-64 -> FC65536 -> FC10")  # 2.1 x 10^11 parameters: 841 GB
 
 
 def test_save_refuses_weights_its_spec_cannot_rebuild_and_names_reset_classifier(tmp_path: Path) -> None:

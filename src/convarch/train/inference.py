@@ -61,7 +61,8 @@ def _model_and_header(checkpoint: str | Path | ConvNet) -> tuple[ConvNet, dict[s
     elif path.suffix.lower() in (".pth", ".pt", ".bin", ".ckpt"):
         raise WeightsError(
             f"{path} is a plain state dict, which does not say which network it holds. Make a self-describing "
-            f"checkpoint first: convarch export MODEL --weights {path} --out model.safetensors"
+            "checkpoint first: export its network with these weights to a .safetensors file "
+            f"(ca.export(ca.create_model(MODEL, weights={str(path)!r}), 'model.safetensors'))"
         )
     header = read_header(path)
     return load(path), header
