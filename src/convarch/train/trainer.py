@@ -39,7 +39,7 @@ from convarch.train.evaluate import (
     finite_with_batch_statistics,
     logits_of,
 )
-from convarch.train.memory import check_training_memory
+from convarch.train.memory import check_training_memory, eval_batch_size
 from convarch.train.progress import RunDisplay, epoch_line
 from convarch.train.schedule import Schedule, StepScheduler, make_optimizer, match_parameter_layout, param_groups
 from convarch.train.state import capture_rng, restore_rng
@@ -66,11 +66,7 @@ def smallest_batch(model: ConvNet) -> tuple[int, str]:
 def preflight(model: ConvNet, config: TrainConfig, device: torch.device) -> None:
     """What can be refused before any work: a batch the network cannot train on, or one that cannot fit."""
     check_batch_size(model, config.batch_size)
-    check_training_memory(model, config.batch_size, eval_batch_size(config), device)
-
-
-def eval_batch_size(config: TrainConfig) -> int:
-    return max(config.batch_size, 256)  # no gradients kept: evaluation takes larger batches
+    check_training_memory(model, config.batch_size, eval_batch_size(model, config.batch_size, device), device)
 
 
 def check_batch_size(model: ConvNet, batch_size: int) -> int:
@@ -159,7 +155,7 @@ class Trainer:
             model.to(memory_format=torch.channels_last)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         self.min_batch = check_batch_size(model, config.batch_size)
-        self.val_batch = eval_batch_size(config)
+        self.val_batch = eval_batch_size(model, config.batch_size, device)
         common = dict(rank=dist.rank, world=dist.world, device=device, num_workers=config.num_workers,
                       decode=config.decode)  # fmt: skip
         # A compiled model trains on full batches only: one shape, no recompiles (convarch.train.compiled).
