@@ -20,9 +20,7 @@ from convarch.spec.volume import Volume
 class Relu(Layer):
     kind: ClassVar[str] = "RELU"
     allocates: ClassVar[bool] = False  # built in place wherever it owns its input
-    on_scores: ClassVar[str] = (
-        "clips every negative class score to 0, so a class whose score is at or below 0 gets no gradient"
-    )
+    on_scores: ClassVar[str] = "clips every negative class score to 0, so a class scored at or below 0 gets no gradient"
     torch_types: ClassVar[tuple[type, ...]] = (nn.ReLU,)
 
     def module(self, v: Volume, inplace: bool = False) -> nn.Module:
