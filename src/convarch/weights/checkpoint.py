@@ -85,15 +85,24 @@ def save(
     return path
 
 
-def check_state_matches_spec(model: ConvNet, state: dict[str, torch.Tensor]) -> None:
-    """Refuse to write weights that the header's spec cannot rebuild, naming the way to make the change.
+SPEC_FIX = ("a module was changed without changing model.spec, which is what load rebuilds. Make the change "
+            "through the spec: ca.create_model(name, num_classes=..., in_chans=...), model.reset_classifier(n), "
+            "or ca.build on edited pattern text")  # fmt: skip
 
-    ``load`` builds the network from ``model.spec``, so a module swapped in by hand (``model.classifier =
-    nn.Linear(512, 3)``) would give a file that ``load`` must call damaged. Checked on the meta device:
-    only the shapes are compared, nothing is allocated.
+
+def check_state_matches_spec(model: ConvNet, state: dict[str, torch.Tensor]) -> None:
+    """Refuse a model that the header's spec cannot rebuild, naming the way to make the change.
+
+    ``load`` (and the trainer's checkpoints) build the network from ``model.spec``, so a module swapped in by
+    hand must be caught here. Two checks against the spec built on the meta device (nothing is allocated):
+    every module's type and settings by path (``model.features.relu1 = nn.Tanh()`` has no weights to
+    differ, but ``load`` would give ReLU back and other outputs), then the weights' shapes
+    (``model.classifier = nn.Linear(512, 3)``), whose error names ``reset_classifier``.
     """
     with torch.device("meta"):
-        expected = {key: tuple(t.shape) for key, t in ConvNet(model.spec).state_dict().items()}
+        rebuilt = ConvNet(model.spec)
+    _check_modules_match(model, rebuilt)
+    expected = {key: tuple(t.shape) for key, t in rebuilt.state_dict().items()}
     actual = {key: tuple(t.shape) for key, t in state.items()}
     if actual == expected:
         return
@@ -108,12 +117,32 @@ def check_state_matches_spec(model: ConvNet, state: dict[str, torch.Tensor]) -> 
                "instead: it edits the spec and builds the new head (copy your head's weights into it if it has "
                f"any), or build the model with num_classes={head[0]}")  # fmt: skip
     else:
-        fix = ("a module was changed without changing model.spec, which is what load rebuilds. Make the change "
-               "through the spec: ca.create_model(name, num_classes=..., in_chans=...), model.reset_classifier(n), "
-               "or ca.build on edited pattern text")  # fmt: skip
+        fix = SPEC_FIX
     shown = "; ".join(differ[:3]) + (f"; and {len(differ) - 3} more" if len(differ) > 3 else "")
     raise ConfigError(f"the model's weights do not match its spec ({shown}), so ca.load could not rebuild it from "
                       f"a file: {fix}.")  # fmt: skip
+
+
+def _check_modules_match(model: ConvNet, rebuilt: ConvNet) -> None:
+    """Refuse a module whose type or settings (its ``extra_repr``: kernel, stride, padding, ``p``...) differ
+    from the one the spec builds at the same path. A swapped classifier is left to the shape check, which
+    names ``reset_classifier``."""
+    built = {name: _described(module) for name, module in rebuilt.named_modules()}
+    held = {name: _described(module) for name, module in model.named_modules()}
+    differ = [f"{name or 'the model'} is {held[name]} but the spec builds {built[name]}"
+              for name in held if name in built and held[name] != built[name]]  # fmt: skip
+    differ += [f"{name} ({held[name]}) is not in the spec" for name in held if name not in built]
+    differ += [f"the spec's {name} ({built[name]}) is missing" for name in built if name not in held]
+    differ = [line for line in differ if not line.startswith("classifier")]
+    if differ:
+        shown = "; ".join(differ[:3]) + (f"; and {len(differ) - 3} more" if len(differ) > 3 else "")
+        raise ConfigError(f"the model's modules do not match its spec ({shown}), so ca.load would rebuild a "
+                          f"different network from a file: {SPEC_FIX}.")  # fmt: skip
+
+
+def _described(module: torch.nn.Module) -> str:
+    settings = module.extra_repr()
+    return f"{type(module).__name__}({settings})"
 
 
 def read_header(path: str | os.PathLike) -> dict[str, str]:
