@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from convarch.errors import ConfigError, WeightsError
-from convarch.io import UMASK, atomic_write, write_failure, write_text
+from convarch.io import UMASK, atomic_write, make_directory, write_failure, write_text
 
 
 def test_written_files_get_the_umask_mode_not_mkstemps_owner_only(tmp_path: Path) -> None:
@@ -180,3 +180,15 @@ def test_a_link_into_dev_is_refused_but_dev_shm_is_an_ordinary_directory(tmp_pat
             assert write_text(target, "x").read_text() == "x"
         finally:
             target.unlink(missing_ok=True)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and /sys are Linux's")
+def test_a_directory_is_refused_for_the_same_reasons_as_a_file(tmp_path: Path) -> None:
+    """mkdir in /proc fails with "No such file or directory", which named the wrong cause."""
+    with pytest.raises(WeightsError, match=r"cannot create the run directory /proc/run: /proc is the kernel's "
+                       r"process table and does not take new files; choose another"):  # fmt: skip
+        make_directory("/proc/run", what="the run directory", error=WeightsError, advice="choose another")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match=r"file is a file, not a directory"):
+        make_directory(tmp_path / "file" / "run")
+    assert make_directory(tmp_path / "a" / "b").is_dir()

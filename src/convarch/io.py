@@ -89,12 +89,39 @@ def writable_target(path: str | os.PathLike, *, error: type[ConvarchError] = Con
         raise error(f"cannot write {path}: the directory {parent} does not exist; create it first")
     if path.is_dir():
         raise error(f"cannot write {path}: it is a directory; give a file name")
-    where = parent.resolve()
+    if refusal := _system_directory(parent.resolve()):
+        raise error(f"cannot write {path}: {refusal}; choose a location you can write to")
+    return path
+
+
+def _system_directory(where: Path) -> str | None:
+    """Why ``where`` (resolved) takes no new files, when it is in /dev, /proc or /sys; None otherwise."""
     for top, what in SYSTEM_DIRECTORIES.items():
         inside = where == Path(top) or Path(top) in where.parents
         if inside and not any(where == Path(o) or Path(o) in where.parents for o in ORDINARY_UNDER_SYSTEM):
-            raise error(f"cannot write {path}: {top} {what} and does not take new files; choose a location "
-                        "you can write to")  # fmt: skip
+            return f"{top} {what} and does not take new files"
+    return None
+
+
+def make_directory(
+    path: str | os.PathLike, *, what: str = "the directory", error: type[ConvarchError] = ConfigError,
+    advice: str | None = None,
+) -> Path:  # fmt: skip
+    """Create the directory ``path`` (and its parents) for outputs, refused with ``writable_target``'s reasons
+    (a file in the way, a system directory) and, when the system refuses, ``write_failure``'s words."""
+    if not str(path).strip():
+        raise error(f"cannot create {what}: the path is empty; give a directory name")
+    path = Path(path).expanduser()
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise error(f"cannot create {what} {path}: {existing} is a file, not a directory; {_advice(None, advice)}")
+    if refusal := _system_directory(path.resolve()):
+        raise error(f"cannot create {what} {path}: {refusal}; {_advice(None, advice)}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as failure:
+        reason = write_failure(failure)
+        raise error(f"cannot create {what} {path}: {reason}; {_advice(reason, advice)}") from None
     return path
 
 

@@ -147,3 +147,12 @@ def test_an_empty_binding_is_named_in_api_words(client: Client) -> None:
     reply = client.get("/api/analyze", pattern=SEED, N="", M="3", K="1")
     assert reply.status == 422 and "N has no value" in reply.json()["error"]["message"]
     assert "--set" not in reply.json()["error"]["message"]
+
+
+def test_a_bad_binding_or_input_is_named_in_api_words(client: Client) -> None:
+    reply = client.get("/api/analyze", pattern=SEED, N="1 2", M="3", K="1")
+    message = reply.json()["error"]["message"]
+    assert reply.status == 422 and "a binding takes NAME=VALUE such as N=2, got 'N=1 2'" in message
+    reply = client.get("/api/analyze", pattern="INPUT -> CONV3-8 -> GAP -> FC10", input="3x224x224")
+    message = reply.json()["error"]["message"]
+    assert reply.status == 422 and message.startswith("input 3x224x224 reads as 224 channels") and "--" not in message

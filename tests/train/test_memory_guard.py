@@ -72,6 +72,13 @@ def test_evaluate_and_predict_refuse_a_forward_pass_that_cannot_fit(tmp_path: Pa
         ca.predict(model, image)
 
 
+def test_evaluate_names_missing_preprocessing_before_memory(memory) -> None:
+    """Advising a smaller batch first was a dead end: at batch 1 the missing preprocessing refused it anyway."""
+    memory(1000)
+    with pytest.raises(ca.DataError, match="records no preprocessing"):
+        ca.evaluate(ca.build(TINY), "digits", batch_size=4096)
+
+
 def test_the_inference_estimate_counts_live_layers_not_every_activation() -> None:
     report = ca.analyze("resnet50")
     live = inference_bytes(report, 256)

@@ -95,9 +95,9 @@ def source_of(query: Query) -> str:
 def keywords_of(query: Query) -> dict[str, Any]:
     """``input=32x32x3``, ``num_classes=10`` and template bindings (``N=2``) as ``ca.analyze`` keywords."""
     empty = sorted(k for k, v in query.items() if k not in RESERVED and not v.strip())
-    if empty:  # said here: the shared parser's message speaks of the command line's --set
+    if empty:
         raise ConfigError(f"{', '.join(empty)} has no value: give a whole number, such as {empty[0]}=2")
-    found = parse_settings([f"{k}={v}" for k, v in query.items() if k not in RESERVED])
+    found = parse_settings([f"{k}={v}" for k, v in query.items() if k not in RESERVED], option="a binding")
     size = parse_input(query["input"], option="input") if query.get("input") else None
     if size is not None:
         found["input_size"] = size

@@ -69,6 +69,22 @@ def preflight(model: ConvNet, config: TrainConfig, device: torch.device) -> None
     check_training_memory(model, config.batch_size, eval_batch_size(model, config.batch_size, device), device)
 
 
+def fitted_batch(config: TrainConfig, images: int, display: RunDisplay) -> TrainConfig:
+    """``config`` with its batch cut to the ``images`` one process trains on, when it asked for more, and said so.
+
+    A larger batch gave one step an epoch at the learning rate of a batch that never happened (5000 asked of
+    1,437 images: 7.8 instead of 2.2). Cut, the batch is the whole set, a default rate follows the linear
+    scaling rule for the batch actually used (``TrainConfig.base_lr``), and a rate given by hand is kept.
+    """
+    if images < 1 or config.batch_size <= images:
+        return config
+    fitted = config.replace(batch_size=images)
+    rate = "" if config.lr is not None else f", at the learning rate of that batch ({fitted.base_lr:.3g})"
+    display.notice(f"note: batch size {config.batch_size} is more than the {images:,} training images; "
+                   f"training on batches of {images:,}{rate}")  # fmt: skip
+    return fitted
+
+
 def check_batch_size(model: ConvNet, batch_size: int) -> int:
     """Refuse, before any work, a batch size the network cannot train on; returns the smallest batch."""
     smallest, why = smallest_batch(model)
@@ -143,7 +159,8 @@ class Trainer:
         self.first_epoch, self.start_epoch, self.history = first_epoch, first_epoch, list(history or [])
         self.display = display or RunDisplay(None, enabled=False)
         self.on_batch, self.extra, self.phase = on_batch, dict(extra or {}), phase
-        self.config = config = for_device(config, dist.device)
+        self.config = config = fitted_batch(for_device(config, dist.device), len(data.train) // dist.world,
+                                            self.display)  # fmt: skip
         device = dist.device
         self.precision = precision_plan(device, bool(config.amp))
         if config.amp and not self.precision.enabled:
