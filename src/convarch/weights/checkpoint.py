@@ -161,28 +161,51 @@ def read_header(path: str | os.PathLike) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as handle:
             header = dict(handle.metadata() or {})
     except (SafetensorError, OSError, ValueError) as error:
-        if _is_torch_file(path):
-            raise WeightsError(
-                f"{path} is a PyTorch file (torch.save), not a convarch checkpoint: a plain state dict does not "
-                "say which network it holds. Load it into a model you build: ca.create_model(name or pattern, "
-                "weights=path)."
-            ) from None
-        raise WeightsError(
-            f"{path} is not a readable safetensors file ({error}); it may be truncated or corrupt"
-        ) from None
+        raise _not_safetensors(path, error) from None
     if header.get("format") == FORMAT:
         check_header(header, path)
     return header
 
 
-def _is_torch_file(path: Path) -> bool:
-    """Whether the file starts as torch.save writes: a zip archive, or (before PyTorch 1.6) a pickle."""
+def file_kind(path: Path) -> str | None:
+    """What the file's first bytes say it is: ``"pickle"`` (torch.save writes a zip archive, or before
+    PyTorch 1.6 a bare pickle), ``"safetensors"`` (an 8-byte header length, then JSON), an image format,
+    or None for anything else."""
     try:
         with path.open("rb") as handle:
-            start = handle.read(4)
+            start = handle.read(9)
     except OSError:
-        return False
-    return start == b"PK\x03\x04" or start[:1] == b"\x80"
+        return None
+    if start[:4] == b"PK\x03\x04" or start[:1] == b"\x80":
+        return "pickle"
+    if len(start) == 9 and start[8:9] == b"{":
+        return "safetensors"
+    images = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image", b"BM": "a BMP image"}
+    return next((kind for magic, kind in images.items() if start.startswith(magic)), None)
+
+
+def _not_safetensors(path: Path, error: Exception) -> WeightsError:
+    """Why a file that safetensors cannot open is not a checkpoint, by what its bytes say it is."""
+    kind = file_kind(path)
+    if kind == "safetensors":
+        return WeightsError(f"{path} is not a readable safetensors file ({error}); it may be truncated or corrupt")
+    if kind == "pickle":
+        from convarch.weights.reader import read_pickle  # reader imports this module
+
+        read_pickle(path)  # a pickled model object, or a damaged file, is refused there with its own reason
+        renamed = path.with_suffix(".pth").name
+        named = (f" despite its .safetensors name (rename it to {renamed})"
+                 if path.suffix.lower() == ".safetensors" else "")  # fmt: skip
+        return WeightsError(
+            f"{path} is a PyTorch file (torch.save){named}, not a convarch checkpoint: a plain state dict does not "
+            f"say which network it holds. Load it into a model you build: ca.create_model(name or pattern, "
+            f"weights={renamed if named else path.name!r})."
+        )
+    what = f"it is {kind}" if kind else "it is neither a safetensors nor a PyTorch file, or it is corrupt"
+    return WeightsError(
+        f"{path} is not a checkpoint: {what}. ca.load reads the .safetensors files that ca.save and convarch "
+        "export write."
+    )
 
 
 def check_header(header: dict[str, str], path: str | os.PathLike) -> None:
