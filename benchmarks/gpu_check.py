@@ -83,18 +83,18 @@ class Check:
     run: Callable[[gpu_checks.Context], dict[str, Any]]
 
 
-CHECKS = [
+CHECKS = [  # in order of importance: the budget skips from the end
     Check("equivalence", 30, 10, gpu_checks.equivalence),
     Check("lenet5_mnist5k", 30, 15, gpu_checks.lenet5_mnist5k),
     Check("resnet18_folder_defaults", 60, 25, gpu_checks.resnet18_folder_defaults),
     Check("jpeg_pipeline", 75, 30, gpu_checks.jpeg_pipeline),
     Check("train_vs_plain_loop", 45, 20, gpu_checks.train_vs_plain_loop),
-    Check("compile_small_nets", 80, 30, gpu_checks.compile_small_nets),
+    Check("throughput_vs_torchvision", 40, 15, gpu_checks.throughput_vs_torchvision),
+    Check("compile_small_nets", 70, 30, gpu_checks.compile_small_nets),
     Check("finetune", 25, 10, gpu_checks.finetune),
     Check("torchrun_one_process", 40, 15, gpu_checks.torchrun_one_process),
     Check("resume_after_kill", 45, 20, gpu_checks.resume_after_kill),
     Check("deploy", 40, 10, gpu_checks.deploy),
-    Check("throughput_vs_torchvision", 40, 15, gpu_checks.throughput_vs_torchvision),
     Check("gpu_tests", 45, 15, gpu_checks.gpu_tests),
     Check("compiled_throughput", 90, 30, gpu_checks.compiled_throughput),
 ]

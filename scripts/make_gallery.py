@@ -89,6 +89,9 @@ FIGURES = [
            "Sandler et al. 2018, Fig. 4: each distinct form of the block. The first (t=1) has no expansion; a "
            "stride-2 block expands 6-fold, filters depthwise and projects linearly, with no skip; where the "
            "volumes agree the input is added (identity).", {"style": "block"}),
+    Figure("mobilenet_v2", "MobileNetV2", "mobilenet_v2",
+           "Sandler et al. 2018, Table 2: the 17 bottlenecks, runs of identical ones collapsed (x2, x3). The "
+           "identity arcs only over blocks whose input and output volumes agree; a long net wraps onto rows."),
     Figure("seed_pattern", "The seed's pattern at N=2, M=3, K=1", SEED,
            "CS231n's INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC on a 32x32x3 input, "
            "10 classes.", {"input_size": (3, 32, 32), "num_classes": 10, "N": 2, "M": 3, "K": 1}),

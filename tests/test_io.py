@@ -5,13 +5,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from convarch.errors import ConfigError, WeightsError
-from convarch.io import UMASK, atomic_write, write_failure, write_text
+from convarch.io import UMASK, atomic_write, make_directory, write_failure, write_text
 
 
 def test_written_files_get_the_umask_mode_not_mkstemps_owner_only(tmp_path: Path) -> None:
@@ -142,3 +143,52 @@ def test_a_real_file_size_limit_during_a_safetensors_save(tmp_path: Path) -> Non
     finally:
         resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_empty_path_is_refused_as_empty_not_as_the_current_directory() -> None:
+    with pytest.raises(ConfigError, match="cannot write to an empty path: give a file name"):
+        write_text("", "x")
+    with pytest.raises(WeightsError, match="empty path"):
+        atomic_write(" ", lambda temp: None, error=WeightsError)
+
+
+def test_a_file_used_as_a_directory_is_named(tmp_path: Path) -> None:
+    (tmp_path / "figure.png").write_text("a file")
+    for target in (tmp_path / "figure.png" / "x.svg", tmp_path / "figure.png" / "a" / "b" / "x.svg"):
+        with pytest.raises(ConfigError, match=r"figure\.png is a file, not a directory; choose another location"):
+            write_text(target, "x")
+    assert (tmp_path / "figure.png").read_text() == "a file"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and /sys are Linux's")
+@pytest.mark.parametrize("directory", ["/dev", "/proc", "/sys", "/proc/self"])
+def test_the_kernels_directories_are_refused_before_anything_is_written(directory: str) -> None:
+    """As root, /dev takes a new regular file without complaint: refused by name, nothing created."""
+    target = Path(directory) / "convarch-io-test.txt"
+    with pytest.raises(ConfigError, match=f"cannot write {target}: {directory[:4]}.* does not take new files"):
+        write_text(target, "x")
+    assert not target.exists()
+
+
+def test_a_link_into_dev_is_refused_but_dev_shm_is_an_ordinary_directory(tmp_path: Path) -> None:
+    (tmp_path / "link").symlink_to("/dev")
+    with pytest.raises(ConfigError, match="/dev holds devices"):
+        write_text(tmp_path / "link" / "x.txt", "x")
+    if Path("/dev/shm").is_dir() and os.access("/dev/shm", os.W_OK):
+        target = Path("/dev/shm") / f"convarch-io-test-{os.getpid()}.txt"
+        try:
+            assert write_text(target, "x").read_text() == "x"
+        finally:
+            target.unlink(missing_ok=True)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and /sys are Linux's")
+def test_a_directory_is_refused_for_the_same_reasons_as_a_file(tmp_path: Path) -> None:
+    """mkdir in /proc fails with "No such file or directory", which named the wrong cause."""
+    with pytest.raises(WeightsError, match=r"cannot create the run directory /proc/run: /proc is the kernel's "
+                       r"process table and does not take new files; choose another"):  # fmt: skip
+        make_directory("/proc/run", what="the run directory", error=WeightsError, advice="choose another")
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match=r"file is a file, not a directory"):
+        make_directory(tmp_path / "file" / "run")
+    assert make_directory(tmp_path / "a" / "b").is_dir()

@@ -14,7 +14,8 @@ class ConvarchError(Exception):
 
     A message names options in the API's words (``batch_size``, ``lr``), never a command-line flag.
     ``options`` lists the keyword arguments its advice names (``advising``), so the CLI can add its own
-    flags for them (``batch_size`` is ``--batch-size``).
+    flags for them (``batch_size`` is ``--batch-size``); an option may carry an example value after a space
+    (``set N=2`` is ``--set N=2``).
     """
 
     exit_code = 1

@@ -65,6 +65,66 @@ def write_failure(failure: BaseException) -> str | None:
     return None
 
 
+# Directories of the kernel's virtual file systems: a file written there is a device node or a kernel
+# setting, never a result (as root, /dev takes a new regular file and nothing tells you). /dev/shm is memory.
+SYSTEM_DIRECTORIES = {"/dev": "holds devices", "/proc": "is the kernel's process table",
+                      "/sys": "is the kernel's device tree"}  # fmt: skip
+ORDINARY_UNDER_SYSTEM = ("/dev/shm",)
+
+
+def writable_target(path: str | os.PathLike, *, error: type[ConvarchError] = ConfigError) -> Path:
+    """``path`` as a ``Path``, refused before any work unless a file can be made there: a name is given, its
+    directory exists and is one, it is not itself a directory, and it is not in /dev, /proc or /sys.
+
+    Every writer checks its target here (through ``atomic_write``, or first thing, before a long job).
+    """
+    if not str(path).strip():
+        raise error("cannot write to an empty path: give a file name")
+    path = Path(path).expanduser()
+    parent = path.parent
+    existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise error(f"cannot write {path}: {existing} is a file, not a directory; choose another location")
+    if not parent.is_dir():
+        raise error(f"cannot write {path}: the directory {parent} does not exist; create it first")
+    if path.is_dir():
+        raise error(f"cannot write {path}: it is a directory; give a file name")
+    if refusal := _system_directory(parent.resolve()):
+        raise error(f"cannot write {path}: {refusal}; choose a location you can write to")
+    return path
+
+
+def _system_directory(where: Path) -> str | None:
+    """Why ``where`` (resolved) takes no new files, when it is in /dev, /proc or /sys; None otherwise."""
+    for top, what in SYSTEM_DIRECTORIES.items():
+        inside = where == Path(top) or Path(top) in where.parents
+        if inside and not any(where == Path(o) or Path(o) in where.parents for o in ORDINARY_UNDER_SYSTEM):
+            return f"{top} {what} and does not take new files"
+    return None
+
+
+def make_directory(
+    path: str | os.PathLike, *, what: str = "the directory", error: type[ConvarchError] = ConfigError,
+    advice: str | None = None,
+) -> Path:  # fmt: skip
+    """Create the directory ``path`` (and its parents) for outputs, refused with ``writable_target``'s reasons
+    (a file in the way, a system directory) and, when the system refuses, ``write_failure``'s words."""
+    if not str(path).strip():
+        raise error(f"cannot create {what}: the path is empty; give a directory name")
+    path = Path(path).expanduser()
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and not existing.is_dir():
+        raise error(f"cannot create {what} {path}: {existing} is a file, not a directory; {_advice(None, advice)}")
+    if refusal := _system_directory(path.resolve()):
+        raise error(f"cannot create {what} {path}: {refusal}; {_advice(None, advice)}")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as failure:
+        reason = write_failure(failure)
+        raise error(f"cannot create {what} {path}: {reason}; {_advice(reason, advice)}") from None
+    return path
+
+
 def atomic_write(
     path: str | os.PathLike,
     write: Callable[[str], object],
@@ -79,11 +139,7 @@ def atomic_write(
     or forbidden directory) raises ``error`` naming the file, the reason, what was kept, and ``advice`` (by
     default, advice that fits the reason).
     """
-    path = Path(path)
-    if not path.parent.is_dir():
-        raise error(f"cannot write {path}: the directory {path.parent} does not exist; create it first")
-    if path.is_dir():
-        raise error(f"cannot write {path}: it is a directory; give a file name")
+    path = writable_target(path, error=error)
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     except OSError as failure:

@@ -8,6 +8,7 @@ import pytest
 
 import convarch as ca
 from convarch.analysis.findings import RULES, Finding, counts, has_errors
+from convarch.spec.layer_base import PRIMITIVES
 from convarch.spec.layers import BN, FC, GAP, Conv, Relu
 from convarch.spec.nodes import NetSpec, Residual, Seq
 from convarch.spec.volume import Volume, window_output
@@ -136,6 +137,26 @@ def test_a_classifier_on_pooled_features_does_not_dominate() -> None:
     assert [f.rule for f in ca.check("INPUT(8x8x3) -> GAP -> FC10 -> RELU")] == ["activation-on-scores"]
     hidden = ca.check("INPUT(32x32x3) -> GAP -> FC64 -> FC4096 -> FC10")  # a hidden FC can be narrower
     assert [f.layer for f in hidden if f.rule == "fc-dominates"] == ["pre_logits.fc2"]
+
+
+def test_relu6_after_the_last_fc_clips_the_scores() -> None:
+    """MobileNetV2's activation (Sandler et al. §3.4) belongs after hidden layers, as RELU does."""
+    [finding] = ca.check("INPUT(32x32x3) -> CONV3-16 -> RELU6 -> GAP -> FC10 -> RELU6")
+    assert (finding.rule, finding.severity, finding.layer) == ("activation-on-scores", "warning", "pre_logits.relu6_2")
+    assert "clips every class score to [0, 6]" in finding.message and "remove the RELU6" in finding.message
+    assert ca.check("INPUT(32x32x3) -> CONV3-16 -> RELU6 -> GAP -> FC64 -> RELU6 -> FC10") == []  # a hidden FC's
+
+
+def test_the_squashing_activations_are_facts_of_their_primitives() -> None:
+    """The rule reads ``Layer.on_scores``: each primitive that declares it is flagged after the last FC."""
+    squashers = sorted(token for token, cls in PRIMITIVES.items() if cls.on_scores)
+    assert squashers == ["RELU", "RELU6", "SIGMOID", "TANH"]
+    for token in squashers:
+        findings = ca.check(f"INPUT(8x8x3) -> GAP -> FC10 -> {token}")
+        assert [f.rule for f in findings] == ["activation-on-scores"], token
+        assert f"which gives the class scores, it {PRIMITIVES[token].on_scores}." in findings[0].message
+    for token in ("BN", "DROPOUT"):  # affine after the scores: not a squashing activation
+        assert ca.check(f"INPUT(8x8x3) -> GAP -> FC10 -> {token}") == [], token
 
 
 @pytest.mark.parametrize(

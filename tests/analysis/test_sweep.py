@@ -21,7 +21,7 @@ def test_parse_setting() -> None:
     assert parse_setting("m = 2, 4,8") == ("M", [2, 4, 8])
     assert parse_setting("K=0") == ("K", [0])
     for bad in ("N", "N=3..1", "N=a..b", "=1..2", "N=1..2..3"):
-        with pytest.raises(ca.ConfigError, match="--set"):
+        with pytest.raises(ca.ConfigError, match="the setting"):
             parse_setting(bad)
 
 

@@ -44,11 +44,12 @@ def test_a_checkpoint_exports_as_saved_with_its_class_names(capsys, tmp_path: Pa
 
 def test_export_mistakes_are_one_line_and_leave_no_file(capsys, tmp_path: Path) -> None:
     trained = ca.save(ca.build(PATTERN), tmp_path / "trained.safetensors")
+    leave_weights_out = "leave weights out (on the command line: --weights)"
     cases = [
         (["lenet5", "-o", str(tmp_path / "m.tflite")], "unsupported suffix '.tflite'"),
         (["lenet5", "-o", str(tmp_path / "m.onnx"), "--format", "pt2"], "contradicts the suffix"),
         (["lenet5", "-o", str(tmp_path / "no" / "m.onnx")], "does not exist; create it first"),
-        ([str(trained), "-w", str(trained), "-o", str(tmp_path / "m.onnx")], "leave --weights out"),
+        ([str(trained), "-w", str(trained), "-o", str(tmp_path / "m.onnx")], leave_weights_out),
         ([str(tmp_path / "gone.safetensors"), "-o", str(tmp_path / "m.onnx")], "no checkpoint at"),
         (["resnet5", "-o", str(tmp_path / "m.onnx")], "resnet"),
     ]

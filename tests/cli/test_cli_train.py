@@ -143,6 +143,6 @@ def test_training_at_a_size_that_cannot_fit_is_one_clear_message(capsys, monkeyp
     code, _, err = run(capsys, "train", "INPUT(2048x2048x3) -> CONV3-8(s=4) -> GAP -> FC", "--data", "digits")
     assert code == 1 and "Traceback" not in err
     assert (
-        "training at batch 64 (evaluating at 256) on 2048x2048x3 inputs needs about 14.0 GiB, but the cpu has 8.0"
+        "training at batch 64 on 2048x2048x3 inputs needs about 7.0 GiB, over the 6.4 GiB allowed (80% of the 8.0"
         in err
     )

@@ -98,7 +98,7 @@ def test_a_missing_or_read_only_directory_fails_before_the_work(tmp_path: Path, 
 
     monkeypatch.setattr(tempfile, "mkstemp", refuse)  # as root a chmod would not stop the writes
     for suffix in (".onnx", ".pt2", ".safetensors"):
-        with pytest.raises(ExportError, match="permission denied; choose another --out"):
+        with pytest.raises(ExportError, match="permission denied; choose another path"):
             export(model, tmp_path / f"m{suffix}")
     assert _files(tmp_path) == []
 

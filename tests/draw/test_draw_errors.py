@@ -141,7 +141,7 @@ def test_cli_draw_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
     assert "must end in .svg, .png" in capsys.readouterr().err
     assert main(["draw", "vgg16", "--style", "block", "--out", str(tmp_path / "x.svg")]) == 1
     err = capsys.readouterr().err
-    assert "no composite block" in err and "--style volumes" in err and "Traceback" not in err
+    assert "no composite block" in err and "style='volumes'" in err and "--style" in err and "Traceback" not in err
     assert main(["draw", "googlenet", "--at", "inception9", "--out", str(tmp_path / "x.svg")]) == 1
     assert "nearest module paths" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
@@ -150,3 +150,16 @@ def test_cli_draw_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixt
 def test_show_says_how_to_draw_the_model(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["show", "resnet18", "--compact"]) == 0
     assert "convarch draw resnet18 --out resnet18.svg" in capsys.readouterr().out
+
+
+def test_cli_draw_names_what_is_wrong_with_the_out_path(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    existing = tmp_path / "existing.png"
+    existing.write_bytes(b"x")
+    cases = [("", "path is empty: give a file name ending in .svg, .png"),
+             (str(existing / "x.svg"), "existing.png is a file, not a directory"),
+             ("/dev/convarch-draw-test.svg", "/dev holds devices and does not take new files")]  # fmt: skip
+    for out, message in cases:
+        assert main(["draw", "lenet5", "--out", out]) == 1
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err, err
+    assert not Path("/dev/convarch-draw-test.svg").exists() and existing.read_bytes() == b"x"

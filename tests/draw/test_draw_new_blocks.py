@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from tests.draw.geometry import collisions
+from tests.draw.geometry import collisions, read
 
 import convarch as ca
 from convarch.spec.elementwise import Relu6, Sigmoid
@@ -109,3 +109,22 @@ def test_the_se_gate_reads_squeeze_fc_relu_fc_sigmoid_then_scale() -> None:
     for text in (">1x1x16<", ">1x1x256<", ">SIGMOID<", ">gate<", ">identity<"):
         assert text in svg, text
     assert re.search(rf'class="merge" data-path="{gate}"', svg) and not collisions(svg)  # the product node
+
+
+def _loose_arrowheads(svg: str) -> list[tuple[float, float]]:
+    """Arrowhead tips that touch no node, merge or box: an arrow into a bare split point."""
+    _, shapes = read(svg)
+    tips = [tuple(map(float, m.split(","))) for m in re.findall(r'<polygon points="([-\d.]+,[-\d.]+) ', svg)]
+    near = lambda x, y, b: b[0] - 2 <= x <= b[2] + 2 and b[1] - 2 <= y <= b[3] + 2  # noqa: E731
+    return [(x, y) for x, y in tips if not any(near(x, y, shape.extent) for shape in shapes)]
+
+
+@pytest.mark.parametrize(("name", "at", "style"), [("se_resnet50", "layer1.0", "block"),
+                                                   ("se_resnet50", "layer1.0", "graph"),
+                                                   ("resnet34", "layer1.0", "block"),
+                                                   ("inception_resnet_v2", "inception_resnet_a.0", "block"),
+                                                   ("googlenet", "inception3a", "graph"),
+                                                   ("densenet121", "denseblock1", "block")])  # fmt: skip
+def test_every_arrow_ends_at_a_node_not_at_the_split_where_a_shortcut_leaves(name: str, at: str, style: str) -> None:
+    svg = ca.draw(name, style=style, at=at, depth=9).svg
+    assert "<polygon points=" in svg and _loose_arrowheads(svg) == []

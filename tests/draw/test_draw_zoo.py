@@ -147,3 +147,16 @@ def test_a_shortcut_is_named_for_what_it_is() -> None:
     option_a = ca.draw("resnet20", style="block", at="layer2.0").svg
     assert ">shortcut<" in option_a and ">projection<" not in option_a and "ZEROPAD32" in option_a
     assert ">identity<" in ca.draw("resnet20", style="block", at="layer2.1").svg
+
+
+def test_a_long_net_wraps_onto_rows_and_a_short_one_stays_in_one() -> None:
+    """ResNet-152 in one row was 3,000 units wide: its rows now stay under ROW_WIDTH, every block still drawn."""
+    from convarch.draw.volumes import ROW_WIDTH
+
+    long = ca.draw("resnet152")
+    turns = re.findall(r'<polyline[^>]*class="edge wrap"', long.svg)
+    assert len(turns) >= 1 and long.scene.width <= ROW_WIDTH + 60 and not collisions(long.svg)
+    for path in ("features.conv1", "features.layer1.0", "features.layer3.1", "features.layer4.1", "classifier"):
+        assert f'data-path="{path}"' in long.svg, path
+    short = ca.draw("vgg16").svg
+    assert "wrap" not in short

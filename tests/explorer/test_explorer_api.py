@@ -129,3 +129,30 @@ def test_errors_speak_the_api_not_the_command_line(client: Client) -> None:
     reply = client.get("/api/compare.svg", models="resnet20")
     assert reply.status == 422 and "resnet20" in reply.json()["error"]["message"]
     assert "--" not in reply.json()["error"]["message"] and "/api/info" in reply.json()["error"]["message"]
+    plain = client.get("/api/draw", model="vgg11", style="block").json()["error"]["message"]
+    assert "no composite block" in plain and "style='volumes'" in plain and "--" not in plain
+
+
+def test_variables_answers_half_typed_text_with_its_error(client: Client) -> None:
+    """The page asks it on every pause in typing: a text that does not read is an answer, not a failure."""
+    reply = client.get("/api/variables", pattern="INPUT -> [[CONV -> RELU]*N")
+    assert reply.status == 200 and reply.json()["variables"] == []
+    try:
+        ca.parse("INPUT -> [[CONV -> RELU]*N")
+    except ca.PatternError as error:
+        assert reply.json()["error"]["message"] == str(error) and reply.json()["error"]["line"] == error.line
+
+
+def test_an_empty_binding_is_named_in_api_words(client: Client) -> None:
+    reply = client.get("/api/analyze", pattern=SEED, N="", M="3", K="1")
+    assert reply.status == 422 and "N has no value" in reply.json()["error"]["message"]
+    assert "--set" not in reply.json()["error"]["message"]
+
+
+def test_a_bad_binding_or_input_is_named_in_api_words(client: Client) -> None:
+    reply = client.get("/api/analyze", pattern=SEED, N="1 2", M="3", K="1")
+    message = reply.json()["error"]["message"]
+    assert reply.status == 422 and "a binding takes NAME=VALUE such as N=2, got 'N=1 2'" in message
+    reply = client.get("/api/analyze", pattern="INPUT -> CONV3-8 -> GAP -> FC10", input="3x224x224")
+    message = reply.json()["error"]["message"]
+    assert reply.status == 422 and message.startswith("input 3x224x224 reads as 224 channels") and "--" not in message

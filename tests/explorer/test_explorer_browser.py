@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import pytest
 from tests.explorer.explorer_client import SEED
@@ -89,6 +89,9 @@ def page(browser: Any) -> Iterator[Any]:
     tab = context.new_page()
     tab.errors = []
     tab.on("pageerror", lambda error: tab.errors.append(str(error)))
+    tab.console_errors = []  # a failed request (a 4xx) is a console error too
+    tab.on("console", lambda message: tab.console_errors.append(message.text) if message.type == "error" else None)
+    tab.on("response", lambda r: tab.console_errors.append(f"{r.status} {unquote(r.url)}") if r.status >= 400 else None)
     yield tab
     context.close()
 
@@ -123,6 +126,7 @@ def test_typing_the_seed_template_shows_volumes_findings_and_diagram(page: Any, 
     assert set(selected.evaluate_all("nodes => nodes.map(n => n.getAttribute('data-path'))")) == {"pre_logits.fc1"}
     page.screenshot(path=shots / "explorer-seed.png", full_page=True)
     assert page.errors == []
+    assert page.console_errors == []  # no request failed while the template was typed key by key
 
 
 def test_a_syntax_error_shows_line_column_and_caret(page: Any, explorer_url: str, shots: Path) -> None:
@@ -256,3 +260,77 @@ def test_the_report_batch_field_takes_whole_numbers_and_computes_exactly(
     page.locator("#totals").screenshot(path=shots / "report-batch.png")
     page.close()
     assert problems == []
+
+
+def test_an_unknown_view_falls_back_to_explore(page: Any, explorer_url: str) -> None:
+    page.goto(explorer_url + "?view=bogus&model=lenet5")
+    expect(page.locator("#layers table")).to_be_visible()
+    expect(page.locator("#view-explore")).to_be_visible()
+    expect(page.locator('nav button[data-view="explore"]')).to_have_class(re.compile("active"))
+    assert page.errors == [] and page.console_errors == []
+
+
+def test_a_shared_link_with_a_bad_binding_shows_the_api_error(page: Any, explorer_url: str, shots: Path) -> None:
+    link = explorer_url + "?" + urlencode({"N": "-5", "pattern": SEED})
+    page.goto(link)
+    box = page.locator("#error")
+    expect(box).to_contain_text("ConfigError")
+    expect(box).to_contain_text("template variable N must be an integer")
+    expect(page.locator("#totals")).to_be_empty()  # no numbers for bindings the link does not give
+    expect(page.locator("#sliders output").first).to_have_text("-5")
+    page.screenshot(path=shots / "explorer-bad-binding.png")
+    assert page.url == link  # the link is kept as it was shared
+
+
+def test_a_slider_widens_to_the_bound_value(page: Any, explorer_url: str) -> None:
+    page.goto(explorer_url + "?" + urlencode({"pattern": SEED, "N": 99, "M": 3, "K": 1, "input": "32x32x3"}))
+    report = ca.analyze(SEED, input_size=(3, 32, 32), N=99, M=3, K=1)
+    expect(page.locator("#totals")).to_contain_text(f"{report.params:,}")
+    slider = page.locator("#var-N")
+    assert (slider.get_attribute("max"), slider.input_value()) == ("99", "99")
+    assert page.locator("#var-M").get_attribute("max") == "12"
+
+
+def test_a_broken_text_updates_the_url_and_switches_its_sliders_off(page: Any, explorer_url: str, shots: Path) -> None:
+    page.goto(explorer_url)
+    expect(page.locator("#layers table")).to_be_visible()
+    page.locator("#pattern").fill("")
+    expect(page.locator("#error")).to_contain_text("PatternError")
+    expect(page.locator("#results")).to_have_class(re.compile("stale"))
+    expect(page.locator("#var-N")).to_be_disabled()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('pattern') === ''")
+    page.screenshot(path=shots / "explorer-cleared.png")
+    page.locator("#pattern").fill(SEED)  # the text reads again: its sliders come back
+    expect(page.locator("#var-N")).to_be_enabled()
+    expect(page.locator("#results")).not_to_have_class(re.compile("stale"))
+    assert page.console_errors == []
+
+
+def test_the_diagram_at_and_depth_are_fields_kept_in_the_url(page: Any, explorer_url: str, shots: Path) -> None:
+    page.goto(explorer_url + "?model=resnet50&at=layer1.0&style=block")
+    expect(page.locator("#at")).to_have_value("layer1.0")
+    expect(page.locator('#diagram svg [data-path="features.layer1.0.body.conv1"]').first).to_be_attached()
+    expect(page.locator('#diagram svg [data-path^="features.layer2"]')).to_have_count(0)
+    assert "at=layer1.0" in page.url
+    page.locator("#at").fill("layer2.0")
+    expect(page.locator('#diagram svg [data-path="features.layer2.0.body.conv1"]').first).to_be_attached()
+    assert "at=layer2.0" in page.url and "style=block" in page.url
+    page.screenshot(path=shots / "explorer-at.png")
+
+
+def test_a_link_with_a_model_and_a_pattern_says_which_it_shows(page: Any, explorer_url: str) -> None:
+    page.goto(explorer_url + "?pattern=x&model=resnet50")
+    expect(page.locator("#title")).to_contain_text("resnet50")
+    expect(page.locator("#notice")).to_contain_text("both model=resnet50 and a pattern")
+    expect(page.locator("#notice")).to_contain_text("shows the model")
+
+
+def test_a_row_inside_a_collapsed_run_selects_the_run(page: Any, explorer_url: str, shots: Path) -> None:
+    page.goto(explorer_url + "?model=resnet50")
+    expect(page.locator("#diagram svg")).to_be_visible()
+    page.locator('tr[data-path="features.layer3.5.body.conv1"]').click()
+    selected = page.locator("#diagram svg .selected")
+    expect(selected.first).to_be_attached()
+    members = selected.evaluate_all("nodes => nodes.map(n => n.getAttribute('data-members') || '')")
+    assert members and all("features.layer3.5" in m.split() for m in members)
+    page.locator("#diagram").screenshot(path=shots / "explorer-run-selected.png")

@@ -81,9 +81,13 @@ def test_pattern_length_is_the_parser_limit(client: Client, word: str) -> None:
 
 @pytest.mark.parametrize("text", ["x" * 150, "y" * 5_000, "resnet*" + "x" * 150])
 def test_no_error_echoes_unbounded_input(client: Client, text: str) -> None:
-    for path, field in [("/api/analyze", "pattern"), ("/api/analyze", "model"), ("/api/info", "model")]:
-        reply = client.request("POST", path, f"{field}={text}".encode())
-        assert 400 <= reply.status < 500 and len(reply.body) < 3_000, (path, field, reply.status, len(reply.body))
+    seed = urlencode({"pattern": SEED})
+    for path, fields in [("/api/analyze", f"pattern={text}"), ("/api/analyze", f"model={text}"),
+                         ("/api/info", f"model={text}"), ("/api/analyze", f"{seed}&N={text}&M=1&K=1"),
+                         ("/api/analyze", f"{seed}&{text}=1"), ("/api/sweep", f"{seed}&N={text}"),
+                         ("/api/draw", f"model=lenet5&at={text}"), ("/api/compare", f"models={text}")]:  # fmt: skip
+        reply = client.request("POST", path, fields.encode())
+        assert 400 <= reply.status < 500 and len(reply.body) < 3_000, (path, fields[:40], reply.status, len(reply.body))
 
 
 def test_work_per_request_is_bounded(client: Client) -> None:

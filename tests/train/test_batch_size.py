@@ -80,3 +80,25 @@ def test_an_evaluation_that_reads_no_image_fails_instead_of_reporting_zero(tmp_p
     monkeypatch.setattr(sys.modules["convarch.data.loader"], "decode", lambda path, **_: (None, "unreadable"))
     with pytest.raises(ca.DataError, match=r"no image of .* \(val\) could be read, so nothing was evaluated"):
         ca.evaluate(result.model, root, device="cpu")
+
+
+def test_a_batch_larger_than_the_training_set_is_cut_to_it_and_says_so() -> None:
+    """The run once took one short batch at the rate scaled for the batch asked for (7.8 for 5000 on digits);
+    now it trains on the whole set per step at the rate of the batch it uses, and says so."""
+    from io import StringIO
+
+    from rich.console import Console
+
+    seen, hook = count_steps()
+    shown = StringIO()
+    result = ca.train(TINY, "digits", epochs=1, batch_size=5000, labels_per_class=3, threads=1, quiet=True,
+                      on_batch=hook, console=Console(file=shown, width=200))  # fmt: skip
+    assert seen == {"steps": 1, "images": 30}
+    rate = 0.1 * 30 / 64  # the default SGD rate for the 30 images used (the linear scaling rule), not for 5000
+    assert f"batch size 5000 is more than the 30 training images; training on batches of 30, at the learning " \
+           f"rate of that batch ({rate:.3g})" in shown.getvalue()  # fmt: skip
+    assert result.history[0]["lr"] <= rate
+    shown.truncate(0)
+    ca.train(TINY, "digits", epochs=1, batch_size=5000, lr=0.5, labels_per_class=3, quiet=True,
+             console=Console(file=shown, width=200))  # fmt: skip
+    assert "training on batches of 30\n" in shown.getvalue()  # a rate given by hand is kept

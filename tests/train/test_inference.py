@@ -67,7 +67,7 @@ def test_checkpoint_arguments_that_are_not_convarch_checkpoints(tmp_path) -> Non
 
     plain = tmp_path / "resnet.pth"
     torch.save({"w": torch.zeros(1)}, plain)
-    with pytest.raises(ca.WeightsError, match="plain state dict.*convarch export MODEL --weights"):
+    with pytest.raises(ca.WeightsError, match="plain state dict.*export its network with these weights"):
         ca.evaluate(plain, "digits")
     with pytest.raises(ca.WeightsError, match="directory without best.safetensors"):
         ca.evaluate(tmp_path, "digits")
@@ -137,7 +137,7 @@ def test_evaluate_lists_the_files_it_skipped(tmp_path: Path) -> None:
 
 def test_a_single_path_is_one_file_not_its_characters(run: ca.TrainResult, tmp_path: Path) -> None:
     good = write_image(tmp_path / "digit.png", "L", size=(28, 28))
-    for single in (str(good), good):
+    for single in (str(good), good, bytes(good)):  # bytes: a path as os.fsencode gives it
         (prediction,) = ca.predict(run.out / "best.safetensors", single, topk=2)
         assert prediction.path == str(good) and len(prediction.top) == 2 and not prediction.error
     # The sibling in save: a string of class names would have named the classes after its characters.

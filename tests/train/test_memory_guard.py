@@ -6,11 +6,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from tests.train.helpers import TINY, write_image
 
 import convarch as ca
 from convarch.data import load_data
-from convarch.train.memory import inference_bytes
+from convarch.train.memory import eval_batch_size, inference_bytes
 
 MiB = 2**20
 
@@ -29,16 +30,32 @@ def test_training_that_cannot_fit_is_refused_before_the_data_is_loaded(tmp_path:
     memory(64 * MiB)
     monkeypatch.setattr(sys.modules["convarch.train.run"], "load_data", None)  # loading would be a TypeError
     wide = "INPUT(64x64x1) -> CONV3-64 -> RELU -> GAP -> FC10"
-    expected = r"training at batch 64 \(evaluating at 256\) on 64x64x1 inputs needs about 0\.\d GiB, but the cpu has "
-    with pytest.raises(ca.ConfigError, match=expected + r"0\.1 GiB available\. Use a network with a smaller INPUT"):
+    expected = r"training at batch 64 on 64x64x1 inputs needs about \d+ MiB, over the 51 MiB allowed \(80% of "
+    with pytest.raises(ca.ConfigError, match=expected + r"the 64 MiB the cpu has available\)\. Use a network"):
         ca.train(wide, "digits", out=tmp_path / "run", epochs=1, quiet=True)
     assert not (tmp_path / "run").exists()
+
+
+def test_evaluation_during_training_shrinks_its_batch_to_fit(memory) -> None:
+    """Evaluating at 256 needs more than training at batch 2 here; a smaller batch could never pass the check,
+    so the evaluations take a batch that fits (in eval mode the batch does not change the numbers)."""
+    net = "INPUT(64x64x1) -> CONV3-16 -> RELU -> GAP -> FC10"
+    report = ca.analyze(net)
+    memory(int(inference_bytes(report, 40) / 0.8) + 1)  # batch 2's steps fit, evaluating at 256 would not
+    assert report.training_bytes(2) < inference_bytes(report, 40) < inference_bytes(report, 256)
+    result = ca.train(net, "digits", epochs=1, batch_size=2, labels_per_class=2, quiet=True)
+    assert result.history[0]["val_top1"] >= 0
+    model = ca.build(net)
+    assert eval_batch_size(model, 2, torch.device("cpu")) == 40
+    assert eval_batch_size(model, 64, torch.device("cpu")) == 64  # never below the training batch
+    memory(2**40)
+    assert eval_batch_size(model, 2, torch.device("cpu")) == 256
 
 
 def test_a_dataset_that_cannot_be_held_at_the_input_size_is_refused_before_resizing(memory) -> None:
     memory(32 * MiB)  # the network fits; digits at 128x128 (1,797 x 16 KiB = 28 MiB) does not
     with pytest.raises(ca.ConfigError, match=r"holding digits \(1,797 images\) at 128x128x1 in memory needs about "
-                       r"0\.0 GiB.*smaller INPUT: the images of digits are 28x28"):  # fmt: skip
+                       r"28 MiB, over the 26 MiB allowed.*smaller INPUT: the images of digits are 28x28"):  # fmt: skip
         ca.train("INPUT(128x128x1) -> GAP -> FC10", "digits", epochs=1, batch_size=2, quiet=True)
 
 
@@ -53,6 +70,13 @@ def test_evaluate_and_predict_refuse_a_forward_pass_that_cannot_fit(tmp_path: Pa
     image = write_image(tmp_path / "x.png", size=(16, 16))
     with pytest.raises(ca.ConfigError, match=r"a forward pass of 1 image\(s\) at 16x16x1 needs about"):
         ca.predict(model, image)
+
+
+def test_evaluate_names_missing_preprocessing_before_memory(memory) -> None:
+    """Advising a smaller batch first was a dead end: at batch 1 the missing preprocessing refused it anyway."""
+    memory(1000)
+    with pytest.raises(ca.DataError, match="records no preprocessing"):
+        ca.evaluate(ca.build(TINY), "digits", batch_size=4096)
 
 
 def test_the_inference_estimate_counts_live_layers_not_every_activation() -> None:

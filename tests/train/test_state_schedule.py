@@ -85,6 +85,12 @@ def test_default_rates_scale_with_the_batch() -> None:
         TrainConfig(optimizer="adam")
 
 
+@pytest.mark.parametrize("lr", [float("inf"), float("-inf"), float("nan"), 0.0, -0.1])
+def test_a_rate_that_is_not_positive_and_finite_is_refused(lr: float) -> None:
+    with pytest.raises(ca.ConfigError, match="learning rate must be a positive finite number"):
+        TrainConfig(lr=lr)
+
+
 @pytest.mark.parametrize("name", ["sgd", "adamw"])
 def test_resumed_optimizer_state_takes_its_parameters_memory_layout(name: str) -> None:
     """CUDA's fused optimizers refuse state whose strides differ from the parameter's (a channels_last conv

@@ -168,8 +168,10 @@ def test_integer_or_non_finite_weights_are_refused_with_the_key(saved: Path, tmp
 
 
 def test_create_model_refuses_a_network_too_big_to_allocate_before_allocating() -> None:
+    with pytest.raises(ca.ConfigError, match="num_classes is too large: 1,000,000,000; the limit is 65,536"):
+        ca.create_model("lenet5", num_classes=10**9)  # refused as a width before any parameter count
     with pytest.raises(ca.SizingError, match="over the build limit of 2,000,000,000"):
-        ca.create_model("lenet5", num_classes=10**9)  # 84 x 10^9 parameters: 336 GB
+        ca.create_model("INPUT(224x224x3) -> CONV3-64 -> FC65536 -> FC10")  # 2.1 x 10^11 parameters: 841 GB
 
 
 def test_save_refuses_weights_its_spec_cannot_rebuild_and_names_reset_classifier(tmp_path: Path) -> None:
@@ -185,15 +187,34 @@ def test_save_refuses_weights_its_spec_cannot_rebuild_and_names_reset_classifier
     grey.features.conv1 = torch.nn.Conv2d(3, 6, 5, padding=2)
     with pytest.raises(ca.ConfigError, match="features.conv1.weight is .* make the change through the spec|in_chans"):
         ca.save(grey, tmp_path / "grey.safetensors")
-    with pytest.raises(ca.ConfigError, match="features.conv1.weight is "):  # before any work, not at the first save
+    with pytest.raises(
+        ca.ConfigError, match=r"features.conv1 is Conv2d\(3, 6"
+    ):  # before any work, not at the first save
         ca.train(grey, "digits", epochs=1, out=tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_save_and_train_refuse_a_swapped_module_without_weights(tmp_path: Path) -> None:
+    model = ca.build("INPUT(28x28x1) -> CONV3-8 -> RELU -> POOL2 -> FC10")
+    model.features.relu1 = torch.nn.Tanh()  # no weights: only the module's type tells it from the spec's
+    model.features.pool1 = torch.nn.AvgPool2d(2)
+    with pytest.raises(ca.ConfigError, match=r"features.relu1 is Tanh\(\) but the spec builds ReLU.*features.pool1 "
+                       r"is AvgPool2d.* but the spec builds MaxPool2d.*through the spec"):  # fmt: skip
+        ca.save(model, tmp_path / "act.safetensors")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(ca.ConfigError, match=r"features.relu1 is Tanh\(\)"):  # the trainer's checkpoints too
+        ca.train(model, "digits", epochs=1, out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+    strided = ca.build("INPUT(28x28x1) -> CONV3-8 -> RELU -> POOL2 -> FC10")
+    strided.features.pool1 = torch.nn.MaxPool2d(2, stride=1)  # same type, other settings
+    with pytest.raises(ca.ConfigError, match=r"features.pool1 is MaxPool2d\(.*stride=1"):
+        ca.save(strided, tmp_path / "strided.safetensors")
 
 
 def test_load_says_what_a_torch_file_or_a_directory_is(tmp_path: Path) -> None:
     torch.save(ca.create_model("lenet5").state_dict(), tmp_path / "lenet5.pth")
     with pytest.raises(ca.WeightsError, match=r"is a PyTorch file \(torch.save\).*ca.create_model\(name or pattern, "
-                       r"weights=path\)"):  # fmt: skip
+                       r"weights='lenet5.pth'\)"):  # fmt: skip
         ca.load(tmp_path / "lenet5.pth")
     with pytest.raises(ca.WeightsError, match="is a directory, not a checkpoint"):
         ca.load(tmp_path)

@@ -52,7 +52,7 @@ def test_truncated_files_are_refused(tmp_path: Path) -> None:
 
 def test_garbage_and_unsupported_formats(tmp_path: Path) -> None:
     (tmp_path / "noise.pth").write_bytes(b"this is not a checkpoint")
-    with pytest.raises(ca.WeightsError, match="truncated or corrupt"):
+    with pytest.raises(ca.WeightsError, match="is not a PyTorch file.*unreadable, corrupt"):
         read_state_dict(tmp_path / "noise.pth")
     (tmp_path / "weights.npz").write_bytes(b"PK-not-really")
     with pytest.raises(ca.WeightsError, match="unsupported weights format '.npz'"):
@@ -60,6 +60,32 @@ def test_garbage_and_unsupported_formats(tmp_path: Path) -> None:
     torch.save({"epoch": 3, "lr": 0.1}, tmp_path / "no_tensors.pth")
     with pytest.raises(ca.WeightsError, match="holds no state dict"):
         read_state_dict(tmp_path / "no_tensors.pth")
+
+
+def test_each_wrong_file_is_named_for_what_it_is(tmp_path: Path) -> None:
+    noise = tmp_path / "model-2025.pth"
+    noise.write_bytes(bytes(range(256)) * 16)  # not a pickle at all: no talk of Python objects or trust
+    with pytest.raises(ca.WeightsError, match=r"model-2025.pth is not a PyTorch file.*corrupt") as caught:
+        ca.create_model("resnet18", weights=str(noise))
+    assert "Python objects" not in str(caught.value)
+    misnamed = tmp_path / "x.safetensors"
+    torch.save(ca.create_model("lenet5").state_dict(), misnamed)
+    with pytest.raises(ca.WeightsError, match=r"x.safetensors is a PyTorch file \(torch.save\) with a .safetensors "
+                       r"name.*rename it to x.pth"):  # fmt: skip
+        ca.create_model("lenet5", weights=str(misnamed))
+    with pytest.raises(ca.WeightsError, match=r"rename it to x.pth.*weights='x.pth'"):
+        ca.load(misnamed)
+    torch.save(ca.create_model("lenet5"), tmp_path / "whole.pt")  # a whole pickled module, not a state dict
+    for call in (
+        lambda: ca.load(tmp_path / "whole.pt"),
+        lambda: ca.create_model("lenet5", weights=str(tmp_path / "whole.pt")),
+    ):
+        with pytest.raises(ca.WeightsError, match=r"holds a pickled convarch.nn.model.ConvNet object.*could run code"
+                           r".*torch.save\(model.state_dict\(\)"):  # fmt: skip
+            call()
+    (tmp_path / "x.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(2000))
+    with pytest.raises(ca.WeightsError, match=r"x.png is not a checkpoint: it is a PNG image"):
+        ca.load(tmp_path / "x.png")
 
 
 def test_missing_path_and_unknown_text(tmp_path: Path) -> None:

@@ -68,7 +68,8 @@ RULES: dict[str, Rule] = {
         Rule("linear-stack", "info",
              "two CONV/FC layers with nothing nonlinear between them: one linear map (intended in a linear "
              "bottleneck)"),
-        Rule("activation-on-scores", "warning", "a RELU or TANH after the last FC clips or squashes the class scores"),
+        Rule("activation-on-scores", "warning",
+             "an activation after the last FC (RELU, RELU6, SIGMOID, TANH) clips or squashes the class scores"),
         Rule("softmax-output", "info",
              "the network ends in SOFTMAX: training's cross-entropy needs the scores before it"),
     )

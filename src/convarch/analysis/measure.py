@@ -291,14 +291,29 @@ def available_memory(device: torch.device) -> int | None:
     return None
 
 
-def check_fits(need: int, device: torch.device, what: str, fix: str) -> None:
-    """Refuse, before any work, ``what`` when its estimated ``need`` (bytes) is over 80% of what ``device`` has
-    available: the allocator would fail mid-run with a traceback, or the system would start swapping."""
+MEMORY_SHARE = 0.8  # of what the device has available: the rest is left to the allocator's slack and the system
+
+
+def allowed_memory(device: torch.device) -> int | None:
+    """Bytes a run may plan to use on ``device`` (``MEMORY_SHARE`` of what it has available), or None when unknown."""
     free = available_memory(device)
-    if free is not None and need > 0.8 * free:
+    return None if free is None else int(MEMORY_SHARE * free)
+
+
+def _size(size: float) -> str:
+    """GiB, or MiB under one GiB: "needs 0.1 GiB, over the 0.1 GiB allowed" said nothing."""
+    return f"{size / 2**30:.1f} GiB" if size >= 2**30 else f"{size / 2**20:.0f} MiB"
+
+
+def check_fits(need: int, device: torch.device, what: str, fix: str) -> None:
+    """Refuse, before any work, ``what`` when its estimated ``need`` (bytes) is over ``MEMORY_SHARE`` of what
+    ``device`` has available: the allocator would fail mid-run with a traceback, or the system would start
+    swapping. The message states the limit, so the estimate can be compared with it."""
+    free = available_memory(device)
+    if free is not None and need > MEMORY_SHARE * free:
         raise ConfigError(
-            f"{what} needs about {need / 2**30:.1f} GiB, but the {device.type} has {free / 2**30:.1f} GiB "
-            f"available. {fix}"
+            f"{what} needs about {_size(need)}, over the {_size(MEMORY_SHARE * free)} allowed "
+            f"({MEMORY_SHARE:.0%} of the {_size(free)} the {device.type} has available). {fix}"
         )
 
 

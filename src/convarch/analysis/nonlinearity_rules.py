@@ -6,13 +6,15 @@ outputs are the class scores. Three departures are worth a word:
 - two CONV/FC layers with nothing nonlinear between them compose into one linear map. That is a note,
   not a mistake: MobileNetV2's linear bottleneck (Sandler et al. 2018, §3.2) projects with a 1x1 CONV
   and BN on purpose, and a depthwise-separable conv is two linear CONVs by design;
-- a RELU or TANH after the last FC clips or squashes the class scores (a warning);
+- a RELU, RELU6, SIGMOID or TANH after the last FC clips or squashes the class scores (a warning);
 - a trailing SOFTMAX makes the network output probabilities. A cross-entropy loss applies log-softmax
   itself, so the SOFTMAX belongs to inference only (a note).
 
 The stack rule follows the data, not the order of the layers: it walks the spec (``spec.walk``) and
 combines what each node's input meets first and what its output last came from. A residual add ends
-a linear chain (the sum is not the conv's output), as do branches and dense blocks.
+a linear chain (the sum is not the conv's output), as do branches and dense blocks. Which layers are
+linear maps, which keep one linear, and what each does to class scores are facts of the primitives
+(``Layer.linear``, ``Layer.is_affine()``, ``Layer.on_scores``), so a new primitive needs no edit here.
 """
 
 from __future__ import annotations
@@ -20,19 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from convarch.analysis.findings import Finding
-from convarch.spec.layers import Layer, Pool
+from convarch.spec.layers import Layer
 from convarch.spec.nodes import NetSpec, Node
 from convarch.spec.volume import Volume
 from convarch.spec.walk import Context, Interpreter, Step, walk_network
-
-LINEAR_KINDS = frozenset({"CONV", "FC"})
-# Layers that keep a linear map linear: an affine BN (in eval), dropout (a scale), reshapes, zero
-# padding, and averaging (GAP, an avg POOL, LeNet's SUBSAMPLE: a scaled window sum).
-AFFINE_KINDS = frozenset({"BN", "DROPOUT", "FLATTEN", "ZEROPAD", "GAP", "SUBSAMPLE"})
-SCORE_SQUASHERS = {
-    "RELU": "clips every negative class score to 0, so a class whose score is at or below 0 gets no gradient",
-    "TANH": "bounds every class score to ±a, so the softmax over them can never be confident",
-}
 
 
 @dataclass(frozen=True)
@@ -47,10 +40,6 @@ class _Ends:
 _OPAQUE = _Ends(None, None, False)  # a node that ends any linear chain: an add, a concat, a nonlinearity
 
 
-def _is_affine(layer: Layer) -> bool:
-    return layer.kind in AFFINE_KINDS or (isinstance(layer, Pool) and layer.type == "avg")
-
-
 class _Stacks(Interpreter[_Ends]):
     """Records each pair of CONV/FC layers with only affine layers between them."""
 
@@ -58,10 +47,10 @@ class _Stacks(Interpreter[_Ends]):
         self.pairs: list[tuple[Step, Step]] = []
 
     def layer(self, layer: Layer, vin: Volume, vout: Volume, path: str, ctx: Context) -> _Ends:
-        if layer.kind in LINEAR_KINDS:
+        if layer.linear:
             step = Step(path, layer, vin, vout, ctx.aux)
             return _Ends(step, step, False)
-        return _Ends(None, None, True) if _is_affine(layer) else _OPAQUE
+        return _Ends(None, None, True) if layer.is_affine() else _OPAQUE
 
     def sequence(self, named: list[tuple[str, _Ends]], path: str) -> _Ends:
         first = last = None
@@ -113,7 +102,7 @@ def linear_stack_findings(spec: NetSpec, rows: dict[str, int]) -> list[Finding]:
 
 
 def output_findings(steps: list[Step]) -> list[Finding]:
-    """A RELU/TANH or a SOFTMAX after the last FC (or RBF) of the main path."""
+    """A squashing activation (``Layer.on_scores``) or a SOFTMAX after the last FC (or RBF) of the main path."""
     main = [(i, s) for i, s in enumerate(steps, 1) if not s.aux]
     last = max((i for i, s in main if s.layer.classifier), default=0)
     if not last:
@@ -124,10 +113,10 @@ def output_findings(steps: list[Step]) -> list[Finding]:
         if index <= last:
             continue
         where = f"{step.layer.text()} on {step.input}: after the last {classifier.layer.kind} ({classifier.path})"
-        if step.layer.kind in SCORE_SQUASHERS:
+        if step.layer.on_scores:
             findings.append(Finding(
                 "warning", "activation-on-scores", step.path,
-                f"{where}, which gives the class scores, it {SCORE_SQUASHERS[step.layer.kind]}. "
+                f"{where}, which gives the class scores, it {step.layer.on_scores}. "
                 f"Fix: remove the {step.layer.kind}; a nonlinearity belongs after hidden layers only.",
                 index,
             ))  # fmt: skip

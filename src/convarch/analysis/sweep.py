@@ -42,14 +42,16 @@ def parse_setting(text: str) -> tuple[str, list[Any]]:
     if match := _RANGE.match(text):
         name, low, high = _name(match[1]), int(match[2]), int(match[3])
         if low > high:
-            raise ConfigError(f"empty range in --set {text!r}: {low} is above {high}; write it as {name}={high}..{low}")
+            message = f"empty range in the setting {text!r}: {low} is above {high}; write it as {name}={high}..{low}"
+            raise ConfigError(message)
         _check_top(text, name, high)  # before the list exists: N=1..10**24 must not be enumerated
         return name, list(range(low, high + 1))
     if match := _LIST.match(text):
         values = [int(v) for v in match[2].split(",")]
         _check_top(text, _name(match[1]), max(values))
         return _name(match[1]), values
-    raise ConfigError(f"cannot read --set {text!r}: write NAME=LOW..HIGH (N=1..3) or NAME=V1,V2,... (N=1,2,4)")
+    message = f"cannot read the setting {text!r}: write NAME=LOW..HIGH (N=1..3) or NAME=V1,V2,... (N=1,2,4)"
+    raise advising(ConfigError(message), "set")
 
 
 def _name(text: str) -> str:
@@ -60,7 +62,7 @@ def _name(text: str) -> str:
 def _check_top(text: str, name: str, top: int) -> None:
     limit, what = (MAX_DIM, "width") if name in BIND_OPTIONS else (MAX_REPEAT, "repeat")
     if top > limit:
-        raise ConfigError(f"--set {text!r}: {name} goes up to {top:,}, over the {what} limit of {limit:,}")
+        raise ConfigError(f"the setting {text!r}: {name} goes up to {top:,}, over the {what} limit of {limit:,}")
 
 
 @dataclass

@@ -27,8 +27,10 @@ from convarch.cli import explorer_commands  # noqa: F401  isort: skip
 
 
 def flag(option: str) -> str:
-    """The command-line spelling of an API option: ``batch_size`` is ``--batch-size``."""
-    return "--" + option.replace("_", "-")
+    """The command-line spelling of an API option: ``batch_size`` is ``--batch-size``; an option given with
+    an example value keeps it (``set N=2`` is ``--set N=2``)."""
+    name, space, example = option.partition(" ")
+    return "--" + name.replace("_", "-") + space + example
 
 
 def with_flags(error: ConvarchError) -> str:

@@ -77,22 +77,25 @@ def input_size(text: str | None, *, option: str = "--input") -> tuple[int, int, 
     h, w, c = (int(v) for v in match.groups())
     if not all(1 <= v <= MAX_DIM for v in (h, w, c)):
         raise ConfigError(f"{option} dimensions must be from 1 to {MAX_DIM:,}, got {text!r}")
-    mistake = Volume(c, h, w).order_mistake(f"--input {text.strip()}", text=True)
+    mistake = Volume(c, h, w).order_mistake(f"{option} {text.strip()}", text=True)
     if mistake:
         raise ConfigError(mistake)
     return (c, h, w)
 
 
-def settings(items: list[str] | None) -> dict[str, Any]:
-    """``["N=2", "optional=keep"]`` -> ``{"N": 2, "optional": "keep"}``; values are whole numbers or names."""
+def settings(items: list[str] | None, *, option: str = "--set") -> dict[str, Any]:
+    """``["N=2", "optional=keep"]`` -> ``{"N": 2, "optional": "keep"}``; values are whole numbers or names.
+
+    ``option`` names the field in the messages (the explorer's query calls each one a binding).
+    """
     values: dict[str, Any] = {}
     for item in items or []:
         match = _SETTING.fullmatch(item)
         if match is None:
-            raise ConfigError(f"--set takes NAME=VALUE such as N=2, got {item!r}")
+            raise ConfigError(f"{option} takes NAME=VALUE such as N=2, got {item!r}")
         name, value = match.groups()
         if name in values:
-            raise ConfigError(f"--set {name} is given twice")
+            raise ConfigError(f"{option} {name} is given twice")
         values[name] = int(value) if value.isascii() and value.isdigit() and len(value) < 19 else value
     return values
 

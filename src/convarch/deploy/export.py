@@ -96,7 +96,7 @@ def export_pt2(
                 )
             result.append(outcome)
 
-    atomic_write(path, write, error=ExportError, advice="choose another --out")
+    atomic_write(path, write, error=ExportError, advice="choose another path")
     return Exported(path, "pt2", time.perf_counter() - started, result[0] if result else None)
 
 
@@ -111,5 +111,5 @@ def export_checkpoint(model: nn.Module, path: str | os.PathLike) -> Exported:
         raise ConfigError(
             f"a .safetensors export holds a convarch model; got {type(model).__name__}. Export ONNX or pt2"
         )
-    saved = save(model, path, error=ExportError, advice="choose another --out")
+    saved = save(model, path, error=ExportError, advice="choose another path")
     return Exported(saved, "safetensors", time.perf_counter() - started)

@@ -23,7 +23,7 @@ from torch import nn
 from convarch.deploy.check import FP32_TOLERANCE, OutputCheck, check_against, input_size_of
 from convarch.deploy.program import export_program, first_line, inference_copy, quiet_exporter
 from convarch.deploy.runtime import OnnxRuntimeModel, require, session
-from convarch.errors import ConfigError, ConvarchError, ExportError
+from convarch.errors import ConfigError, ConvarchError, ExportError, advising
 from convarch.io import atomic_write, write_failure
 
 PREPROCESS_KEYS = ("resize", "crop", "mean", "std", "interpolation")
@@ -83,7 +83,7 @@ def check_destination(path: Path) -> None:
     try:  # a probe, since access() says yes to root in a read-only directory and cannot see a read-only mount
         fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as failure:
-        raise ExportError(f"cannot write {path}: {write_failure(failure)}; choose another --out") from None
+        raise ExportError(f"cannot write {path}: {write_failure(failure)}; choose another path") from None
     os.close(fd)
     os.unlink(probe)
 
@@ -114,10 +114,9 @@ def export_onnx(
     program = to_onnx_program(model, size, dynamic_batch=dynamic_batch, opset=opset)
     written = program.model.opset_imports.get("")
     if opset is not None and written != opset:  # the exporter falls back to its default without an error
-        raise ConfigError(
-            f"the torch exporter cannot write ONNX opset {opset} for this model (it fell back to {written}); leave "
-            f"--opset out for opset {written}, or give one it can convert to (17 and later)"
-        )
+        message = (f"the torch exporter cannot write ONNX opset {opset} for this model (it fell back to {written}); "
+                   f"leave opset out for opset {written}, or give one it can convert to (17 and later)")  # fmt: skip
+        raise advising(ConfigError(message), "opset")
     program.model.metadata_props.update(metadata(model, size))
     result: list[OutputCheck] = []
 
@@ -126,7 +125,7 @@ def export_onnx(
         if check:
             result.append(check_file(model, temp, size, tolerance=tolerance))
 
-    atomic_write(path, write, error=ExportError, advice="choose another --out")
+    atomic_write(path, write, error=ExportError, advice="choose another path")
     return Exported(path, "onnx", time.perf_counter() - started, result[0] if result else None)
 
 

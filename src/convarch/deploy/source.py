@@ -43,14 +43,12 @@ def model_for_export(
     checkpoint = _checkpoint_path(source)
     if checkpoint is not None:
         if weights is not None:
-            raise ConfigError(f"{source} is a checkpoint and holds its weights; leave --weights out")
+            raise advising(ConfigError(f"{source} is a checkpoint and holds its weights; leave weights out"), "weights")
         weights = str(checkpoint)
     weights_file = _local_weights(source, weights)
     if weights_file is not None and out is not None and Path(out).exists() and os.path.samefile(weights_file, out):
-        raise WeightsError(
-            f"{out} is the weights file being exported ({weights}): writing it would replace those weights. "
-            "Give --out another path."
-        )
+        message = f"{out} is the weights file being exported ({weights}): writing it would replace those weights"
+        raise advising(WeightsError(f"{message}; export to another path"), "out")
     kept = checkpoint_classes(weights_file) if num_classes is None and weights_file is not None else None
     if kept is not None:
         num_classes = kept[0]
@@ -89,10 +87,9 @@ def _checkpoint_path(source: str) -> Path | None:
         return None
     header = read_header(path) if path.suffix.lower() == ".safetensors" else {}
     if header.get("format") != FORMAT:
-        raise WeightsError(
-            f"{path} is not a convarch checkpoint, so it does not say which network it holds; name the network "
-            f"and pass the file as weights: convarch export MODEL --weights {path} --out FILE"
-        )
+        message = (f"{path} is not a convarch checkpoint, so it does not say which network it holds; name the "
+                   "network and pass the file as its weights")  # fmt: skip
+        raise advising(WeightsError(message), "weights")
     return path
 
 

@@ -15,7 +15,7 @@ from convarch.draw.scene import Frag, Poly, Scene, Text, finish, line
 from convarch.draw.style import LABEL, SMALL, arrow_lines, colour_of
 from convarch.draw.units import Unit, run_label, shortcut_name, summary
 from convarch.draw.vertical import Line, NodeText, VerticalLayout, node
-from convarch.errors import ConfigError
+from convarch.errors import ConfigError, advising
 
 FIGURE_GAP = 40.0
 ROW_WIDTH = 1500.0  # figures wrap onto a new row past this width
@@ -90,7 +90,7 @@ def figure(part: Part, depth: int | None) -> Frag:
         body = layout.unit(Unit(part, opened=not isinstance(part, LayerPart)), 0)
     frag = Frag()
     frag.place(start, 0, 0)
-    frag.add(_edge(start.out[1]))
+    frag.add(_edge(start.out[1], arrow=not body.junction))
     frag.place(body, 0, start.out[1] + 18)
     heading = f"{part.path}: {part.title}" if part.title and part.title != part.path else part.path
     x0 = frag.box[0]
@@ -98,8 +98,8 @@ def figure(part: Part, depth: int | None) -> Frag:
     return frag
 
 
-def _edge(y: float) -> Poly:
-    return line((0, y), (0, y + 18), arrow=True, stroke="#333", width=1.1)
+def _edge(y: float, arrow: bool = True) -> Poly:
+    return line((0, y), (0, y + 18), arrow=arrow, stroke="#333", width=1.1)
 
 
 class NoCompositeBlockError(ConfigError):
@@ -110,10 +110,12 @@ def block_scene(network: Network, part: Part | None, depth: int | None, title: s
     if part is None:
         found = list(distinct_blocks(network.body, {}).values())
         if not found:
-            raise NoCompositeBlockError(
-                f"{title} has no composite block (no branches, shortcuts or named blocks), so the block style "
-                "has nothing to draw; draw the whole network with style='volumes' (convarch draw --style volumes) "
-                "or style='graph'"
+            raise advising(
+                NoCompositeBlockError(
+                    f"{title} has no composite block (no branches, shortcuts or named blocks), so the block style "
+                    "has nothing to draw; draw the whole network with style='volumes' or style='graph'"
+                ),
+                "style",
             )
     else:
         found = [part]

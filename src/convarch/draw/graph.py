@@ -53,7 +53,7 @@ def graph_scene(network: Network, depth: int | None, title: str) -> Scene:
     body = layout.chain(network.body, 0)
     frag = Frag()
     frag.place(start, 0, 0)
-    frag.add(line((0, start.out[1]), (0, start.out[1] + 18), arrow=True, stroke="#333", width=1.1))
+    frag.add(line((0, start.out[1]), (0, start.out[1] + 18), arrow=not body.junction, stroke="#333", width=1.1))
     frag.place(body, 0, start.out[1] + 18)
     params, macs = totals(network.body)
     caption = f"{params:,} params; {macs:,} MACs (CONV and FC multiply-adds); input {network.input}"

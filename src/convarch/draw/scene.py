@@ -122,6 +122,7 @@ class Frag:
     # as offsets from the axis, and whether the op into this piece connects every tower to every tower.
     towers: tuple[float, ...] = ()
     crossed: bool = False
+    junction: bool = False  # the flow enters at a split (a shortcut leaves there): the edge in ends bare
 
     def add(self, *shapes: Shape) -> None:
         for shape in shapes:

@@ -61,10 +61,11 @@ def vchain(pieces: list[Frag]) -> Frag:
     for i, piece in enumerate(pieces):
         top = y + (EDGE if i else 0.0) - min(0.0, piece.box[1])  # a label above a piece's entry gets room
         if i:
-            frag.add(line(frag.out, (0, top), arrow=True, stroke="#333", width=1.1))
+            frag.add(line(frag.out, (0, top), arrow=not piece.junction, stroke="#333", width=1.1))
         frag.place(piece, 0, top)
         y = top + piece.box[3]
         frag.out = (piece.out[0], top + piece.out[1])
+    frag.junction = pieces[0].junction
     return frag
 
 
@@ -141,12 +142,15 @@ class VerticalLayout:
         frags = [self.chain(b, level + 1) for b in merge.branches]
         widths = [f.box[2] - f.box[0] for f in frags]
         total = sum(widths) + BRANCH_GAP * (len(frags) - 1)
-        frag, x, top = Frag(), -total / 2, 14.0
+        frag, x, top = Frag(), -total / 2, 22.0
+        frag.junction = True  # the arrows go into the branches, not into the split
         bottom = top + max(f.box[3] for f in frags) + 14
         frag.add(line((0, 0), (0, top / 2), stroke="#333", width=1.1))
         for branch, piece, width in zip(merge.branches, frags, widths, strict=True):
             centre = x - piece.box[0]
-            frag.add(line((0, top / 2), (centre, top / 2), (centre, top), stroke="#333", width=1.1, path=branch.path))
+            into = bool(branch.items) and not piece.junction
+            frag.add(line((0, top / 2), (centre, top / 2), (centre, top), arrow=into, stroke="#333", width=1.1,
+                          path=branch.path))  # fmt: skip
             frag.place(piece, centre, top)
             frag.add(line((centre + piece.out[0], top + piece.out[1]), (centre, bottom), arrow=True, stroke="#333",
                           width=1.1, path=branch.path))  # fmt: skip
@@ -166,6 +170,7 @@ class VerticalLayout:
         main = Chain(merge.path, []) if gate else merge.branches[0]
         side_chain = merge.branches[0] if gate else merge.shortcut
         frag, y = Frag(), 0.0
+        frag.junction = merge.pre is None or not merge.pre.items  # one arrowhead, into the body, not two
         split = 0.0  # the identity takes the raw input; a projection the pre-activated one (He et al. 2016)
         if merge.pre is not None and merge.pre.items:
             pre = self.chain(merge.pre, level + 1)
@@ -174,7 +179,7 @@ class VerticalLayout:
             if merge.shortcut is not None:
                 split = y + 6
         body = self.chain(main, level + 1)
-        frag.add(line((0, y), (0, y + 14), arrow=True, stroke="#333", width=1.1))
+        frag.add(line((0, y), (0, y + 14), arrow=bool(main.items) and not body.junction, stroke="#333", width=1.1))
         frag.place(body, 0, y + 14)
         side_frag = self.chain(side_chain, level + 1) if side_chain is not None and side_chain.items else None
         plus_y = y + 14 + body.out[1] + EDGE + 9
@@ -214,6 +219,7 @@ class VerticalLayout:
     def dense(self, merge: Merge, level: int) -> Frag:
         """Each layer's output joins every later concatenation (Huang et al. 2017, Fig. 1), along buses."""
         frag, y = Frag(), 0.0
+        frag.junction = True  # the input's bus leaves where the flow enters
         sources: list[float] = [0.0]  # where each feature map leaves: the input, then each layer
         joins: list[tuple[float, float]] = []  # each concatenation's (y, left edge)
         vin = merge.vin

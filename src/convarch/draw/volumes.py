@@ -26,6 +26,8 @@ SPLIT = 18.0  # the fan-out and fan-in columns of branches
 BRANCH_GAP = 14.0  # vertical space between two branches
 ARC_RISE = 16.0  # how far a shortcut arc runs above its body
 SHORTCUT = "#2a6fb0"
+ROW_WIDTH = 2000.0  # a longer net wraps onto several rows
+ROW_GAP = 44.0  # between two rows, with the flow running back to the left in the middle
 
 
 def side(n: int) -> float:
@@ -329,10 +331,21 @@ class VolumeLayout:
     def scene(self, title: str) -> Scene:
         net = self.network
         start = volume_frag(net.input, colour_of("INPUT"), ["input"])
-        flow = self.chain(net.body, 0)
+        pieces = [self.unit(u, 0) for u in units(net.body, 0, self.depth, keep)]
+        rows = _rows(pieces, start.out[0])
+        flow = hchain(rows[0])
         frag = Frag()
         frag.place(start, 0, 0)
         frag.place(flow, start.out[0], 0)
+        out, right = (start.out[0] + flow.out[0], flow.out[1]), start.out[0] + flow.box[2]
+        for row in rows[1:]:  # the flow runs on below, entering the next row from the left
+            piece = hchain(row)
+            bottom = frag.box[3]
+            y, mid, edge = bottom + ROW_GAP - piece.box[1], bottom + ROW_GAP / 2, max(right, out[0]) + 10
+            turn = ((edge, out[1]), (edge, mid), (-12, mid), (-12, y), (0, y))
+            frag.add(line(out, *turn, stroke="#333", width=1.1, cls="edge wrap"))
+            frag.place(piece, 0, y)
+            out, right = (piece.out[0], y + piece.out[1]), piece.box[2]
         x, y = frag.box[0], frag.box[3] + 22
         for fill, meaning in self.used.items():  # a legend of the colours used
             swatch = [(c, c) for c in SLICES[:3]] if fill == "slices" else [(fill, fill)]
@@ -342,6 +355,24 @@ class VolumeLayout:
             frag.add(Text(x, y, meaning, SMALL, anchor="start", fill="#444", cls="legend"))
             x += text_width(meaning, SMALL) + 16
         return finish(frag, title=title, caption=[_caption(net)])
+
+
+def _rows(pieces: list[tuple[list[str], Frag, str]], start: float) -> list[list[tuple[list[str], Frag, str]]]:
+    """The top-level pieces split into rows of about equal width, as few as keep each under ``ROW_WIDTH``:
+    ResNet-50 in one row is 3,000 units wide, too wide for a page or a slide to show its labels."""
+    widths = [arrow_frag(lines)[1] + piece.box[2] - piece.box[0] for lines, piece, _ in pieces]
+    count = math.ceil((start + sum(widths)) / ROW_WIDTH)
+    target = (start + sum(widths)) / max(count, 1)
+    rows: list[list[tuple[list[str], Frag, str]]] = [[]]
+    used = start
+    for piece, width in zip(pieces, widths, strict=True):
+        # a new row where this piece overshoots the target by more than leaving it out falls short
+        if rows[-1] and len(rows) < count and used + width - target > target - used:
+            rows.append([])
+            used = 0.0
+        rows[-1].append(piece)
+        used += width
+    return rows
 
 
 def bracketed(inner: Frag, text: str, path: str) -> Frag:

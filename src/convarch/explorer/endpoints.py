@@ -61,16 +61,17 @@ class Answer:
 
 def error_answer(error: ConvarchError) -> Answer:
     """A user's mistake as 4xx JSON: ``{"error": {"type", "message", ...}}``."""
+    return Answer.json(_detail(error), 404 if isinstance(error, UnknownModelError) else 422)
+
+
+def _detail(error: ConvarchError) -> dict[str, Any]:
     detail: dict[str, Any] = {"type": type(error).__name__, "message": _bounded(str(error))}
-    status = 422
     if isinstance(error, PatternError):
         detail.update(reason=_bounded(error.reason), line=error.line, column=error.column,
                       excerpt=_bounded(error.excerpt))  # fmt: skip
     elif isinstance(error, SizingError):
         detail.update(reason=error.reason, layer=error.layer)
-    elif isinstance(error, UnknownModelError):
-        status = 404
-    return Answer.json({"error": detail}, status)
+    return {"error": detail}
 
 
 def _bounded(text: str) -> str:
@@ -93,7 +94,10 @@ def source_of(query: Query) -> str:
 
 def keywords_of(query: Query) -> dict[str, Any]:
     """``input=32x32x3``, ``num_classes=10`` and template bindings (``N=2``) as ``ca.analyze`` keywords."""
-    found = parse_settings([f"{k}={v}" for k, v in query.items() if k not in RESERVED])
+    empty = sorted(k for k, v in query.items() if k not in RESERVED and not v.strip())
+    if empty:
+        raise ConfigError(f"{', '.join(empty)} has no value: give a whole number, such as {empty[0]}=2")
+    found = parse_settings([f"{k}={v}" for k, v in query.items() if k not in RESERVED], option="a binding")
     size = parse_input(query["input"], option="input") if query.get("input") else None
     if size is not None:
         found["input_size"] = size
@@ -132,9 +136,16 @@ def info(query: Query) -> Answer:
 
 
 def variables(query: Query) -> Answer:
-    """The template variables the source uses, so the page can offer a slider for each."""
-    text = source_of(query)
-    spec = resolve(text)
+    """The template variables the source uses, so the page can offer a slider for each.
+
+    The page asks this on every pause in typing, before anything else, and most of what it sends then is
+    half-typed: a text that does not read is an answer here (200, with the error), not a failed request.
+    """
+    try:
+        text = source_of(query)
+        spec = resolve(text)
+    except ConvarchError as error:
+        return Answer(200, "application/json", json.dumps({"variables": [], "input": None, **_detail(error)}).encode())
     volume = str(spec.input) if spec.input is not None else None
     return Answer.json(
         {"variables": sorted(variables_of(spec), key=lambda name: _first_use(text, name)), "input": volume}

@@ -22,7 +22,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
-from convarch.errors import ConfigError, PatternError, SizingError
+from convarch.errors import ConfigError, PatternError, SizingError, advising
 from convarch.spec.edit import check_num_classes, classifier_index, with_classifier
 from convarch.spec.layers import FC, Conv, Layer
 from convarch.spec.limits import MAX_DIM, MAX_LAYERS, MAX_REPEAT, expanded_size
@@ -131,11 +131,12 @@ def _bind_network(
     missing = sorted(variables_of(spec) - set(variables))
     if missing:
         example = ", ".join(f"{m}=2" for m in missing)
-        raise PatternError(
-            f"unbound template variable{'s' if len(missing) > 1 else ''} {', '.join(missing)}: "
-            f"give {'them' if len(missing) > 1 else 'it'} a value, e.g. {example} (on the command line: "
-            f"--set {missing[0]}=2), or write the numbers into the pattern"
+        plural = len(missing) > 1
+        message = (
+            f"unbound template variable{'s' if plural else ''} {', '.join(missing)}: give {'them' if plural else 'it'} "
+            f"a value, e.g. {example}, or write the numbers into the pattern"
         )
+        raise advising(PatternError(message), f"set {missing[0]}=2")
     size = expanded_size(spec.layers, variables)
     if size > MAX_LAYERS:
         raise PatternError(f"with these values the network expands to {size:,} layers; the limit is {MAX_LAYERS:,}")

@@ -20,6 +20,7 @@ from convarch.spec.volume import Volume
 class Relu(Layer):
     kind: ClassVar[str] = "RELU"
     allocates: ClassVar[bool] = False  # built in place wherever it owns its input
+    on_scores: ClassVar[str] = "clips every negative class score to 0, so a class scored at or below 0 gets no gradient"
     torch_types: ClassVar[tuple[type, ...]] = (nn.ReLU,)
 
     def module(self, v: Volume, inplace: bool = False) -> nn.Module:
@@ -33,6 +34,10 @@ class Relu6(Layer):
 
     kind: ClassVar[str] = "RELU6"
     allocates: ClassVar[bool] = False
+    on_scores: ClassVar[str] = (
+        "clips every class score to [0, 6], so a class scored outside that range gets no gradient and no class "
+        "can lead another by more than 6"
+    )
     torch_types: ClassVar[tuple[type, ...]] = (nn.ReLU6,)
 
     def module(self, v: Volume, inplace: bool = False) -> nn.Module:
@@ -44,6 +49,10 @@ class Sigmoid(Layer):
     """The logistic function; the gate of squeeze-and-excitation (Hu et al. 2017 eq. 3)."""
 
     kind: ClassVar[str] = "SIGMOID"
+    on_scores: ClassVar[str] = (
+        "squashes every class score into (0, 1), so the softmax over them can never be confident (a multi-label "
+        "head applies the sigmoid in its loss instead)"
+    )
     torch_types: ClassVar[tuple[type, ...]] = (nn.Sigmoid,)
 
     def module(self, v: Volume, inplace: bool = False) -> nn.Module:
@@ -55,6 +64,7 @@ class Tanh(Layer):
     """``a * tanh(s * x)``; the defaults are LeNet-5's A = 1.7159, S = 2/3 (LeCun et al. 1998, App. A)."""
 
     kind: ClassVar[str] = "TANH"
+    on_scores: ClassVar[str] = "bounds every class score to ±a, so the softmax over them can never be confident"
     torch_types: ClassVar[tuple[type, ...]] = (L.ScaledTanh, nn.Tanh)
     a: float = 1.7159
     s: float = 2 / 3
@@ -72,6 +82,7 @@ class BN(Layer):
     """Batch normalisation (Ioffe & Szegedy 2015): a scale and a shift per channel."""
 
     kind: ClassVar[str] = "BN"
+    affine: ClassVar[bool] = True  # a scale and a shift per channel (in eval)
     overwritable: ClassVar[bool] = True  # its backward uses its input and saved statistics
     torch_types: ClassVar[tuple[type, ...]] = (nn.BatchNorm1d, nn.BatchNorm2d)
     eps: float = 1e-5
@@ -125,6 +136,7 @@ class LRN(Layer):
 @dataclass(frozen=True)
 class Dropout(Layer):
     kind: ClassVar[str] = "DROPOUT"
+    affine: ClassVar[bool] = True  # a scale
     positional: ClassVar[tuple[str, ...]] = ("p",)
     allocates: ClassVar[bool] = False  # the identity in eval mode
     hands_on_input: ClassVar[bool] = True
@@ -147,6 +159,7 @@ class Dropout(Layer):
 @dataclass(frozen=True)
 class Flatten(Layer):
     kind: ClassVar[str] = "FLATTEN"
+    affine: ClassVar[bool] = True
     allocates: ClassVar[bool] = False  # a view
     hands_on_input: ClassVar[bool] = True
     torch_types: ClassVar[tuple[type, ...]] = (nn.Flatten,)

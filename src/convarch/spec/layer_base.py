@@ -11,7 +11,10 @@ about it, as class attributes, so no reader keeps a list of kinds:
 * ``overwritable``: autograd does not need its output, so a residual sum may be added into it in place;
 * ``starts_head()`` / ``classifier``: the head of the network starts at it / it can end the head as the
   classifier (``walk.split``);
-* ``torch_types`` and ``from_module``: the torch modules it stands for, for ``analyze(nn.Module)``.
+* ``torch_types`` and ``from_module``: the torch modules it stands for, for ``analyze(nn.Module)``;
+* ``linear``, ``affine`` / ``is_affine()`` and ``on_scores``: whether it is a learned linear map (CONV, FC),
+  keeps such a map linear (a scale, shift, reshape, padding or average), and what it does wrong to class
+  scores after the classifier, for the checker's nonlinearity rules (``analysis/nonlinearity_rules.py``).
 
 Defining a subclass with a ``kind`` registers it under its pattern ``token`` (the kind by default) in
 ``PRIMITIVES``: a new primitive is one class in one file (imported by ``spec.layers``) and its test.
@@ -96,6 +99,9 @@ class Layer(Node):
     overwritable: ClassVar[bool] = False
     classifier: ClassVar[bool] = False
     torch_types: ClassVar[tuple[type, ...]] = ()
+    linear: ClassVar[bool] = False
+    affine: ClassVar[bool] = False
+    on_scores: ClassVar[str] = ""  # completes "after the last FC, which gives the class scores, it ..."
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -112,6 +118,10 @@ class Layer(Node):
 
     def output_overwritable(self) -> bool:
         return self.overwritable
+
+    def is_affine(self) -> bool:
+        """Whether a linear map stays linear through this layer (a POOL is, when it averages)."""
+        return self.affine
 
     @classmethod
     def from_module(cls, module: nn.Module, v: Volume) -> Layer:

@@ -62,6 +62,7 @@ class Conv(Layer):
     """
 
     kind: ClassVar[str] = "CONV"
+    linear: ClassVar[bool] = True
     shorthand: ClassVar[tuple[str, ...]] = ("f", "out")
     positional: ClassVar[tuple[str, ...]] = ("out",)
     overwritable: ClassVar[bool] = True
@@ -239,6 +240,7 @@ class FC(Units):
     """FC: fully connected to the whole input volume, ``out`` units. FC4096 or FC-4096."""
 
     kind: ClassVar[str] = "FC"
+    linear: ClassVar[bool] = True
     overwritable: ClassVar[bool] = True
     torch_types: ClassVar[tuple[type, ...]] = (nn.Linear,)  # FlattenLinear too
     bias: bool = True
@@ -272,6 +274,7 @@ class Subsample(Layer):
     """LeNet-5's trainable subsampling (S2, S4): window sum x coefficient + bias, 2 parameters per map."""
 
     kind: ClassVar[str] = "SUBSAMPLE"
+    affine: ClassVar[bool] = True  # a scaled window sum plus a bias
     shorthand: ClassVar[tuple[str, ...]] = ("f",)
     torch_types: ClassVar[tuple[type, ...]] = (L.TrainableSubsample,)
     f: int = 2
@@ -371,6 +374,9 @@ class Pool(Layer):
     def starts_head(self) -> bool:
         return self.adaptive  # torchvision's AlexNet and VGG pool to a fixed size before the classifier
 
+    def is_affine(self) -> bool:
+        return self.type == "avg"  # a scaled window sum; a max is not linear
+
     @classmethod
     def from_module(cls, module: nn.Module, v: Volume) -> Layer:
         kind = "avg" if isinstance(module, nn.AvgPool2d | nn.AdaptiveAvgPool2d) else "max"
@@ -428,6 +434,7 @@ class GAP(Layer):
     """Global average pooling to a vector of C (Lin et al. 2013; GoogLeNet §5; ResNet §3.4)."""
 
     kind: ClassVar[str] = "GAP"
+    affine: ClassVar[bool] = True
     torch_types: ClassVar[tuple[type, ...]] = (L.GlobalAvgPool,)
 
     def starts_head(self) -> bool:
@@ -446,6 +453,7 @@ class ZeroPad(Layer):
     """Option-A shortcut (He et al. 2015 §4.2): subsample by ``s``, zero-pad channels up to ``out``."""
 
     kind: ClassVar[str] = "ZEROPAD"
+    affine: ClassVar[bool] = True
     torch_types: ClassVar[tuple[type, ...]] = (L.ZeroPadShortcut,)
     shorthand: ClassVar[tuple[str, ...]] = ("out",)
     positional: ClassVar[tuple[str, ...]] = ("out",)

@@ -31,7 +31,7 @@ class Volume:
         if isinstance(size, str):  # "224" would be read digit by digit as (2, 2, 4)
             raise SizingError(
                 f"input size must be a (C, H, W) tuple of integers, got the string {size!r}; the text form "
-                "H x W x C is for patterns (INPUT(224x224x3)) and the command line's --input"
+                "H x W x C is for pattern text (INPUT(224x224x3))"
             )
         try:
             c, h, w = (int(v) for v in size)

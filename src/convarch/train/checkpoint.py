@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from convarch.errors import ConfigError, WeightsError
-from convarch.io import atomic_write
+from convarch.io import atomic_write, make_directory
 from convarch.nn.model import ConvNet
 from convarch.train.state import flatten, unflatten
 from convarch.weights.checkpoint import header_of, read_header, read_tensors
@@ -50,12 +50,8 @@ def guarded(path: Path, write: Any, advice: str = RESUME_ADVICE) -> None:
 
 def check_writable(out: Path, advice: str = RESUME_ADVICE) -> None:
     """Fail before training starts, not after the first epoch, when the run directory cannot be written."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise CheckpointWriteError(
-            f"cannot create the run directory {out}: {error.strerror}; choose another (out)"
-        ) from None
+    make_directory(out, what="the run directory", error=CheckpointWriteError,
+                   advice="choose another location you can write to (out)")  # fmt: skip
     guarded(out / ".write-test", lambda temp: Path(temp).write_bytes(b"ok"), advice)
     (out / ".write-test").unlink(missing_ok=True)
 

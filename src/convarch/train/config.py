@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -80,7 +81,8 @@ class TrainConfig:
              f"unknown optimizer {self.optimizer!r}; choose {' or '.join(OPTIMIZERS)}"),
             ("schedule", self.schedule in SCHEDULES,
              f"unknown schedule {self.schedule!r}; choose from {', '.join(SCHEDULES)}"),
-            ("lr", self.lr is None or self.lr > 0, f"the learning rate must be positive, got {self.lr}"),
+            ("lr", self.lr is None or (math.isfinite(self.lr) and self.lr > 0),
+             f"the learning rate must be a positive finite number, got {self.lr}"),
             ("weight_decay", self.weight_decay is None or self.weight_decay >= 0, "weight decay must be >= 0"),
             ("warmup", 0 <= self.warmup < self.epochs,
              f"warmup ({self.warmup} epochs) must be >= 0 and < epochs ({self.epochs})"),

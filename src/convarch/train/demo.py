@@ -19,7 +19,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from convarch.errors import ConfigError
+from convarch.errors import ConfigError, advising
 from convarch.io import write_failure, write_text
 from convarch.train import checkpoint as ckpt
 from convarch.train.finetune import FINETUNE_DEFAULTS, FREEZE_EPOCHS, LAYER_DECAY, finetune
@@ -102,16 +102,18 @@ def prepare_out(out: Path, seeds: int) -> None:
     version wrote), so ``--out runs`` cannot delete a user's ``runs/lenet5-mnist5k`` from ``convarch train``.
     """
     if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file; the demo needs a directory: a new one, or an earlier demo's")
+        message = f"{out} is a file; the demo needs a directory: a new one, or an earlier demo's"
+        raise advising(ConfigError(message), "out")
     if out.is_dir() and any(out.iterdir()) and not _made_by_demo(out):
-        raise ConfigError(
-            f"--out {out} already holds files the demo did not write, and the demo replaces its runs there; "
-            "give a new or empty directory"
-        )
+        message = (f"{out} already holds files the demo did not write, and the demo replaces its runs there; "
+                   "give a new or empty directory")  # fmt: skip
+        raise advising(ConfigError(message), "out")
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as failure:
-        raise ConfigError(f"cannot create {out}: {write_failure(failure)}; choose another --out") from None
+        raise advising(
+            ConfigError(f"cannot create {out}: {write_failure(failure)}; choose another directory"), "out"
+        ) from None
     write_text(out / MARKER, "Written by `convarch demo`; it replaces its own runs in this directory.\n")
     names = ["lenet5-mnist5k"] + [f"{kind}-seed{s}" for kind in ("finetune", "scratch") for s in range(max(seeds, 3))]
     for name in names:

@@ -61,7 +61,8 @@ def _model_and_header(checkpoint: str | Path | ConvNet) -> tuple[ConvNet, dict[s
     elif path.suffix.lower() in (".pth", ".pt", ".bin", ".ckpt"):
         raise WeightsError(
             f"{path} is a plain state dict, which does not say which network it holds. Make a self-describing "
-            f"checkpoint first: convarch export MODEL --weights {path} --out model.safetensors"
+            "checkpoint first: export its network with these weights to a .safetensors file "
+            f"(ca.export(ca.create_model(MODEL, weights={str(path)!r}), 'model.safetensors'))"
         )
     header = read_header(path)
     return load(path), header
@@ -106,6 +107,7 @@ def evaluate(
     if batch_size < 1:
         raise ConfigError(f"the batch size must be at least 1, got {batch_size}")
     model, header = _model_and_header(checkpoint)
+    preprocessing = _preprocessing(model)  # before memory: a smaller batch would not get past this
     target = pick_device(device)
     try:
         check_inference_memory(model, batch_size, target, "Use a smaller batch_size.")
@@ -122,7 +124,7 @@ def evaluate(
         options["labels_per_class"] = labels_per_class
     if split_seed is not None:
         options["split_seed"] = split_seed
-    bundle = load_data(data, model, preprocessing=_preprocessing(model), **options)
+    bundle = load_data(data, model, preprocessing=preprocessing, **options)
     labels_map = _label_map(model, bundle)
     side = _side(bundle, split)
     bundle.val = Side(labels_map[side.labels], side.images, side.paths)
@@ -186,7 +188,7 @@ class Prediction:
 @torch.no_grad()
 def predict(
     checkpoint: str | Path | ConvNet,
-    images: str | os.PathLike | Sequence[str | os.PathLike],
+    images: str | bytes | os.PathLike | Sequence[str | bytes | os.PathLike],
     *,
     topk: int = 5,
     device: str = "cpu",
@@ -195,8 +197,9 @@ def predict(
 ) -> list[Prediction]:
     """The ``topk`` classes and probabilities for each image file (one path, or a list of them); an unreadable
     file gets an error, not a crash. ``optimize`` or ``runtime="onnxruntime"`` runs ``ca.optimize``'s path."""
-    if isinstance(images, str | os.PathLike):  # one file, not the characters of its name
+    if isinstance(images, str | bytes | os.PathLike):  # one file, not the characters (or bytes) of its name
         images = [images]
+    images = [os.fsdecode(path) if isinstance(path, bytes) else path for path in images]
     if topk < 1:
         raise ConfigError(f"topk must be at least 1, got {topk}")
     model, _ = _model_and_header(checkpoint)

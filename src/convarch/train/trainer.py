@@ -39,7 +39,7 @@ from convarch.train.evaluate import (
     finite_with_batch_statistics,
     logits_of,
 )
-from convarch.train.memory import check_training_memory
+from convarch.train.memory import check_training_memory, eval_batch_size
 from convarch.train.progress import RunDisplay, epoch_line
 from convarch.train.schedule import Schedule, StepScheduler, make_optimizer, match_parameter_layout, param_groups
 from convarch.train.state import capture_rng, restore_rng
@@ -66,11 +66,23 @@ def smallest_batch(model: ConvNet) -> tuple[int, str]:
 def preflight(model: ConvNet, config: TrainConfig, device: torch.device) -> None:
     """What can be refused before any work: a batch the network cannot train on, or one that cannot fit."""
     check_batch_size(model, config.batch_size)
-    check_training_memory(model, config.batch_size, eval_batch_size(config), device)
+    check_training_memory(model, config.batch_size, eval_batch_size(model, config.batch_size, device), device)
 
 
-def eval_batch_size(config: TrainConfig) -> int:
-    return max(config.batch_size, 256)  # no gradients kept: evaluation takes larger batches
+def fitted_batch(config: TrainConfig, images: int, display: RunDisplay) -> TrainConfig:
+    """``config`` with its batch cut to the ``images`` one process trains on, when it asked for more, and said so.
+
+    A larger batch gave one step an epoch at the learning rate of a batch that never happened (5000 asked of
+    1,437 images: 7.8 instead of 2.2). Cut, the batch is the whole set, a default rate follows the linear
+    scaling rule for the batch actually used (``TrainConfig.base_lr``), and a rate given by hand is kept.
+    """
+    if images < 1 or config.batch_size <= images:
+        return config
+    fitted = config.replace(batch_size=images)
+    rate = "" if config.lr is not None else f", at the learning rate of that batch ({fitted.base_lr:.3g})"
+    display.notice(f"note: batch size {config.batch_size} is more than the {images:,} training images; "
+                   f"training on batches of {images:,}{rate}")  # fmt: skip
+    return fitted
 
 
 def check_batch_size(model: ConvNet, batch_size: int) -> int:
@@ -147,7 +159,8 @@ class Trainer:
         self.first_epoch, self.start_epoch, self.history = first_epoch, first_epoch, list(history or [])
         self.display = display or RunDisplay(None, enabled=False)
         self.on_batch, self.extra, self.phase = on_batch, dict(extra or {}), phase
-        self.config = config = for_device(config, dist.device)
+        self.config = config = fitted_batch(for_device(config, dist.device), len(data.train) // dist.world,
+                                            self.display)  # fmt: skip
         device = dist.device
         self.precision = precision_plan(device, bool(config.amp))
         if config.amp and not self.precision.enabled:
@@ -159,7 +172,7 @@ class Trainer:
             model.to(memory_format=torch.channels_last)
         self.criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
         self.min_batch = check_batch_size(model, config.batch_size)
-        self.val_batch = eval_batch_size(config)
+        self.val_batch = eval_batch_size(model, config.batch_size, device)
         common = dict(rank=dist.rank, world=dist.world, device=device, num_workers=config.num_workers,
                       decode=config.decode)  # fmt: skip
         # A compiled model trains on full batches only: one shape, no recompiles (convarch.train.compiled).

@@ -85,15 +85,24 @@ def save(
     return path
 
 
-def check_state_matches_spec(model: ConvNet, state: dict[str, torch.Tensor]) -> None:
-    """Refuse to write weights that the header's spec cannot rebuild, naming the way to make the change.
+SPEC_FIX = ("a module was changed without changing model.spec, which is what load rebuilds. Make the change "
+            "through the spec: ca.create_model(name, num_classes=..., in_chans=...), model.reset_classifier(n), "
+            "or ca.build on edited pattern text")  # fmt: skip
 
-    ``load`` builds the network from ``model.spec``, so a module swapped in by hand (``model.classifier =
-    nn.Linear(512, 3)``) would give a file that ``load`` must call damaged. Checked on the meta device:
-    only the shapes are compared, nothing is allocated.
+
+def check_state_matches_spec(model: ConvNet, state: dict[str, torch.Tensor]) -> None:
+    """Refuse a model that the header's spec cannot rebuild, naming the way to make the change.
+
+    ``load`` (and the trainer's checkpoints) build the network from ``model.spec``, so a module swapped in by
+    hand must be caught here. Two checks against the spec built on the meta device (nothing is allocated):
+    every module's type and settings by path (``model.features.relu1 = nn.Tanh()`` has no weights to
+    differ, but ``load`` would give ReLU back and other outputs), then the weights' shapes
+    (``model.classifier = nn.Linear(512, 3)``), whose error names ``reset_classifier``.
     """
     with torch.device("meta"):
-        expected = {key: tuple(t.shape) for key, t in ConvNet(model.spec).state_dict().items()}
+        rebuilt = ConvNet(model.spec)
+    _check_modules_match(model, rebuilt)
+    expected = {key: tuple(t.shape) for key, t in rebuilt.state_dict().items()}
     actual = {key: tuple(t.shape) for key, t in state.items()}
     if actual == expected:
         return
@@ -108,12 +117,32 @@ def check_state_matches_spec(model: ConvNet, state: dict[str, torch.Tensor]) -> 
                "instead: it edits the spec and builds the new head (copy your head's weights into it if it has "
                f"any), or build the model with num_classes={head[0]}")  # fmt: skip
     else:
-        fix = ("a module was changed without changing model.spec, which is what load rebuilds. Make the change "
-               "through the spec: ca.create_model(name, num_classes=..., in_chans=...), model.reset_classifier(n), "
-               "or ca.build on edited pattern text")  # fmt: skip
+        fix = SPEC_FIX
     shown = "; ".join(differ[:3]) + (f"; and {len(differ) - 3} more" if len(differ) > 3 else "")
     raise ConfigError(f"the model's weights do not match its spec ({shown}), so ca.load could not rebuild it from "
                       f"a file: {fix}.")  # fmt: skip
+
+
+def _check_modules_match(model: ConvNet, rebuilt: ConvNet) -> None:
+    """Refuse a module whose type or settings (its ``extra_repr``: kernel, stride, padding, ``p``...) differ
+    from the one the spec builds at the same path. A swapped classifier is left to the shape check, which
+    names ``reset_classifier``."""
+    built = {name: _described(module) for name, module in rebuilt.named_modules()}
+    held = {name: _described(module) for name, module in model.named_modules()}
+    differ = [f"{name or 'the model'} is {held[name]} but the spec builds {built[name]}"
+              for name in held if name in built and held[name] != built[name]]  # fmt: skip
+    differ += [f"{name} ({held[name]}) is not in the spec" for name in held if name not in built]
+    differ += [f"the spec's {name} ({built[name]}) is missing" for name in built if name not in held]
+    differ = [line for line in differ if not line.startswith("classifier")]
+    if differ:
+        shown = "; ".join(differ[:3]) + (f"; and {len(differ) - 3} more" if len(differ) > 3 else "")
+        raise ConfigError(f"the model's modules do not match its spec ({shown}), so ca.load would rebuild a "
+                          f"different network from a file: {SPEC_FIX}.")  # fmt: skip
+
+
+def _described(module: torch.nn.Module) -> str:
+    settings = module.extra_repr()
+    return f"{type(module).__name__}({settings})"
 
 
 def read_header(path: str | os.PathLike) -> dict[str, str]:
@@ -132,28 +161,51 @@ def read_header(path: str | os.PathLike) -> dict[str, str]:
         with safe_open(str(path), framework="pt") as handle:
             header = dict(handle.metadata() or {})
     except (SafetensorError, OSError, ValueError) as error:
-        if _is_torch_file(path):
-            raise WeightsError(
-                f"{path} is a PyTorch file (torch.save), not a convarch checkpoint: a plain state dict does not "
-                "say which network it holds. Load it into a model you build: ca.create_model(name or pattern, "
-                "weights=path)."
-            ) from None
-        raise WeightsError(
-            f"{path} is not a readable safetensors file ({error}); it may be truncated or corrupt"
-        ) from None
+        raise _not_safetensors(path, error) from None
     if header.get("format") == FORMAT:
         check_header(header, path)
     return header
 
 
-def _is_torch_file(path: Path) -> bool:
-    """Whether the file starts as torch.save writes: a zip archive, or (before PyTorch 1.6) a pickle."""
+def file_kind(path: Path) -> str | None:
+    """What the file's first bytes say it is: ``"pickle"`` (torch.save writes a zip archive, or before
+    PyTorch 1.6 a bare pickle), ``"safetensors"`` (an 8-byte header length, then JSON), an image format,
+    or None for anything else."""
     try:
         with path.open("rb") as handle:
-            start = handle.read(4)
+            start = handle.read(9)
     except OSError:
-        return False
-    return start == b"PK\x03\x04" or start[:1] == b"\x80"
+        return None
+    if start[:4] == b"PK\x03\x04" or start[:1] == b"\x80":
+        return "pickle"
+    if len(start) == 9 and start[8:9] == b"{":
+        return "safetensors"
+    images = {b"\x89PNG": "a PNG image", b"\xff\xd8\xff": "a JPEG image", b"GIF8": "a GIF image", b"BM": "a BMP image"}
+    return next((kind for magic, kind in images.items() if start.startswith(magic)), None)
+
+
+def _not_safetensors(path: Path, error: Exception) -> WeightsError:
+    """Why a file that safetensors cannot open is not a checkpoint, by what its bytes say it is."""
+    kind = file_kind(path)
+    if kind == "safetensors":
+        return WeightsError(f"{path} is not a readable safetensors file ({error}); it may be truncated or corrupt")
+    if kind == "pickle":
+        from convarch.weights.reader import read_pickle  # reader imports this module
+
+        read_pickle(path)  # a pickled model object, or a damaged file, is refused there with its own reason
+        renamed = path.with_suffix(".pth").name
+        named = (f" despite its .safetensors name (rename it to {renamed})"
+                 if path.suffix.lower() == ".safetensors" else "")  # fmt: skip
+        return WeightsError(
+            f"{path} is a PyTorch file (torch.save){named}, not a convarch checkpoint: a plain state dict does not "
+            f"say which network it holds. Load it into a model you build: ca.create_model(name or pattern, "
+            f"weights={renamed if named else path.name!r})."
+        )
+    what = f"it is {kind}" if kind else "it is neither a safetensors nor a PyTorch file, or it is corrupt"
+    return WeightsError(
+        f"{path} is not a checkpoint: {what}. ca.load reads the .safetensors files that ca.save and convarch "
+        "export write."
+    )
 
 
 def check_header(header: dict[str, str], path: str | os.PathLike) -> None:

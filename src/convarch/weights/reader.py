@@ -8,6 +8,7 @@ without side effects. Any other format (``.pkl``, ``.npz``, ``.h5``, ...) is ref
 from __future__ import annotations
 
 import pickle
+import re
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 import torch
 
 from convarch.errors import WeightsError
-from convarch.weights.checkpoint import read_header, read_tensors
+from convarch.weights.checkpoint import file_kind, read_header, read_tensors
 
 SAFETENSORS_SUFFIXES = (".safetensors",)
 PICKLE_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
@@ -55,22 +56,38 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
     if not path.is_file():
         raise WeightsError(f"no weights file at {path}: it does not exist")
     if file_format(path) == "safetensors":
+        if file_kind(path) == "pickle":
+            raise WeightsError(
+                f"{path} is a PyTorch file (torch.save) with a .safetensors name, not safetensors: rename it to "
+                f"{path.with_suffix('.pth').name} and pass that"
+            )
         header = read_header(path)
         return read_tensors(path), header
-    return _read_pickle(path), {}
+    return read_pickle(path), {}
 
 
-def _read_pickle(path: Path) -> dict[str, torch.Tensor]:
+def read_pickle(path: Path) -> dict[str, torch.Tensor]:
+    """The state dict in a torch.save file, loaded with ``weights_only=True``; anything else is refused."""
+    if file_kind(path) != "pickle":
+        raise WeightsError(
+            f"{path} is not a PyTorch file: its bytes are not what torch.save writes, so it is unreadable, "
+            "corrupt or in another format. Check the path, or download or export the weights again."
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "detected pickle protocol N": noise for the user
-            loaded = torch.load(path, map_location="cpu", weights_only=True)
+            with path.open("rb") as handle:  # a handle: torch.load reads a path named .safetensors as safetensors
+                loaded = torch.load(handle, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         if "weights only load failed" in str(error).lower():
+            found = re.search(r"GLOBAL ([\w.]+)", str(error))
+            held = f"a pickled {found.group(1)} object" if found else "pickled Python objects other than tensors"
             raise WeightsError(
-                f"refused to load {path}: it contains Python objects other than tensors, and unpickling them "
-                "could run code. Only weights_only=True loading is allowed. If you trust the file, re-save its "
-                "state dict with safetensors."
+                f"refused to load {path}: it holds {held} (a whole model saved with torch.save(model) is one), "
+                "not a state dict, and unpickling it could run code, so only weights_only=True loading is "
+                "allowed. If you trust the file, load it yourself and save its weights: "
+                "torch.save(model.state_dict(), 'weights.pth'), or ca.save(model, 'model.safetensors') for a "
+                "convarch model."
             ) from None
         raise WeightsError(f"{path} is not a readable PyTorch file ({error}); it may be truncated or corrupt") from None
     except Exception as error:  # torch.load reports damaged files with many exception types

@@ -5,24 +5,33 @@
   const L = window.ConvarchLayers;
   const SEED = "INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC";
   const SEED_VALUES = { N: 2, M: 3, K: 1 };  // the README's instance of the seed's template
-  const OWN_KEYS = new Set(["view", "pattern", "model", "input", "style", "models"]);
+  const OWN_KEYS = new Set(["view", "pattern", "model", "input", "style", "at", "depth", "models"]);
+  const VIEWS = ["explore", "sweep", "compare"];
+  const SLIDER_MAX = 12;  // the slider's usual range; a bound value beyond it widens it
   const DEBOUNCE_MS = 30;  // typing speed is ~5 keys/s: one request per pause, not per key
   const $ = (id) => document.getElementById(id);
 
-  const state = { view: "explore", pattern: "", model: "", input: "", style: "volumes", values: {}, models: null,
-    variables: [], seq: 0, sweepSeq: 0, compareSeq: 0, lastInput: 0 };
+  const state = { view: "explore", pattern: "", model: "", input: "", style: "volumes", at: "", depth: "", values: {},
+    models: null, variables: [], selected: "", seq: 0, sweepSeq: 0, compareSeq: 0, lastInput: 0, notice: "", touched: false };
 
   // ---- the URL ------------------------------------------------------------------------------------
   function readURL() {
     const params = new URLSearchParams(location.search);
-    state.view = params.get("view") || "explore";
+    state.view = VIEWS.includes(params.get("view")) ? params.get("view") : "explore";  // an unknown view: Explore
     state.model = params.get("model") || "";
     state.pattern = params.get("pattern") || "";
     state.input = params.get("input") || "";
     state.style = params.get("style") || "volumes";
+    state.at = params.get("at") || "";
+    state.depth = params.get("depth") || "";
     state.models = params.has("models") ? params.get("models").split(",").filter(Boolean) : null;
     for (const [key, value] of params) if (!OWN_KEYS.has(key)) state.values[key] = value;
-    if (!state.model && !state.pattern) {
+    if (state.model && params.has("pattern")) {  // the API refuses both; the page says which one it shows
+      state.notice = "This link gives both model=" + state.model + " and a pattern; the page shows the model " +
+        "(the API answers a query with both with a ConfigError). Edit the pattern to use it instead.";
+      state.pattern = "";
+    }
+    if (!state.model && !params.has("pattern")) {  // a bare address opens the seed's template; ?pattern= is empty
       state.pattern = SEED;
       state.input = state.input || "32x32x3";
       for (const [key, value] of Object.entries(SEED_VALUES)) if (!(key in state.values)) state.values[key] = String(value);
@@ -39,6 +48,8 @@
       if (state.input) params.set("input", state.input);
       for (const name of state.variables) if (state.values[name] !== undefined) params.set(name, state.values[name]);
       if (state.view === "explore" && state.style !== "volumes") params.set("style", state.style);
+      if (state.view === "explore" && state.at) params.set("at", state.at);
+      if (state.view === "explore" && state.depth) params.set("depth", state.depth);
     }
     history.replaceState(null, "", "?" + params.toString());
   }
@@ -68,7 +79,8 @@
     const found = {};
     for (const name of state.variables) {
       const value = state.values[name];
-      found[name] = asRanges ? (value && value.trim() ? value.trim() : "1..3") : String(parseInt(value, 10) || 0);
+      // As bound, not as parsed here: a value the API refuses (N=-5 from a shared link) must reach it and be shown.
+      found[name] = asRanges ? (value && value.trim() ? value.trim() : "1..3") : String(value ?? "").trim();
     }
     return found;
   }
@@ -93,19 +105,28 @@
   function hideError(box) { box.classList.add("hidden"); box.replaceChildren(); }
 
   // ---- explore ------------------------------------------------------------------------------------
-  function pick(path) { L.highlight($("results"), path); }
+  function pick(path) {
+    state.selected = path;
+    L.highlight($("results"), path);
+  }
 
+  // The sliders of the text's variables; a value given in the URL is kept as it is: beyond the usual range
+  // the slider widens to it, and one that is no whole number (N=-5) is shown as typed, for the API to refuse.
   function syncSliders(names) {
     state.variables = names;
     const box = $("sliders");
+    for (const slider of box.querySelectorAll("input")) slider.disabled = false;
     if (box.dataset.names === names.join(",")) return;
     box.dataset.names = names.join(",");
     box.replaceChildren();
     for (const name of names) {
-      if (!/^\d+$/.test(state.values[name] || "")) state.values[name] = String(SEED_VALUES[name] || 2);
-      const output = L.el("output", { for: "var-" + name }, state.values[name]);
-      const slider = L.el("input", { type: "range", id: "var-" + name, min: "0", max: "12", step: "1",
-        value: state.values[name], "aria-label": name });
+      if (state.values[name] === undefined) state.values[name] = String(SEED_VALUES[name] ?? 2);
+      const value = state.values[name];
+      const whole = /^\d+$/.test(value.trim());
+      const output = L.el("output", { for: "var-" + name }, value);
+      const slider = L.el("input", { type: "range", id: "var-" + name, min: "0",
+        max: String(Math.max(SLIDER_MAX, whole ? Number(value) : 0)), step: "1", value: whole ? value : "0",
+        "aria-label": name });
       slider.addEventListener("input", () => {
         state.values[name] = slider.value;
         output.textContent = slider.value;
@@ -129,35 +150,33 @@
       report.rows.length + " layers";
   }
 
+  // The text's variables first (an answer even for half-typed text), then the numbers with their bindings,
+  // then the findings and the diagram: no request is sent that the page knows will fail.
   async function refreshExplore() {
     const seq = ++state.seq;
     const started = state.lastInput;
-    // The numbers are asked for at once with the variables the page knows; the text's own variables come
-    // back alongside, and only when they differ (a new or a removed variable) is the analysis asked again.
-    const known = state.variables.join(",");
-    let query = { ...source(), ...bindings(false) };
-    let numbers = call("/api/analyze", query);
-    numbers.catch(() => {});  // its error, if any, is read below, or not at all when the question changes
+    if (state.touched) writeURL();  // a shared link stays as it was opened until the reader changes something
+    // The text as it is now: a key typed while the variables are asked for must not reach the analysis
+    // before its own variables are known.
+    const asked = source();
     let info;
     try {
-      info = await call("/api/variables", source());
+      info = await call("/api/variables", asked);
     } catch (error) {
-      if (seq !== state.seq) return;
-      showError($("error"), error);
-      $("results").classList.add("stale");
-      return;
+      info = { error: error instanceof ApiError ? error.detail : { type: "Error", message: String(error) } };
     }
     if (seq !== state.seq) return;
-    syncSliders(info.variables);
-    writeURL();
-    if (info.variables.join(",") !== known) {
-      query = { ...source(), ...bindings(false) };
-      numbers = call("/api/analyze", query);
+    if (info.error) {
+      stale(new ApiError(info.error), true);
+      return;
     }
+    syncSliders(info.variables);
+    if (state.touched) writeURL();
+    const query = { ...asked, ...bindings(false) };
     // The findings and the diagram are asked for after the numbers, so they never delay them (the server's
     // analysis is Python: requests running side by side share one interpreter lock).
     try {
-      const report = await numbers;
+      const report = await call("/api/analyze", query);
       if (seq !== state.seq) return;
       hideError($("error"));
       $("results").classList.remove("stale");
@@ -168,9 +187,8 @@
         document.body.dataset.rendered = String(seq);
       });
     } catch (error) {
-      if (seq !== state.seq) return;
-      showError($("error"), error);
-      $("results").classList.add("stale");
+      if (seq === state.seq) stale(error, false);
+      return;
     }
     if (state.model) {
       call("/api/info", { model: state.model }).then((info) => {
@@ -184,15 +202,27 @@
     call("/api/check", query).then((answer) => {
       if (seq === state.seq) L.renderFindings($("findings"), answer.findings, pick);
     }, () => { if (seq === state.seq) $("findings").replaceChildren(); });
-    call("/api/draw", { ...query, style: state.style }, "text").then((svg) => {
+    const drawing = { ...query, style: state.style };
+    if (state.at.trim()) drawing.at = state.at.trim();
+    if (state.depth.trim()) drawing.depth = state.depth.trim();
+    call("/api/draw", drawing, "text").then((svg) => {
       if (seq !== state.seq) return;
       $("diagram").innerHTML = svg;
+      if (state.selected) pick(state.selected);  // a layer chosen before the figure came is chosen in it too
       painted(() => { document.body.dataset.diagramMs = (performance.now() - started).toFixed(1); });
     }, (error) => {
       if (seq !== state.seq) return;
       const message = error instanceof ApiError ? error.detail.message : String(error);
       $("diagram").replaceChildren(L.el("p", { class: "message" }, message));
     });
+  }
+
+  // The error where the results were, which stay dimmed beneath it. When the text itself no longer reads,
+  // its old variables' sliders are switched off too; a binding's error leaves them on, to move.
+  function stale(error, textBroken) {
+    showError($("error"), error);
+    $("results").classList.add("stale");
+    if (textBroken) for (const slider of $("sliders").querySelectorAll("input")) slider.disabled = true;
   }
 
   // ---- sweep --------------------------------------------------------------------------------------
@@ -215,7 +245,7 @@
         return L.el("label", {}, name + " ", field);
       }));
     }
-    writeURL();
+    if (state.touched) writeURL();
     if (!state.variables.length) {
       showError($("sweep-error"), new ApiError({ type: "Note", message: "this source has no template variables: " +
         "type a template such as the seed's (Explore) to sweep it" }));
@@ -247,7 +277,7 @@
   // ---- compare ------------------------------------------------------------------------------------
   async function refreshCompare() {
     const seq = ++state.compareSeq;
-    writeURL();
+    if (state.touched) writeURL();
     const query = state.models ? { models: state.models.join(",") } : {};
     try {
       const result = await call("/api/compare", query);
@@ -277,8 +307,8 @@
     clearTimeout(timer);
     timer = setTimeout(run, DEBOUNCE_MS);
   }
-  function changed() { debounce(refreshExplore); }
-  function sweepChanged() { debounce(refreshSweep); }
+  function changed() { state.touched = true; debounce(refreshExplore); }
+  function sweepChanged() { state.touched = true; debounce(refreshSweep); }
 
   function show(view) {
     state.view = view;
@@ -312,16 +342,27 @@
     $("pattern").value = state.pattern;
     $("input").value = state.input;
     $("style").value = state.style;
+    $("at").value = state.at;
+    $("depth").value = state.depth;
+    if (state.notice) {
+      $("notice").textContent = state.notice;
+      $("notice").classList.remove("hidden");
+    }
     $("pattern").addEventListener("input", () => {
       state.pattern = $("pattern").value;
+      state.selected = "";
+      $("notice").classList.add("hidden");
       state.model = "";
       $("model").value = "";
       changed();
     });
     $("input").addEventListener("input", () => { state.input = $("input").value; changed(); });
     $("style").addEventListener("change", () => { state.style = $("style").value; changed(); });
+    $("at").addEventListener("input", () => { state.at = $("at").value; changed(); });
+    $("depth").addEventListener("input", () => { state.depth = $("depth").value; changed(); });
     $("model").addEventListener("change", async () => {
       state.model = $("model").value;
+      state.selected = "";
       state.input = "";
       $("input").value = "";
       if (state.model) {
@@ -329,7 +370,10 @@
       }
       changed();
     });
-    for (const button of document.querySelectorAll("nav button")) button.addEventListener("click", () => show(button.dataset.view));
+    for (const button of document.querySelectorAll("nav button")) button.addEventListener("click", () => {
+      state.touched = true;
+      show(button.dataset.view);
+    });
     L.linkDiagram($("diagram"), pick);
     if (state.model) {
       call("/api/pattern", { model: state.model }).then((answer) => { $("pattern").value = answer.pattern; }, () => {});

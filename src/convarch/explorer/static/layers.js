@@ -175,16 +175,20 @@ window.ConvarchLayers = (function () {
     container.replaceChildren(list);
   }
 
-  // The diagram elements of a layer: its own, or the nearest enclosing block's (a collapsed "x36").
+  // The diagram elements of a layer: its own, or the nearest enclosing block's. A collapsed run ("x35")
+  // carries its first block's path and, in data-members, every block it stands for: features.layer3.5
+  // selects the run that holds it.
   function diagramElements(root, path) {
     const wanted = path === "INPUT" ? "input" : path;  // the figure names the input volume in lower case
     const nodes = [...root.querySelectorAll("svg [data-path]")];
+    const paths = (node) => [node.getAttribute("data-path"), ...(node.getAttribute("data-members") || "").split(" ")];
     let best = "";
     for (const node of nodes) {
-      const p = node.getAttribute("data-path");
-      if ((wanted === p || wanted.startsWith(p + ".")) && p.length > best.length) best = p;
+      for (const p of paths(node)) {
+        if (p && (wanted === p || wanted.startsWith(p + ".")) && p.length > best.length) best = p;
+      }
     }
-    return best ? nodes.filter((node) => node.getAttribute("data-path") === best) : [];
+    return best ? nodes.filter((node) => paths(node).includes(best)) : [];
   }
 
   // Select one layer everywhere: its table row (opening its stage) and its diagram element.
