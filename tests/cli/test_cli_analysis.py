@@ -79,6 +79,13 @@ def test_sweep_table_files_and_chart(capsys, tmp_path: Path) -> None:
     assert len(json.loads(out_file.read_text())["instances"]) == 27
 
 
+def test_a_sweep_in_which_no_instance_works_out_exits_1(capsys) -> None:
+    pattern = "INPUT(8x8x3) -> [CONV3-8 -> POOL2]*N -> GAP -> FC10"
+    code, _, err = run(capsys, "sweep", pattern, "--set", "N=4,5")  # 8x8 halves to nothing before 4 pools
+    assert code == 1 and "2 did not work out" in err and "no instance worked out" in err
+    assert run(capsys, "sweep", pattern, "--set", "N=2..4")[0] == 0  # one that fails among some that work
+
+
 def test_bench_json(capsys) -> None:
     code, out, _ = run(capsys, "bench", TINY, "--batch", "1,2", "--threads", "1", "--repeats", "3", "--json")
     assert code == 0

@@ -75,3 +75,10 @@ def test_export_binds_a_template_with_set(capsys, tmp_path: Path) -> None:
     code, _, err = run(capsys, "export", str(tmp_path / "m.safetensors"), "--out", str(tmp_path / "n.safetensors"),
                        "--set", "N=2")  # fmt: skip
     assert code == 1 and "--set binds the variables of a template pattern" in err
+
+
+def test_set_on_a_zoo_name_is_one_message_on_every_command(capsys) -> None:
+    message = "--set binds the variables of a template pattern; lenet5 is not one"
+    for argv in (["check", "lenet5"], ["train", "lenet5", "--data", "digits"], ["show", "lenet5"]):
+        code, _, err = run(capsys, *argv, "--set", "N=2")
+        assert code == 1 and message in err, argv

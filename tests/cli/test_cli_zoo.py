@@ -110,7 +110,7 @@ def test_pattern_text_with_brackets_is_still_a_pattern_in_list(capsys) -> None:
 
 def test_show_refuses_bad_options_before_printing_anything(capsys) -> None:
     code, out, err = run(capsys, "show", "lenet5", "--set", "N=2")
-    assert code == 1 and out == "" and "'N' is not a template variable" in err
+    assert code == 1 and out == "" and "--set binds the variables of a template pattern; lenet5 is not one" in err
 
 
 def test_build_seed_out_of_range_is_a_usage_error(capsys, tmp_path) -> None:

@@ -71,6 +71,11 @@ def test_bad_files_are_skipped_and_listed(tmp_path: Path, net: ca.ConvNet) -> No
     assert "unreadable" in reasons[str(root / "b" / "truncated.png")]
     assert "not an image" in reasons[str(root / "a" / "fake.jpg")]
     assert len(reasons) == 3 and len(bundle.train) + len(bundle.val) == 10
+    (root / "b" / "dirlink.png").symlink_to(root / "a", target_is_directory=True)  # named like an image
+    bundle = load_data(root, net, val_fraction=0.2)
+    reasons = dict(bundle.skipped)
+    assert reasons[str(root / "b" / "dirlink.png")] == "not a file (a directory or a link to one)"
+    assert len(reasons) == 4 and len(bundle.train) + len(bundle.val) == 10  # a's images are not taken twice
 
 
 def test_decompression_bombs_are_skipped_and_large_images_load_quietly(
@@ -113,6 +118,9 @@ def test_layout_errors_say_how_to_fix(tmp_path: Path, net: ca.ConvNet) -> None:
     _mkdir(tmp_path / "hollow" / "b")
     with pytest.raises(ca.DataError, match="holds no images"):
         load_data(tmp_path / "hollow", net)
+    write_class_folder(tmp_path / "single", {"a": 1, "b": 3})
+    with pytest.raises(ca.DataError, match="class 'a' has a single image, which cannot be split"):
+        load_data(tmp_path / "single", net)
 
 
 def _mkdir(path: Path) -> Path:

@@ -173,7 +173,9 @@ def sweep_command(
     chart: Annotated[str | None, typer.Option(help="Scatter params vs MACs to FILE.png|svg.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Analyse every instance of a template pattern: params, MACs, memory and sizing findings."""
+    """Analyse every instance of a template pattern: params, MACs, memory and sizing findings.
+
+    Exits 0 when at least one instance works out (the others are listed with why), 1 when none does."""
     from convarch.viz.save import chart_path
 
     chart_file = chart_path(chart) if chart else None
@@ -212,6 +214,9 @@ def sweep_command(
         from convarch.viz.charts import sweep_chart
 
         err_console.print(f"chart written to {sweep_chart(results, pattern, chart_file)}")
+    if results and failed == len(results):  # nothing to compare: a failure, as check's errors are
+        err_console.print("error: no instance worked out; see the findings column for why")
+        raise typer.Exit(1)
 
 
 # ---- bench ----------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import typer
 from convarch.api import is_model_name, resolve
 from convarch.cli.app import err_console
 from convarch.errors import ConfigError, ConvarchError
-from convarch.spec.bind import check_names
+from convarch.spec.bind import BIND_OPTIONS, check_names
 from convarch.spec.edit import num_classes_of
 from convarch.spec.limits import MAX_DIM
 from convarch.spec.volume import Volume
@@ -106,9 +106,14 @@ def template_settings(source: str | None, sets: list[str] | None) -> dict[str, A
     found = settings(sets)
     if found:
         if source is None or is_model_name(source) or Path(source).exists():  # a name, a checkpoint, a resume
-            raise ConfigError(f"--set binds the variables of a template pattern; {source or 'this run'} is not one")
+            raise not_a_template(source)
         check_names(resolve(source), found)
     return found
+
+
+def not_a_template(source: str | None) -> ConfigError:
+    """``--set`` given for a zoo name, a checkpoint or a resumed run: the one message every command gives."""
+    return ConfigError(f"--set binds the variables of a template pattern; {source or 'this run'} is not one")
 
 
 def keywords(
@@ -117,6 +122,8 @@ def keywords(
     """The keywords of ``build``/``check``/``analyze`` for these options (only the ones given). With the
     ``source`` they apply to, ``--num-classes`` on a network without a final FC says that it appends one."""
     found: dict[str, Any] = settings(sets)
+    if source is not None and is_model_name(source) and set(found) - set(BIND_OPTIONS):
+        raise not_a_template(source)  # as train and export say it
     for name in ("input_size", "num_classes"):
         if name in found:
             raise ConfigError(f"use --{name.replace('_', '-')}" + (" HxWxC" if name == "input_size" else "")

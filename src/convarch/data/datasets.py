@@ -142,11 +142,13 @@ def _builtin(name: str, geometry: Preprocessing, per_class: int | None, val_frac
             train = _per_class(train, data.labels, per_class, split_seed)
             how += f"; {per_class} training images per class, seed {split_seed}"
     elif per_class is not None:
-        train, val = stratified_split(data.labels, train_per_class=per_class, seed=split_seed)
+        train, val = stratified_split(data.labels, train_per_class=per_class, seed=split_seed,
+                                      class_names=data.class_names)  # fmt: skip
         how = f"{per_class} training images per class, the rest held out, seed {split_seed}"
     else:
         fraction = DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction
-        train, val = stratified_split(data.labels, val_fraction=fraction, seed=split_seed)
+        train, val = stratified_split(data.labels, val_fraction=fraction, seed=split_seed,
+                                      class_names=data.class_names)  # fmt: skip
         how = f"stratified split, {fraction:.0%} held out, seed {split_seed}"
     fitted = _fit_in_memory(data.images, geometry, name)
     record = {"source": name, "split": how, "train": len(train), "val": len(val), "split_seed": split_seed,
@@ -190,7 +192,8 @@ def _folder(root: Path, geometry: Preprocessing, per_class: int | None, val_frac
         scan = scan_folder(root)
         fraction = DEFAULT_VAL_FRACTION if val_fraction is None else val_fraction
         kwargs = {"train_per_class": per_class} if per_class is not None else {"val_fraction": fraction}
-        train_idx, val_idx = stratified_split(scan.label_tensor, seed=split_seed, **kwargs)
+        train_idx, val_idx = stratified_split(scan.label_tensor, seed=split_seed, class_names=scan.class_names,
+                                              **kwargs)  # fmt: skip
         how = (f"{per_class} training images per class, the rest held out" if per_class is not None
                else f"stratified split, {fraction:.0%} held out") + f", seed {split_seed}"  # fmt: skip
         skipped = list(scan.skipped)

@@ -61,6 +61,8 @@ def scan_folder(root: Path, class_names: list[str] | None = None) -> FolderScan:
         files = [p for p in entries if p.is_file()]
         # A link whose target is gone is an image the user meant to include: listed, not silently dropped.
         scan.skipped += [(str(p), _broken_link(p)) for p in entries if p.is_symlink() and not p.exists()]
+        # So is anything else with an image's name that is not a file (a link to a directory, say).
+        scan.skipped += [(str(p), "not a file (a directory or a link to one)") for p in entries if p.is_dir()]
         usable = 0
         for path in files:
             if path.stat().st_size == 0:
