@@ -13,13 +13,13 @@ from convarch.analysis.findings import Finding
 from convarch.analysis.modules import analyze_module
 from convarch.analysis.report import Report, analyze_spec
 from convarch.analysis.rules import check_network
-from convarch.errors import ConfigError, PatternError, SizingError, UnknownModelError
+from convarch.errors import ConfigError, PatternError, SizingError, UnknownModelError, WeightsError
 from convarch.nn.features import FeatureExtractor, StageIndices
 from convarch.nn.init import initialize
 from convarch.nn.model import ConvNet
 from convarch.pattern.parser import parse
 from convarch.pattern.printer import to_pattern_text
-from convarch.spec.bind import bind, is_template
+from convarch.spec.bind import bind, check_names, is_template
 from convarch.spec.edit import with_classifier, with_input
 from convarch.spec.limits import MAX_BUILD_PARAMS
 from convarch.spec.nodes import NetSpec
@@ -92,6 +92,11 @@ def create_model(
     the stages ``out_indices`` selects (see ``ConvNet.forward_intermediates``), as timm's option does.
     """
     if pretrained:
+        if not is_model_name(name):
+            raise WeightsError(
+                "pretrained=True loads a zoo model's published weights, and a network built from pattern text has "
+                "none: pass weights= a file or URL trained from this pattern, or name a zoo model"
+            )
         if weights is not None:
             raise ConfigError(f"give either weights={weights!r} or pretrained=True, not both")
         weights = "imagenet"
@@ -124,6 +129,7 @@ def _create_from_pattern(
     Weights come from a file or URL in convarch's layout (a checkpoint trained from this pattern); with
     ``num_classes`` its classifier is left out and the new one starts fresh, as for a zoo model.
     """
+    check_names(resolve(source), keywords, also=(*CREATE_MODEL_OPTIONS, "input_size"))  # listing every keyword
     size = keywords.get("input_size")
     if in_chans is not None and size is not None and Volume.of(size).c != in_chans:
         raise ConfigError(f"in_chans={in_chans} contradicts input_size={size!r}; give one of them")

@@ -56,7 +56,8 @@ def test_refusals() -> None:
         bench(TINY, device="tpu")
     with pytest.raises(ca.ConfigError, match="batch"):
         bench(TINY, batches=(0,))
-    with pytest.raises(ca.ConfigError, match=r"GiB available.*smaller"):
+    limit = r"over the [\d.]+ GiB allowed \(80% of the [\d.]+ GiB the cpu has available\)\. Use smaller"
+    with pytest.raises(ca.ConfigError, match=limit):
         bench("vgg16", batches=(1_000_000,))
     with pytest.raises(ca.UnknownModelError):
         bench("resnet9000")

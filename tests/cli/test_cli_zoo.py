@@ -102,6 +102,18 @@ def test_a_close_model_name_is_suggested_before_a_layer(capsys, argv, stream: st
     assert "RES" not in err and "layer" not in out + err
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("CONV*", "no model matches 'CONV*' (as pattern text, '*' takes a repeat count: CONV3-8*2)"),
+        ("resnet", "no model is named 'resnet'; `convarch list 'resnet*'` lists the"),
+    ],
+)
+def test_a_bare_glob_is_a_filter_and_a_family_prefix_points_to_its_glob(capsys, text: str, message: str) -> None:
+    code, out, err = run(capsys, "list", text)
+    assert code == 1 and err == "" and message in out
+
+
 def test_pattern_text_with_brackets_is_still_a_pattern_in_list(capsys) -> None:
     assert run(capsys, "list", "[CONV3-8 -> RELU]*2 -> GAP -> FC10")[0] == 0
     code, _, err = run(capsys, "list", "[CONV3-8x]*2")  # a typo keeps the pattern's caret message
@@ -110,7 +122,7 @@ def test_pattern_text_with_brackets_is_still_a_pattern_in_list(capsys) -> None:
 
 def test_show_refuses_bad_options_before_printing_anything(capsys) -> None:
     code, out, err = run(capsys, "show", "lenet5", "--set", "N=2")
-    assert code == 1 and out == "" and "'N' is not a template variable" in err
+    assert code == 1 and out == "" and "--set binds the variables of a template pattern; lenet5 is not one" in err
 
 
 def test_build_seed_out_of_range_is_a_usage_error(capsys, tmp_path) -> None:

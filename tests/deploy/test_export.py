@@ -119,6 +119,19 @@ def test_a_layer_the_exporter_cannot_handle_is_named_and_nothing_is_written(tmp_
     assert _files(tmp_path) == []
 
 
+def test_a_channel_last_or_wrong_channel_input_size_is_named_before_the_work(tmp_path: Path) -> None:
+    lenet = ca.create_model("lenet5")  # 1-channel 32x32 images
+    with pytest.raises(ca.SizingError, match=r"input_size \(32, 32, 1\) reads as 32 channels.*is \(1, 32, 32\)"):
+        export_onnx(lenet, tmp_path / "l.onnx", input_size=(32, 32, 1))
+    with pytest.raises(ca.SizingError, match=r"gives 3-channel images, but the model takes 1-channel ones: give "
+                       r"input_size=\(1, 64, 64\)"):  # fmt: skip
+        ca.optimize(lenet, input_size=(3, 64, 64))
+    plain = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten())  # no spec: its first conv says
+    with pytest.raises(ca.SizingError, match="the model takes 3-channel ones"):
+        export_onnx(plain, tmp_path / "p.onnx", input_size=(1, 28, 28))
+    assert _files(tmp_path) == []
+
+
 def test_an_onnx_file_that_fails_its_check_is_removed_and_the_error_says_by_how_much(tmp_path, monkeypatch) -> None:
     real_forward = OnnxRuntimeModel.forward
     monkeypatch.setattr(OnnxRuntimeModel, "forward", lambda self, x: real_forward(self, x) + 3e-3)

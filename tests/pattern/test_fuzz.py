@@ -18,7 +18,7 @@ import convarch as ca
 from convarch.blocks import BLOCKS
 from convarch.spec.bind import variables_of
 
-TIME_BOUND_S = 5.0  # parse: catches a hang, not a loaded machine (a CI run at load 20 once took 4.4 s); a typical call takes < 10 ms
+TIME_BOUND_S = 5.0  # parse: catches a hang, not a loaded machine (once 4.4 s at load 20); a call takes < 10 ms
 CHECK_BOUND_S = 3.0  # check may walk a big network a few dozen times to suggest an input size that works
 SEED = "INPUT -> [[CONV -> RELU]*N -> POOL?]*M -> [FC -> RELU]*K -> FC"
 VALID = [

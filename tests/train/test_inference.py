@@ -69,6 +69,10 @@ def test_checkpoint_arguments_that_are_not_convarch_checkpoints(tmp_path) -> Non
     torch.save({"w": torch.zeros(1)}, plain)
     with pytest.raises(ca.WeightsError, match="plain state dict.*export its network with these weights"):
         ca.evaluate(plain, "digits")
+    whole = tmp_path / "whole.pt"
+    torch.save(ca.create_model("lenet5"), whole)  # a pickled module is no state dict: said, and not unpickled
+    with pytest.raises(ca.WeightsError, match="holds a pickled convarch.nn.model.ConvNet object"):
+        ca.evaluate(whole, "digits")
     with pytest.raises(ca.WeightsError, match="directory without best.safetensors"):
         ca.evaluate(tmp_path, "digits")
 

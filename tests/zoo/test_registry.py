@@ -115,6 +115,18 @@ def test_create_model_takes_pattern_text_bound_as_build_binds_it() -> None:
     assert features(torch.zeros(1, 3, 32, 32))[-1].shape == (1, 8, 32, 32)
 
 
+def test_an_unknown_keyword_for_pattern_text_lists_every_keyword_and_pretrained_says_there_are_none() -> None:
+    text = "INPUT(28x28x1) -> CONV3-8 -> RELU -> GAP -> FC10"
+    with pytest.raises(ca.ConfigError, match="'drop_rate' is not a template variable") as caught:
+        ca.create_model(text, drop_rate=0.2)
+    for keyword in ("num_classes", "in_chans", "input_size", "weights", "pretrained", "features_only", "base_width"):
+        assert keyword in str(caught.value)
+    with pytest.raises(ca.ConfigError, match=r"nor an option \(input_size, num_classes, base_width"):
+        ca.build(text, drop_rate=0.2)
+    with pytest.raises(ca.WeightsError, match="pretrained=True .* pattern text has none: pass weights= a file"):
+        ca.create_model(text, pretrained=True)
+
+
 def test_a_checkpoint_trained_from_a_pattern_is_re_headed_by_create_model(tmp_path) -> None:
     text = "INPUT(32x32x3) -> CONV3-8 -> RELU -> GAP -> FC10"
     trained = ca.build(text)
@@ -123,7 +135,7 @@ def test_a_checkpoint_trained_from_a_pattern_is_re_headed_by_create_model(tmp_pa
     assert model.num_classes == 3 and model.classifier.weight.device.type == "cpu"
     assert torch.equal(model.features.conv1.weight, trained.features.conv1.weight)
     with pytest.raises(ca.WeightsError, match="a model built from a pattern has no registered weights"):
-        ca.create_model(text, pretrained=True)
+        ca.create_model(text, weights="imagenet")
     with pytest.raises(ca.UnknownModelError, match="Did you mean resnet50"):
         ca.create_model("ResNet-50")
 

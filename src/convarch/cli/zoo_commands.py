@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 import typer
@@ -16,6 +17,9 @@ from convarch.errors import ConfigError, PatternError
 from convarch.pattern.parser import parse
 from convarch.spec.bind import bind
 from convarch.zoo.registry import NAME_FILTER, close_names, list_models, model_info, name_filter_matches
+
+GLOB_CHARS = set("*?[")
+GLOB_STAR = re.compile(r"\*(?![0-9A-Za-z_])")  # a '*' with no repeat count after it: a glob, not a repeat
 
 
 def zoo_table(names: list[str]) -> Table:
@@ -57,10 +61,7 @@ def list_command(
             raise ConfigError("--input, --set and --num-classes apply to pattern text; `convarch show NAME` takes them")
         names = list_models(pattern.strip(), pretrained=pretrained)
         if not names:
-            which = "with registered weights " if pretrained else ""
-            close = close_names(pattern.strip("*?"))
-            hint = f" (did you mean {', '.join(close)}?)" if close and not pretrained else ""
-            console.print(f"no model {which}matches {pattern!r}{hint}; `convarch list` shows them all")
+            console.print(_no_match(pattern.strip(), pretrained))
             raise typer.Exit(1)
         console.print(zoo_table(names))
         return
@@ -73,12 +74,30 @@ def list_command(
     console.print(table)
 
 
+def _no_match(text: str, pretrained: bool) -> str:
+    """Why a name filter lists nothing, with the filter that would list something."""
+    which = "with registered weights " if pretrained else ""
+    starting = [] if GLOB_CHARS & set(text) else list_models(text + "*", pretrained=pretrained)
+    if starting:  # ``resnet``: a family's prefix, not a model's name
+        return (f"no model {which}is named {text!r}; `convarch list '{text}*'` lists the {len(starting)} whose "
+                "names start with it")  # fmt: skip
+    close = close_names(text.strip("*?"))
+    hint = f" (did you mean {', '.join(close)}?)" if close and not pretrained else ""
+    glob = (
+        " (as pattern text, '*' takes a repeat count: CONV3-8*2)"
+        if not hint and text != text.lower() and "*" in text
+        else ""
+    )
+    return f"no model {which}matches {text!r}{hint}{glob}; `convarch list` shows them all"
+
+
 def _meant_as_name(text: str) -> bool:
-    """Name-filter text that is no pattern: lower case (layers are upper case), or close to a model's name."""
+    """Name-filter text that is no pattern: lower case (layers are upper case), close to a model's name, or
+    with a ``*`` that has no repeat count after it (``CONV*``: a glob; pattern text writes ``CONV3-8*2``)."""
     text = text.strip()
     if not NAME_FILTER.fullmatch(text) or _parses(text):
         return False
-    return text == text.lower() or bool(close_names(text.strip("*?")))
+    return text == text.lower() or bool(GLOB_STAR.search(text)) or bool(close_names(text.strip("*?")))
 
 
 @app.command("show")

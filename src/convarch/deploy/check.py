@@ -21,7 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from convarch.errors import ConfigError
+from convarch.errors import ConfigError, SizingError
+from convarch.spec.volume import Volume
 
 FP32_TOLERANCE = 1e-4
 TRAINED_SCALE = 10.0  # logits up to this magnitude get the tolerance as it is; larger ones, in proportion
@@ -61,10 +62,25 @@ class OutputCheck:
 
 
 def input_size_of(model: nn.Module, input_size: tuple[int, int, int] | None = None) -> tuple[int, int, int]:
-    """The (C, H, W) a model takes: given, or read from a convarch model's spec."""
-    if input_size is not None:
-        return tuple(input_size)  # type: ignore[return-value]
+    """The (C, H, W) a model takes: given, or read from a convarch model's spec.
+
+    A given size is checked as ``analyze`` checks it (``Volume.of`` names an (H, W, C) tuple), and its
+    channels against the model's, so the mistake is named here and not as a shape error in the first conv.
+    """
     spec = getattr(model, "spec", None)
+    if input_size is not None:
+        volume = Volume.of(input_size)
+        first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+        takes = (
+            spec.input.c if spec is not None and spec.input is not None else getattr(first_conv, "in_channels", None)
+        )
+        if takes is not None and volume.c != takes:
+            raise SizingError(
+                f"input_size {tuple(input_size)!r} gives {volume.c}-channel images, but the model takes "
+                f"{takes}-channel ones: give input_size=({takes}, {volume.h}, {volume.w}), or build the model with "
+                f"in_chans={volume.c}"
+            )
+        return volume.chw
     if spec is None or spec.input is None:
         raise ConfigError(f"{type(model).__name__} does not say what input it takes; give input_size=(C, H, W)")
     return spec.input.chw

@@ -21,12 +21,12 @@ from convarch.analysis.compare import SEED_LINEUP, compare
 from convarch.analysis.sweep import parse_setting, sizing_checker, sweep
 from convarch.analysis.sweep import to_json as sweep_json
 from convarch.api import analyze, check, resolve, to_pattern
-from convarch.cli.options import input_size as parse_input
-from convarch.cli.options import settings as parse_settings
 from convarch.errors import ConfigError, ConvarchError, PatternError, SizingError, UnknownModelError
 from convarch.explorer.diagrams import draw_svg
 from convarch.spec.bind import variables_of
 from convarch.spec.limits import MAX_DEPTH, MAX_DIM, expanded_size
+from convarch.spec.settings_text import input_size as parse_input
+from convarch.spec.settings_text import settings as parse_settings
 from convarch.zoo import list_models, model_info
 from convarch.zoo.registry import shown_name
 

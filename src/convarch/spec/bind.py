@@ -19,7 +19,7 @@ unrolled.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from convarch.errors import ConfigError, PatternError, SizingError, advising
@@ -66,26 +66,27 @@ def variables_of(node: Node | NetSpec) -> set[str]:
 BIND_OPTIONS = ("base_width", "hidden_width", "max_width", "optional")
 
 
-def _unknown_variable(name: str, known: set[str]) -> ConfigError:
-    """A keyword that is neither a variable of the pattern nor a binding option: say what would be."""
+def _unknown_variable(name: str, known: set[str], options: Sequence[str]) -> ConfigError:
+    """A keyword that is neither a variable of the pattern nor an option: say what would be."""
     variables = sorted(known)
-    close = difflib.get_close_matches(name.upper(), variables, n=1) or difflib.get_close_matches(
-        name, BIND_OPTIONS, n=1
-    )
+    close = difflib.get_close_matches(name.upper(), variables, n=1) or difflib.get_close_matches(name, options, n=1)
     hint = f" Did you mean {close[0]}?" if close else ""
     have = f"its variables are {', '.join(variables)}" if variables else "it has no template variables"
     return ConfigError(
-        f"{name!r} is not a template variable of this pattern ({have}) nor a binding option "
-        f"({', '.join(BIND_OPTIONS)}).{hint}"
+        f"{name!r} is not a template variable of this pattern ({have}) nor an option ({', '.join(options)}).{hint}"
     )
 
 
-def check_names(spec: NetSpec, names: Iterable[str]) -> None:
-    """Refuse a name that is neither a template variable of ``spec`` nor a binding option, with the closest."""
+def check_names(spec: NetSpec, names: Iterable[str], *, also: Sequence[str] = ()) -> None:
+    """Refuse a name that is neither a template variable of ``spec`` nor a binding option, with the closest.
+
+    ``also`` names the caller's own keywords (``create_model``'s ``weights``, ...), so the refusal lists
+    every keyword the call takes, not only the binding options."""
     known = variables_of(spec)
+    options = (*also, *BIND_OPTIONS)
     for name in names:
-        if name.upper() not in known and name not in BIND_OPTIONS:
-            raise _unknown_variable(name, known)
+        if name.upper() not in known and name not in options:
+            raise _unknown_variable(name, known, options)
 
 
 def bind(
@@ -123,7 +124,7 @@ def _bind_network(
     for name, value in (("base_width", base_width), ("hidden_width", hidden_width), ("max_width", max_width)):
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DIM:
             raise ConfigError(f"{name} must be a whole number of units from 1 to {MAX_DIM:,}, got {value!r}")
-    check_names(spec, variables)
+    check_names(spec, variables, also=("input_size", "num_classes"))
     variables = {name.upper(): value for name, value in variables.items()}
     for name, value in variables.items():
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_REPEAT:

@@ -59,6 +59,9 @@ def _model_and_header(checkpoint: str | Path | ConvNet) -> tuple[ConvNet, dict[s
             raise WeightsError(f"{path} is a directory without best.safetensors; give a checkpoint file or a run")
         path = path / "best.safetensors"
     elif path.suffix.lower() in (".pth", ".pt", ".bin", ".ckpt"):
+        from convarch.weights.reader import read_pickle
+
+        read_pickle(path)  # a pickled whole model or a corrupt file is refused there, for what it is
         raise WeightsError(
             f"{path} is a plain state dict, which does not say which network it holds. Make a self-describing "
             "checkpoint first: export its network with these weights to a .safetensors file "
