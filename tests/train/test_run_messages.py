@@ -5,18 +5,29 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-import pytest
 from tests.train.helpers import TINY
 
 import convarch as ca
 
 
-def test_resuming_a_finished_run_says_it_is_finished_and_how_to_train_longer(tmp_path: Path) -> None:
+def test_resuming_a_finished_run_says_it_is_finished_trains_nothing_and_succeeds(capsys, tmp_path: Path) -> None:
+    """Repeating "resume until done" must be safe: a kill between the last checkpoint and the exit left a
+    finished run that a restart resumes (the SIGKILL test hit exactly that), so it succeeds with no work."""
     out = tmp_path / "done"
-    ca.train(TINY, "digits", out=out, epochs=1, labels_per_class=3, threads=1, quiet=True)
-    expected = r"has finished: all 1 of its epochs are done, so there is nothing to resume\. Training longer is a new"
-    with pytest.raises(ca.ConfigError, match=expected + r" run: .*more epochs.*finetune\(weights="):
-        ca.train(resume=out, quiet=True)
+    first = ca.train(TINY, "digits", out=out, epochs=1, labels_per_class=3, threads=1, quiet=True)
+    files = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.iterdir()}
+    again = ca.train(resume=out, quiet=True)
+    said = capsys.readouterr()
+    expected = r"has finished: all 1 of its epochs are done, so there is nothing to resume and nothing was trained"
+    assert re.search(
+        expected + r"\. Training longer is a new run: .*more epochs.*finetune\(weights=", said.out + said.err
+    )
+    assert f"resuming {out} at epoch" not in said.out + said.err
+    assert again.history == first.history
+    now = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in out.iterdir()}
+    assert now.keys() == files.keys()
+    assert all(now[n][1] == files[n][1] for n in now if n != "data.json")  # every resume re-describes its data
+    assert all(now[n][0] == files[n][0] for n in now if n.endswith(".safetensors"))  # weights not even rewritten
 
 
 def test_evaluate_shows_n_a_for_a_class_without_images_and_no_top5_for_few_classes(capsys, tmp_path: Path) -> None:

@@ -145,16 +145,22 @@ def resume_state(
     return read_state(out / STATE) if has_state(out) else None
 
 
-def check_unfinished(out: Path, parts: dict[str, Any], epochs: int, data: str) -> None:
-    """Refuse to resume a run that has done all its epochs: there is no work left, and saying "resuming at
-    epoch 4/3" would pass for some. Training longer is a new run, so say how to start one."""
+def finished_notice(out: Path, parts: dict[str, Any], epochs: int, data: str) -> str | None:
+    """What to say when a resumed run has done all its epochs (None while work is left).
+
+    Resuming a finished run does no work and succeeds with the run's result, so that "resume until done"
+    is safe to repeat (a preempted job restarted after its last checkpoint, or a kill between the last
+    checkpoint and the exit). Saying "resuming at epoch 4/3" would pass for training; this says what happened
+    and how to train longer, which is a new run.
+    """
     done = int(parts["progress"]["next_epoch"])
-    if done >= epochs:
-        raise ConfigError(
-            f"{out} has finished: all {epochs} of its epochs are done, so there is nothing to resume. Training "
-            f"longer is a new run: the same call with more epochs and another out (from scratch), or "
-            f"finetune(weights={str(out / LAST)!r}, data={data!r}) (from these weights, with a new classifier)"
-        )
+    if done < epochs:
+        return None
+    return (
+        f"{out} has finished: all {epochs} of its epochs are done, so there is nothing to resume and nothing was "
+        f"trained. Training longer is a new run: the same call with more epochs and another out (from scratch), "
+        f"or finetune(weights={str(out / LAST)!r}, data={data!r}) (from these weights, with a new classifier)"
+    )
 
 
 def remove_stale_temporaries(out: Path) -> None:

@@ -93,7 +93,8 @@ def finetune(
         state = ckpt.resume_state(out_dir, writer=dist.is_main) if resume is not None else None  # type: ignore[arg-type]
         display = RunDisplay(console, enabled=not quiet and dist.is_main, notices=dist.is_main)
         if state is not None:
-            ckpt.check_unfinished(out_dir, state[1], config.epochs, str(data))  # type: ignore[arg-type]
+            if finished := ckpt.finished_notice(out_dir, state[1], config.epochs, str(data)):  # type: ignore[arg-type]
+                display.notice(finished)
             net = model_from_header(state[2], state[0], out_dir / ckpt.STATE)  # type: ignore[operator]
             preflight(net, config, dist.device)
             bundle = _load(data, net, config)

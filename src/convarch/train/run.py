@@ -64,8 +64,9 @@ def train(
         config = for_device(request, dist.device)
         out_dir = Path(out) if out is not None else None
         state = ckpt.resume_state(out_dir, writer=dist.is_main) if resume is not None else None  # type: ignore[arg-type]
+        finished = None
         if state is not None:
-            ckpt.check_unfinished(out_dir, state[1], config.epochs, str(data))  # type: ignore[arg-type]
+            finished = ckpt.finished_notice(out_dir, state[1], config.epochs, str(data))  # type: ignore[arg-type]
             net = model_from_header(state[2], state[0], out_dir / ckpt.STATE)  # type: ignore[operator]
             preflight(net, config, dist.device)
             bundle = _load(data, net, config)
@@ -84,7 +85,10 @@ def train(
                           extra={"data": json.dumps(data_extra(bundle))})  # fmt: skip
         if state is not None:
             trainer.load_parts(state[1])
-            display.line(f"resuming {out_dir} at epoch {trainer.start_epoch + 1}/{config.epochs}")
+            if finished:
+                display.notice(finished)
+            else:
+                display.line(f"resuming {out_dir} at epoch {trainer.start_epoch + 1}/{config.epochs}")
         with intra_op_threads(config.threads, net, dist.device):
             result = trainer.fit()
         finish_run(out_dir, dist, bundle, result, display)
