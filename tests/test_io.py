@@ -192,3 +192,22 @@ def test_a_directory_is_refused_for_the_same_reasons_as_a_file(tmp_path: Path) -
     with pytest.raises(ConfigError, match=r"file is a file, not a directory"):
         make_directory(tmp_path / "file" / "run")
     assert make_directory(tmp_path / "a" / "b").is_dir()
+
+
+def test_a_run_checkpoint_failure_advises_what_fits_its_reason_then_resume(tmp_path: Path) -> None:
+    """A checkpoint that failed for lack of permission said "free some space"; the remedy now fits the
+    reason, and the run's next step (resume) follows it."""
+    from convarch.train.checkpoint import CheckpointWriteError, guarded
+
+    def refused(temp: str) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied")
+
+    def full(temp: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(CheckpointWriteError, match=r"permission denied; .*Choose a location you can write to, then "
+                       r"continue the run \(resume\)") as refusal:  # fmt: skip
+        guarded(tmp_path / "last.safetensors", refused)
+    assert "space" not in str(refusal.value)
+    with pytest.raises(CheckpointWriteError, match=r"Free some space or choose another location, then continue"):
+        guarded(tmp_path / "last.safetensors", full)

@@ -34,11 +34,16 @@ WRITE_ERRORS = {
 _NO_SPACE = {WRITE_ERRORS[code] for code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT)}
 
 
-def _advice(reason: str | None, advice: str | None) -> str:
-    """The caller's advice, else what fits the reason: space only helps when space was what ran out."""
-    if advice is not None:
-        return advice
-    return "free some space or choose another location" if reason in _NO_SPACE else "choose a location you can write to"
+def _advice(reason: str | None, advice: str | None, then: str | None = None) -> str:
+    """The caller's advice, else what fits the reason (space only helps when space was what ran out), followed
+    by the caller's next step (``then``: "continue the run (resume)")."""
+    if advice is None:
+        advice = (
+            "free some space or choose another location"
+            if reason in _NO_SPACE
+            else "choose a location you can write to"
+        )
+    return f"{advice}, then {then}" if then else advice
 
 
 def write_failure(failure: BaseException) -> str | None:
@@ -131,20 +136,21 @@ def atomic_write(
     *,
     error: type[ConvarchError] = ConfigError,
     advice: str | None = None,
+    then: str | None = None,
 ) -> Path:
     """Call ``write(temporary_path)``, then move the result to ``path``.
 
     The temporary file keeps ``path``'s suffix, so writers that pick a format from it (matplotlib) work.
     A missing directory raises ``error`` before anything is written; an I/O failure (full disk, read-only
     or forbidden directory) raises ``error`` naming the file, the reason, what was kept, and ``advice`` (by
-    default, advice that fits the reason).
+    default, advice that fits the reason), then ``then``, the caller's next step.
     """
     path = writable_target(path, error=error)
     try:
         fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
     except OSError as failure:
         reason = write_failure(failure)
-        raise error(f"cannot write {path}: {reason}; {_advice(reason, advice)}.") from None
+        raise error(f"cannot write {path}: {reason}; {_advice(reason, advice, then)}.") from None
     os.close(fd)
     try:
         write(temp)
@@ -158,7 +164,7 @@ def atomic_write(
         if reason is None:
             raise
         kept = f"the previous {path.name} is intact" if path.exists() else f"no {path.name} was written"
-        advice = _advice(reason, advice)
+        advice = _advice(reason, advice, then)
         raise error(f"could not write {path}: {reason}; {kept}. {advice[:1].upper()}{advice[1:]}.") from failure
     return path
 

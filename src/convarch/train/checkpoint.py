@@ -36,23 +36,26 @@ METRICS_CSV, METRICS_JSON, DATA_JSON = "metrics.csv", "metrics.json", "data.json
 STATE_FORMAT = "convarch.train-state"
 
 
-RESUME_ADVICE = "free some space or give another run directory (out), then continue the run (resume)"
+# After a failed write, the run goes on from its last good checkpoint once the cause (which io names) is fixed.
+RESUME_STEP = "continue the run (resume)"
 
 
 class CheckpointWriteError(WeightsError):
     """A file of the run could not be written (disk full, read-only, permissions)."""
 
 
-def guarded(path: Path, write: Any, advice: str = RESUME_ADVICE) -> None:
+def guarded(path: Path, write: Any, advice: str | None = None) -> None:
     """``atomic_write`` (temporary file, then os.replace) with errors that say how to go on."""
-    atomic_write(path, write, error=CheckpointWriteError, advice=advice)
+    atomic_write(path, write, error=CheckpointWriteError, advice=advice, then=RESUME_STEP)
 
 
-def check_writable(out: Path, advice: str = RESUME_ADVICE) -> None:
+def check_writable(out: Path, advice: str | None = None) -> None:
     """Fail before training starts, not after the first epoch, when the run directory cannot be written."""
     make_directory(out, what="the run directory", error=CheckpointWriteError,
                    advice="choose another location you can write to (out)")  # fmt: skip
-    guarded(out / ".write-test", lambda temp: Path(temp).write_bytes(b"ok"), advice)
+    # Nothing is trained yet, so the advice ends at the fix (no "then resume").
+    atomic_write(out / ".write-test", lambda temp: Path(temp).write_bytes(b"ok"), error=CheckpointWriteError,
+                 advice=advice)  # fmt: skip
     (out / ".write-test").unlink(missing_ok=True)
 
 
@@ -62,7 +65,7 @@ def write_text(path: Path, text: str) -> None:
 
 def write_model(model: ConvNet, path: Path, extra: dict[str, str]) -> None:
     save_model(model, path, class_names=model.class_names, extra=extra, error=CheckpointWriteError,
-               advice=RESUME_ADVICE)  # fmt: skip
+               then=RESUME_STEP)  # fmt: skip
 
 
 def write_state(path: Path, model: ConvNet, parts: dict[str, Any], extra: dict[str, str]) -> None:

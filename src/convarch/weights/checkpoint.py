@@ -59,10 +59,12 @@ def save(
     extra: dict[str, str] | None = None,
     error: type[ConvarchError] = WeightsError,
     advice: str | None = None,
+    then: str | None = None,
 ) -> Path:
     """Write ``model`` to ``path`` (``.safetensors``) atomically, with the header ``load`` needs.
 
-    A write that fails (full disk, read-only directory) raises ``error`` naming the file and ``advice``.
+    A write that fails (full disk, read-only directory) raises ``error`` naming the file, ``advice`` (by
+    default what fits the reason) and ``then``, the caller's next step.
     """
     from safetensors.torch import save_file
 
@@ -81,7 +83,7 @@ def save(
     state = {key: value.detach().contiguous().cpu() for key, value in model.state_dict().items()}
     check_state_matches_spec(model, state)
     atomic_write(path, lambda temp: save_file(state, temp, metadata=header_of(model, extra)), error=error,
-                 advice=advice)  # fmt: skip
+                 advice=advice, then=then)  # fmt: skip
     return path
 
 
