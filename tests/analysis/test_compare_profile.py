@@ -69,3 +69,8 @@ def test_a_chart_with_no_published_accuracy_is_refused_not_written_empty(tmp_pat
     with pytest.raises(ca.ConfigError, match="no published top-1 accuracy for .*the chart would be empty"):
         complexity_chart(rows, tmp_path / "chart.png")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_one_string_is_one_model_not_a_list_of_its_characters() -> None:
+    (row,) = compare("resnet18")
+    assert row.name == "resnet18" and row.report.params == ca.analyze("resnet18").params

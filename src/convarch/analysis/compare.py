@@ -64,11 +64,17 @@ def seed_lineup() -> tuple[list[str], list[str]]:
     return [n for n in SEED_LINEUP if n in known], [n for n in SEED_LINEUP if n not in known]
 
 
-def compare(sources: list[str], input_size: tuple[int, int, int] | None = None, **keywords: Any) -> list[Comparison]:
+def compare(
+    sources: str | list[str], input_size: tuple[int, int, int] | None = None, **keywords: Any
+) -> list[Comparison]:
     """A row per zoo name or pattern text; each model at its own default input unless ``input_size``.
-    ``keywords`` bind the template patterns among them, as ``build`` does (``N=2``, ``base_width=16``)."""
+    ``keywords`` bind the template patterns among them, as ``build`` does (``N=2``, ``base_width=16``).
+    One string is one model (its characters are not a list of names)."""
     from convarch.api import analyze, is_model_name
     from convarch.zoo.registry import model_info
+
+    if isinstance(sources, str):
+        sources = [sources]
 
     if keywords and all(is_model_name(source) for source in sources):
         raise ConfigError(f"{', '.join(sorted(keywords))} bind template patterns, but every model given is a zoo name")
