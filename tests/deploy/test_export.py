@@ -6,6 +6,7 @@ passes the check; `benchmarks/export_zoo.py` does the same for every zoo model a
 
 from __future__ import annotations
 
+import copy
 import errno
 import importlib
 import os
@@ -20,7 +21,7 @@ from tests.family_samples import BLOCK_PATTERNS, small_zoo_model, smallest_per_f
 
 import convarch as ca
 from convarch.deploy import export, export_onnx, format_for, read_metadata
-from convarch.deploy.check import compare_outputs
+from convarch.deploy.check import check_against, compare_outputs
 from convarch.deploy.runtime import OnnxRuntimeModel, session
 from convarch.errors import ConfigError, ExportError, MissingDependencyError
 
@@ -198,3 +199,38 @@ def test_the_limit_grows_with_the_logits_beyond_a_trained_classifier_s_range() -
     outcome = compare_outputs(lambda x: huge, lambda x: huge + 1e-2, [], torch.zeros(1))
     assert outcome.passed and outcome.limit == pytest.approx(0.6) and "logits up to 6.0e+04" in outcome.describe()
     assert not compare_outputs(lambda x: huge, lambda x: huge + 1.0, [], torch.zeros(1)).passed
+
+
+def test_drift_beyond_the_limit_passes_only_where_pytorch_s_own_fp32_drifts_as_far() -> None:
+    """Where two fp32 answers differ by more than the limit, a float64 evaluation says which is wrong."""
+    truth = torch.tensor([[130.0, 20.0, -5.0]], dtype=torch.float64)
+    pytorch = (truth + 5e-3).float()  # PyTorch's own rounding, 5e-3 from the float64 answer
+    closer = (truth - 2e-3).float()  # 7e-3 from PyTorch (limit 1.3e-3), but nearer the truth than PyTorch is
+    exact_calls = []
+
+    def exact():
+        exact_calls.append(1)
+        return lambda x: truth
+
+    outcome = compare_outputs(lambda x: pytorch, lambda x: closer, [], torch.zeros(1), exact=exact)
+    assert outcome.max_abs_diff > outcome.limit and outcome.passed and len(exact_calls) == 1
+    assert outcome.exact_diff == pytest.approx(2e-3, rel=1e-2) and outcome.reference_error == pytest.approx(
+        5e-3, rel=1e-2
+    )
+    assert "as PyTorch itself rounds" in outcome.describe()
+    wrong = (truth + 0.5).float()
+    failed = compare_outputs(lambda x: pytorch, lambda x: wrong, [], torch.zeros(1), exact=exact)
+    assert not failed.passed and "more than rounding" in failed.describe()
+    within = compare_outputs(lambda x: pytorch, lambda x: pytorch + 1e-4, [], torch.zeros(1), exact=exact)
+    assert within.passed and within.exact_diff is None and len(exact_calls) == 2  # float64 only when needed
+
+
+def test_check_against_asks_a_float64_copy_and_leaves_the_model_in_float32() -> None:
+    model = ca.build(BLOCK_PATTERNS["plain"]).eval()
+
+    def off_by_rounding(x: torch.Tensor) -> torch.Tensor:  # float64 answer rounded to fp32: the most exact one
+        return copy.deepcopy(model).double()(x.double()).float() + 2e-4 * (x.shape[0] == 3)
+
+    outcome = check_against(model, off_by_rounding, model.spec.input.chw)
+    assert not outcome.passed and outcome.exact_diff is not None and outcome.exact_diff < 3e-4
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # the float64 twin was a copy

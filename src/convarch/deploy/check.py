@@ -10,10 +10,20 @@ The 1e-4 holds for logits up to 10 in magnitude, a trained classifier's range. B
 in proportion (1e-5 of the largest logit): float32's own spacing grows with the magnitude, and an untrained
 ResNet-101, whose batch norms still hold their initial statistics, reaches logits of 6e4, where float32
 resolves only 4e-3. A fixed 1e-4 would refuse its correct export.
+
+A deep net can drift further than that and still be right: two float32 evaluations that sum in different
+orders (PyTorch's kernels, ONNX Runtime's) each carry their own rounding, and it compounds through depth. An
+untrained SE-ResNet-101 on random inputs (logits of 130) differs from ONNX Runtime by 5.6e-3, while PyTorch
+itself is 3.3e-3 from the same model evaluated in float64, and ONNX Runtime 2.4e-3. So where the two float32
+answers differ by more than the limit, the check asks the float64 evaluation which is wrong: the deployed
+model passes when its own error is within the limit or within twice PyTorch's (``DRIFT_FACTOR``), that is,
+when it is no less accurate than PyTorch is. A wrong graph is off by far more than rounding and still fails.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +38,7 @@ FP32_TOLERANCE = 1e-4
 TRAINED_SCALE = 10.0  # logits up to this magnitude get the tolerance as it is; larger ones, in proportion
 RANDOM_BATCH = 3  # not the export's example batch of 2, so the check also exercises the free batch dimension
 REAL_IMAGES = 32
+DRIFT_FACTOR = 2.0  # a deployed fp32 model may be up to this much further from float64 than PyTorch's fp32 is
 
 
 @dataclass(frozen=True)
@@ -39,6 +50,9 @@ class OutputCheck:
     images: int
     tolerance: float
     scale: float = 0.0  # the largest PyTorch logit, in absolute value
+    # asked only where ``max_abs_diff`` exceeds the limit: each fp32 answer's distance from a float64 evaluation
+    exact_diff: float | None = None  # the deployed model's
+    reference_error: float | None = None  # PyTorch's own
 
     @property
     def limit(self) -> float:
@@ -46,19 +60,41 @@ class OutputCheck:
         return self.tolerance * max(1.0, self.scale / TRAINED_SCALE)
 
     @property
+    def rounding_limit(self) -> float | None:
+        """How far from float64 the deployed model may be: the limit, or twice PyTorch's own fp32 error."""
+        if self.reference_error is None:
+            return None
+        return max(self.limit, DRIFT_FACTOR * self.reference_error)
+
+    @property
+    def close(self) -> bool:
+        """Within the limit of PyTorch, or (where not) no less accurate than PyTorch against float64."""
+        if self.max_abs_diff <= self.limit:
+            return True
+        return self.exact_diff is not None and self.exact_diff <= self.rounding_limit  # type: ignore[operator]
+
+    @property
     def passed(self) -> bool:
-        return self.max_abs_diff <= self.limit and self.top1_agreement == 1.0
+        return self.close and self.top1_agreement == 1.0
 
     def describe(self) -> str:
         scaled = f", logits up to {self.scale:.1e}" if self.limit > self.tolerance else ""
+        drift = ""
+        if self.exact_diff is not None:
+            verdict = "as PyTorch itself rounds" if self.close else "more than rounding"
+            drift = (
+                f"; from a float64 evaluation {self.exact_diff:.2e}, where PyTorch's fp32 is "
+                f"{self.reference_error:.2e} from it ({verdict}; limit {self.rounding_limit:.1e})"
+            )
         return (
-            f"max abs diff {self.max_abs_diff:.2e} (limit {self.limit:.0e}{scaled}), top-1 agreement "
+            f"max abs diff {self.max_abs_diff:.2e} (limit {self.limit:.0e}{scaled}){drift}, top-1 agreement "
             f"{self.top1_agreement:.2%} on {self.images} real images"
         )
 
     def to_dict(self) -> dict[str, Any]:
         return {"max_abs_diff": self.max_abs_diff, "top1_agreement": self.top1_agreement, "images": self.images,
-                "limit": self.limit, "logit_scale": self.scale, "passed": self.passed}  # fmt: skip
+                "limit": self.limit, "logit_scale": self.scale, "float64_diff": self.exact_diff,
+                "pytorch_float64_diff": self.reference_error, "passed": self.passed}  # fmt: skip
 
 
 def input_size_of(model: nn.Module, input_size: tuple[int, int, int] | None = None) -> tuple[int, int, int]:
@@ -108,9 +144,15 @@ def compare_outputs(
     real: torch.Tensor,
     *,
     tolerance: float = FP32_TOLERANCE,
+    exact: Callable[[], Callable[[torch.Tensor], torch.Tensor]] | None = None,
 ) -> OutputCheck:
-    """Compare ``deployed`` with ``reference`` on each batch of ``inputs`` and on the ``real`` images."""
+    """Compare ``deployed`` with ``reference`` on each batch of ``inputs`` and on the ``real`` images.
+
+    ``exact`` makes the reference's float64 twin (it takes float64 inputs); it is made and run only where
+    the two differ by more than the limit, to tell rounding from a wrong answer (see the module).
+    """
     worst = scale = 0.0
+    answers = []
     with torch.inference_mode():
         for batch in [*inputs, real]:
             expected, got = _logits(reference(batch)), _logits(deployed(batch))
@@ -118,20 +160,37 @@ def compare_outputs(
                 raise ConfigError(
                     f"the deployed model returns shape {tuple(got.shape)} where PyTorch returns {tuple(expected.shape)}"
                 )
+            answers.append((batch, expected, got))
             worst = max(worst, float((got - expected).abs().max()))
             scale = max(scale, float(expected.abs().max()))
+    outcome = OutputCheck(worst, 1.0, len(expected), tolerance, scale)
+    if worst > outcome.limit and exact is not None:
+        outcome = dataclasses.replace(outcome, **_against_float64(exact(), answers))
     # ``expected`` and ``got`` now hold the real images' logits
     if expected.ndim != 2 or expected.shape[1] < 2:  # pooled features or one output: no class to agree on
-        return OutputCheck(worst, 1.0, len(expected), tolerance, scale)
+        return outcome
     best_two = expected.topk(2, dim=1).values
-    tie = (best_two[:, 0] - best_two[:, 1]) <= FP32_TOLERANCE * max(1.0, scale / TRAINED_SCALE)
+    tie = (best_two[:, 0] - best_two[:, 1]) <= outcome.limit
     agree = (got.argmax(dim=1) == expected.argmax(dim=1)) | tie
-    return OutputCheck(worst, float(agree.float().mean()), len(expected), tolerance, scale)
+    return dataclasses.replace(outcome, top1_agreement=float(agree.float().mean()))
 
 
-def _logits(output: Any) -> torch.Tensor:
+def _against_float64(
+    exact: Callable[[torch.Tensor], torch.Tensor], answers: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]
+) -> dict[str, float]:
+    """How far the deployed and the PyTorch fp32 answers are each from the float64 evaluation."""
+    exact_diff = reference_error = 0.0
+    with torch.inference_mode():
+        for batch, expected, got in answers:
+            truth = _logits(exact(batch.double()), torch.float64)
+            exact_diff = max(exact_diff, float((got.double() - truth).abs().max()))
+            reference_error = max(reference_error, float((expected.double() - truth).abs().max()))
+    return {"exact_diff": exact_diff, "reference_error": reference_error}
+
+
+def _logits(output: Any, dtype: torch.dtype = torch.float32) -> torch.Tensor:
     logits = output.logits if hasattr(output, "logits") else output
-    return logits.detach().float().cpu()
+    return logits.detach().to(dtype).cpu()
 
 
 def check_against(
@@ -147,4 +206,5 @@ def check_against(
     generator = torch.Generator().manual_seed(0)
     random = torch.randn(RANDOM_BATCH, *input_size, generator=generator).to(device)
     real = real_inputs(model, input_size, real_count).to(device)
-    return compare_outputs(model.eval(), deployed, [random], real, tolerance=tolerance)
+    return compare_outputs(model.eval(), deployed, [random], real, tolerance=tolerance,
+                           exact=lambda: copy.deepcopy(model).double())  # fmt: skip
