@@ -62,3 +62,22 @@ def test_the_cli_takes_the_fast_path_options(capsys, checkpoint: Path, tmp_path:
     assert code == 0 and set(row["latency_s"]) == {"1", "2"}
     code = main(["evaluate", str(checkpoint), "--data", "digits", "--optimize", "--json", "--device", "cpu"])
     assert code == 0 and json.loads(capsys.readouterr().out)["count"] > 0
+
+
+def test_bench_chooses_the_torch_path_at_each_batch_and_says_where_they_differ(monkeypatch) -> None:
+    import convarch.analysis.measure as measure
+
+    real_time_batch = measure.time_batch
+
+    def layouts_by_batch(model, x, **options):  # optimize's candidates: NCHW wins at batch 1, NHWC above
+        if options.get("measure_memory", True):
+            return real_time_batch(model, x, **options)  # bench's own timing
+        nhwc = model.memory_format == torch.channels_last
+        return [0.001 if nhwc == (x.shape[0] > 1) else 0.002] * 3, None
+
+    monkeypatch.setattr(measure, "time_batch", layouts_by_batch)
+    result = bench(TINY, optimize=True, dtype="fp32", batches=(1, 4), warmup=1, repeats=3, measure_peak=False)
+    assert [t.batch for t in result.timings] == [1, 4] and result.runtime.startswith("torch optimized: ")
+    assert "batch 1: fp32 NCHW (the fastest of 2 timed)" in result.runtime
+    assert "batch 4: fp32 channels_last (the fastest of 2 timed)" in result.runtime
+    assert result.runtime.count("batch norms folded") == 1 and result.channels_last  # fields: the largest batch

@@ -120,3 +120,37 @@ def test_compile_on_request_computes_the_same() -> None:
     assert (
         "torch.compile" in "; ".join(optimized.steps) and _max_diff(optimized, model, torch.randn(3, 3, 32, 32)) <= 1e-4
     )
+
+
+def test_a_batch_size_makes_optimize_keep_the_fastest_measured_path(monkeypatch) -> None:
+    """The hardware rules say bf16 + channels_last here; measured, NCHW fp32 is fastest, and measured wins."""
+    import convarch.analysis.measure as measure
+
+    monkeypatch.setenv("CONVARCH_ASSUME_CPU_BF16", "1")
+    model = ca.build(BLOCK_PATTERNS["plain"]).eval()
+    timed = []
+
+    def fake_time_batch(wrapped, x, **options):
+        timed.append((wrapped.dtype, wrapped.memory_format, x.shape[0], options["measure_memory"]))
+        fast = wrapped.dtype == torch.float32 and wrapped.memory_format == torch.contiguous_format
+        return [0.001 if fast else 0.004] * 3, None
+
+    monkeypatch.setattr(measure, "time_batch", fake_time_batch)
+    assert optimize(model).dtype == torch.bfloat16 and not timed  # no batch given: the rules alone
+    chosen = optimize(model, batch_size=4)
+    assert len(timed) == 4 and {t[2] for t in timed} == {4} and not any(t[3] for t in timed)
+    assert chosen.dtype == torch.float32 and chosen.memory_format == torch.contiguous_format
+    assert "fp32 NCHW (the fastest of 4 timed)" in chosen.describe() and chosen.timed["fp32 NCHW"] == 0.001
+    assert _max_diff(chosen, model, torch.randn(2, 3, 32, 32)) <= 1e-4  # checked like any fp32 result
+    timed.clear()
+    fixed = optimize(model, batch_size=4, dtype="bf16", channels_last=True)  # nothing left to choose
+    assert not timed and fixed.dtype == torch.bfloat16 and fixed.memory_format == torch.channels_last
+
+
+def test_measuring_runs_the_real_candidates() -> None:
+    model = ca.build(BLOCK_PATTERNS["res"]).eval()
+    chosen = optimize(model, batch_size=2, dtype="fp32")  # layouts only: NCHW and channels_last
+    assert set(chosen.timed) == {"fp32 NCHW", "fp32 channels_last"} and chosen.timed_batch == 2
+    assert all(seconds > 0 for seconds in chosen.timed.values())
+    with pytest.raises(ConfigError, match="batch_size must be a positive whole number"):
+        optimize(model, batch_size=0)

@@ -204,17 +204,23 @@ def time_batch(
     repeats: int,
     max_seconds: float,
     on_run: Callable[[], None] | None = None,
+    measure_memory: bool = True,
 ) -> tuple[list[float], int | None]:
-    """Median-ready latencies of ``model(x)`` and the peak memory of its first pass."""
+    """Median-ready latencies of ``model(x)`` and the peak memory of its first pass (None without
+    ``measure_memory``: the profiler that measures it on the CPU costs more than a small model's pass)."""
     device = x.device
     with torch.inference_mode():
-        if device.type == "cuda":
+        if not measure_memory:
+            model(x)
+            _sync(device)
+            peak: int | None = None
+        elif device.type == "cuda":
             _sync(device)
             torch.cuda.reset_peak_memory_stats(device)
             before = torch.cuda.memory_allocated(device)
             model(x)
             _sync(device)
-            peak: int | None = torch.cuda.max_memory_allocated(device) - before
+            peak = torch.cuda.max_memory_allocated(device) - before
         else:
             peak = cpu_peak_bytes(model, x)
         if on_run:
@@ -368,12 +374,31 @@ def _bench_optimized(
                        "channels_last")  # fmt: skip
     name = source.strip() if isinstance(source, str) and is_model_name(source) else (report.title or "pattern")
     model = build(source, input_size=report.input.chw)
-    with _threads(options.get("threads")):  # an ONNX Runtime session takes torch's thread count when it is made
-        deployed = optimize(model, device=device, runtime=runtime, dtype=dtype)
     measure_peak = options.pop("measure_peak", True)
-    result = bench_model(deployed, report.input.chw, report.macs, name=name, batches=batches, device=device,
-                         dtype="fp32", measure_peak=False, **options)  # fmt: skip
+    # torch's path is chosen by measuring at each batch (what is fastest for one image may not be for 64);
+    # an ONNX Runtime session is one path for every batch, and exporting it takes seconds: made once
+    groups = [(batch,) for batch in batches] if runtime == "torch" else [batches]
+    result: BenchResult | None = None
+    paths: list[list[str]] = []  # each optimized model's steps
+    for group in groups:
+        with _threads(options.get("threads")):  # an ONNX Runtime session takes torch's thread count when made
+            deployed = optimize(model, device=device, runtime=runtime, dtype=dtype,
+                                batch_size=group[0] if len(group) == 1 else None)  # fmt: skip
+        measured = bench_model(deployed, report.input.chw, report.macs, name=name, batches=group, device=device,
+                               dtype="fp32", measure_peak=False, **options)  # fmt: skip
+        paths.append(list(getattr(deployed, "steps", [])))
+        if result is None:
+            result = measured
+        else:
+            result.timings += measured.timings
+    assert result is not None
     result.runtime = deployed.describe()
+    if any(path != paths[0] for path in paths):  # the steps common to every batch once, then each batch's own
+        common = [step for step in paths[0] if all(step in path for path in paths)]
+        own = [f"batch {group[0]}: {', '.join(step for step in path if step not in common)}"
+               for group, path in zip(groups, paths, strict=True)]  # fmt: skip
+        result.runtime = "torch optimized: " + "; ".join(common + own)
+    # the fields name the path of the largest batch, the one bench's throughput is about
     result.dtype = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(getattr(deployed, "dtype", None), "fp32")
     result.channels_last = getattr(deployed, "memory_format", None) == torch.channels_last
     if measure_peak:

@@ -133,7 +133,8 @@ def evaluate(
     bundle.val = Side(labels_map[side.labels], side.images, side.paths)
     dist = Distributed(0, 1, 0, target, owns_group=False)  # one process
     loader = bundle.loader("val", batch_size=batch_size, device=dist.device)
-    scorer = deployed(model.to(dist.device), runtime=runtime, optimize=optimize, device=dist.device)
+    scorer = deployed(model.to(dist.device), runtime=runtime, optimize=optimize, device=dist.device,
+                      batch_size=batch_size)  # fmt: skip
     stats = evaluate_loader(scorer, loader, model.num_classes, dist)
     if stats.count == 0:  # every file of the side failed while streamed: a 0% would pass for a result
         raise DataError(
@@ -210,7 +211,7 @@ def predict(
     target = pick_device(device)
     check_inference_memory(model, 1, target, "This network is too large for this machine at its INPUT size.")
     model = model.to(target).eval()
-    scorer = deployed(model, runtime=runtime, optimize=optimize, device=target)
+    scorer = deployed(model, runtime=runtime, optimize=optimize, device=target, batch_size=1)  # one image a call
     names = model.class_names or [str(i) for i in range(model.num_classes)]
     k = min(topk, model.num_classes)
     results = []
@@ -229,11 +230,12 @@ def predict(
     return results
 
 
-def deployed(model: ConvNet, *, runtime: str, optimize: bool, device: torch.device) -> torch.nn.Module:
-    """``model`` as evaluation and prediction call it: itself, or ``ca.optimize``'s fast path with ``optimize``
-    or ``runtime="onnxruntime"`` (class scores before any trailing SOFTMAX, as ``class_scores`` gives)."""
+def deployed(model: ConvNet, *, runtime: str, optimize: bool, device: torch.device, batch_size: int) -> torch.nn.Module:
+    """``model`` as evaluation and prediction call it: itself, or ``ca.optimize``'s fast path, chosen for
+    their ``batch_size``, with ``optimize`` or ``runtime="onnxruntime"`` (class scores before any trailing
+    SOFTMAX, as ``class_scores`` gives)."""
     if not optimize and runtime == "torch":
         return model
     from convarch.deploy.optimize import optimize as optimized
 
-    return optimized(model, device=device, runtime=runtime, logits=True)
+    return optimized(model, device=device, runtime=runtime, logits=True, batch_size=batch_size)
