@@ -9,6 +9,10 @@ the total budget cannot fit it; one failure never loses the others. A line per c
 it ends, and the summary is rewritten after every check to ``$OUT/gpu_check.json`` when ``$OUT`` is set.
 Targets (issue 16) are ratios measured in this same run; each result says whether its target was ``met``.
 Without a GPU (and without --dry-run) the script says so in one line and exits 0.
+
+Every check's own limit adds up to more than one run's budget, so a run keeps to the most important ones.
+The checks still open after the two H100 runs of 2026-11-27 fit one run of ``--budget 285``:
+``--only deploy,compile_small_nets,resume_after_kill,gpu_tests,compiled_throughput``.
 """
 
 from __future__ import annotations
@@ -94,7 +98,7 @@ CHECKS = [  # in order of importance: the budget skips from the end
     Check("finetune", 25, 10, gpu_checks.finetune),
     Check("torchrun_one_process", 40, 15, gpu_checks.torchrun_one_process),
     Check("resume_after_kill", 45, 20, gpu_checks.resume_after_kill),
-    Check("deploy", 40, 10, gpu_checks.deploy),
+    Check("deploy", 120, 30, gpu_checks.deploy),  # torch.compile of resnet50 takes ~60 s of it
     Check("gpu_tests", 45, 15, gpu_checks.gpu_tests),
     Check("compiled_throughput", 90, 30, gpu_checks.compiled_throughput),
 ]
