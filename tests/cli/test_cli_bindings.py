@@ -82,3 +82,29 @@ def test_set_on_a_zoo_name_is_one_message_on_every_command(capsys) -> None:
     for argv in (["check", "lenet5"], ["train", "lenet5", "--data", "digits"], ["show", "lenet5"]):
         code, _, err = run(capsys, *argv, "--set", "N=2")
         assert code == 1 and message in err, argv
+
+
+@pytest.mark.parametrize(
+    ("source", "option", "what"),
+    [
+        ("lenet5", "base_width=16", "no CONV without a width"),  # every CONV of a zoo model has its width
+        ("resnet18", "max_width=64", "no CONV without a width"),
+        (TEMPLATE, "hidden_width=64", "no hidden FC without a width"),  # its one FC is the classifier
+        (TEMPLATE, "optional=keep", "no optional element (X?)"),
+    ],
+)
+def test_a_binding_option_with_nothing_to_bind_is_refused_not_ignored(capsys, source, option, what) -> None:
+    code, out, err = (
+        run(capsys, "check", source, "--set", option, "--set", "N=1")
+        if source == TEMPLATE
+        else run(capsys, "check", source, "--set", option)
+    )
+    name = option.split("=")[0]
+    assert code == 1 and f"{name} changes nothing here: this network has {what}" in err and out == ""
+    assert "Traceback" not in err
+
+
+def test_binding_options_that_bind_something_still_work() -> None:
+    spec = ca.build("INPUT -> [CONV -> RELU -> POOL?]*2 -> [FC -> RELU]*1 -> FC", base_width=8, max_width=8,
+                    hidden_width=12, optional="keep").spec  # fmt: skip
+    assert ca.to_pattern(spec) == "INPUT(32x32x3) -> [CONV3-8 -> RELU -> POOL2]*2 -> FC12 -> RELU -> FC10"

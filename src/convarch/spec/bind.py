@@ -19,7 +19,7 @@ unrolled.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from convarch.errors import ConfigError, PatternError, SizingError, advising
@@ -94,19 +94,60 @@ def bind(
     *,
     input_size: tuple[int, int, int] | Volume | None = None,
     num_classes: int | None = None,
-    base_width: int = BASE_WIDTH,
-    hidden_width: int = HIDDEN_WIDTH,
-    max_width: int = MAX_WIDTH,
-    optional: str = "auto",
+    base_width: int | None = None,
+    hidden_width: int | None = None,
+    max_width: int | None = None,
+    optional: str | None = None,
     **variables: int,
 ) -> NetSpec:
     """A concrete copy of ``spec`` with every template part filled in (see the module docstring).
 
     ``num_classes`` sizes the final FC, auxiliary classifiers with it; 0 removes them (pooled features), so
-    ``build``, ``analyze`` and ``check`` describe the same network for the same keywords.
+    ``build``, ``analyze`` and ``check`` describe the same network for the same keywords. A binding option
+    given to a network with nothing for it to fill in (``base_width`` for LeNet-5, whose every CONV has its
+    width) is refused: accepted, it would change nothing and let the caller believe it had.
     """
+    given = {"base_width": base_width, "hidden_width": hidden_width, "max_width": max_width, "optional": optional}
+    base_width = BASE_WIDTH if base_width is None else base_width
+    hidden_width = HIDDEN_WIDTH if hidden_width is None else hidden_width
+    max_width = MAX_WIDTH if max_width is None else max_width
+    optional = "auto" if optional is None else optional
+    if optional not in OPTIONAL_MODES:
+        raise ConfigError(f"optional must be one of {', '.join(OPTIONAL_MODES)}, got {optional!r}")
+    for name, value in (("base_width", base_width), ("hidden_width", hidden_width), ("max_width", max_width)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DIM:
+            raise ConfigError(f"{name} must be a whole number of units from 1 to {MAX_DIM:,}, got {value!r}")
+    _refuse_unused_options(spec, {name for name, value in given.items() if value is not None})
     bound = _bind_network(spec, input_size, num_classes, base_width, hidden_width, max_width, optional, variables)
     return with_classifier(bound, num_classes) if num_classes is not None else bound
+
+
+def _refuse_unused_options(spec: NetSpec, given: set[str]) -> None:
+    """Refuse each binding option in ``given`` that ``spec`` has nothing to fill in for."""
+    if not given:
+        return
+    items = list(spec.layers.items)
+    last = classifier_index(items)
+    hidden = [item for index, item in enumerate(items) if index != last]  # the classifier FC takes num_classes
+    uses = {
+        "base_width": _any(spec.layers, lambda node: isinstance(node, Conv) and node.unbound()),
+        "hidden_width": any(_any(item, lambda node: isinstance(node, FC) and node.unbound()) for item in hidden),
+        "optional": _any(spec.layers, lambda node: isinstance(node, Opt)),
+    }
+    uses["max_width"] = uses["base_width"]
+    fills = {"base_width": "CONV without a width", "max_width": "CONV without a width",
+             "hidden_width": "hidden FC without a width", "optional": "optional element (X?)"}  # fmt: skip
+    for name in sorted(given):
+        if not uses[name]:
+            raise ConfigError(
+                f"{name} changes nothing here: this network has no {fills[name]} for it to fill in. It binds "
+                f"template patterns such as INPUT -> [CONV -> RELU -> POOL?]*3 -> [FC -> RELU]*2 -> FC; leave "
+                f"{name} out"
+            )
+
+
+def _any(node: Node, test: Callable[[Node], bool]) -> bool:
+    return test(node) or any(_any(child, test) for child in node.children())
 
 
 def _bind_network(
@@ -119,11 +160,6 @@ def _bind_network(
     optional: str,
     variables: dict[str, int],
 ) -> NetSpec:
-    if optional not in OPTIONAL_MODES:
-        raise ConfigError(f"optional must be one of {', '.join(OPTIONAL_MODES)}, got {optional!r}")
-    for name, value in (("base_width", base_width), ("hidden_width", hidden_width), ("max_width", max_width)):
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_DIM:
-            raise ConfigError(f"{name} must be a whole number of units from 1 to {MAX_DIM:,}, got {value!r}")
     check_names(spec, variables, also=("input_size", "num_classes"))
     variables = {name.upper(): value for name, value in variables.items()}
     for name, value in variables.items():
