@@ -85,3 +85,26 @@ def test_the_inference_estimate_counts_live_layers_not_every_activation() -> Non
     assert live < report.forward_bytes * 256 / 4  # the sum would refuse what fits
     largest = max(row.activations for row in report.rows)
     assert live >= largest * 256 * 4  # at least the largest output of the batch, as float32
+
+
+def test_finetune_caches_features_at_a_batch_that_fits_and_refuses_a_cache_that_cannot(memory, monkeypatch) -> None:
+    from convarch.train.finetune import cached_features
+
+    net = ca.build("INPUT(64x64x1) -> CONV3-16 -> RELU -> GAP -> FC10")
+    bundle = load_data("digits", net, labels_per_class=5)
+    memory(int(inference_bytes(ca.analyze(net), 40) / 0.8) + 1)  # a forward pass of 40 images fits, 256 not
+    batches = []
+    real_loader = type(bundle).loader
+
+    def recording_loader(self, side, **options):
+        batches.append(options["batch_size"])
+        return real_loader(self, side, **options)
+
+    monkeypatch.setattr(type(bundle), "loader", recording_loader)
+    features, labels = cached_features(net, bundle, "train", torch.device("cpu"))
+    assert batches == [40] and features.shape == (len(bundle.train), net.num_features) and len(labels) == 50
+    wide = ca.build("INPUT(1x1x1) -> CONV1-8192 -> RELU -> GAP -> FC10")  # 8,192 features an image, 32 KiB
+    wide_bundle = load_data("digits", wide, labels_per_class=5)
+    memory(int(len(wide_bundle.train) * wide.num_features * 4 * 0.9 / 0.8))  # a pass fits; the cache does not
+    with pytest.raises(ca.ConfigError, match=r"a cache of the features of 50 images needs about .*freeze_epochs=0"):
+        cached_features(wide, wide_bundle, "train", torch.device("cpu"))

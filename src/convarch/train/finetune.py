@@ -21,6 +21,7 @@ import torch
 from rich.console import Console
 from torch import nn
 
+from convarch.analysis.measure import check_fits
 from convarch.api import create_model, is_model_name
 from convarch.data.datasets import DataBundle
 from convarch.data.loader import derived_seed
@@ -30,6 +31,7 @@ from convarch.train import checkpoint as ckpt
 from convarch.train.config import TrainConfig, for_device
 from convarch.train.distributed import Distributed, setup
 from convarch.train.evaluate import EvalStats, top5_applies, top5_hits
+from convarch.train.memory import check_inference_memory, eval_batch_size
 from convarch.train.progress import RunDisplay, epoch_line
 from convarch.train.run import _build, _load, bound_source, data_extra, describe_source, finish_run, start_run
 from convarch.train.threads import intra_op_threads
@@ -179,9 +181,16 @@ def with_new_head(model: ConvNet, bundle: DataBundle, seed: int) -> ConvNet:
 # ---- phase 1: the classifier on cached features -----------------------------------------------------------
 @torch.no_grad()
 def cached_features(model: ConvNet, bundle: DataBundle, side: str, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """Every image's pooled features, in order and not augmented, computed at the largest batch (up to
+    ``EVAL_BATCH``) whose forward pass fits on ``device``; refused up front when the cache itself would not."""
     model.eval()
+    batch_size = eval_batch_size(model, 1, device)
+    check_inference_memory(model, batch_size, device, "Use a smaller INPUT size or a smaller network.")
+    images = len(getattr(bundle, side))
+    check_fits(images * model.num_features * 4, device, f"a cache of the features of {images:,} images",
+               "Use fewer images, or freeze_epochs=0 to fine-tune the whole network from the start.")  # fmt: skip
     features, labels = [], []
-    for batch in bundle.loader(side, batch_size=256, training=False, device=device):  # in order, not augmented
+    for batch in bundle.loader(side, batch_size=batch_size, training=False, device=device):
         features.append(model.forward_head(model.forward_features(batch.x), pre_logits=True))
         labels.append(batch.y)
     return torch.cat(features), torch.cat(labels)
