@@ -20,47 +20,38 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import Dataset
 
-from convarch.data.folder import decode
+from convarch.data.folder import FileSamples, Sample, collated, decode
 from convarch.data.preprocess import Preprocessing
 
 JPEG_MAGIC = (0xFF, 0xD8, 0xFF)  # SOI marker and the first byte of the next marker
 
 
-class EncodedFiles(Dataset):
+class EncodedFiles(FileSamples):
     """Each file's bytes as a uint8 tensor (the workers' whole job on the batched-decode path)."""
 
-    def __init__(self, paths: list[Path], labels: list[int], preprocessing: Preprocessing) -> None:
-        self.paths, self.labels, self.preprocessing = paths, labels, preprocessing
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor | None, int, int, str]:
+    def __getitem__(self, index: int) -> Sample:
         try:
             data = self.paths[index].read_bytes()
         except OSError as error:
-            return None, self.labels[index], index, f"unreadable ({error.strerror or error})"
+            return self.unreadable(index, f"unreadable ({error.strerror or error})")
         if not data:
-            return None, self.labels[index], index, "empty file (0 bytes)"
+            return self.unreadable(index, "empty file (0 bytes)")
         return torch.frombuffer(bytearray(data), dtype=torch.uint8), self.labels[index], index, ""
 
 
-def collate_encoded(samples: list[tuple[torch.Tensor | None, int, int, str]]) -> dict[str, Any]:
+def collate_encoded(samples: list[Sample]) -> dict[str, Any]:
     """The batch's files end to end in one byte tensor, with their lengths; the unreadable ones go to ``skipped``.
 
     One tensor, not one per file: each tensor a worker returns travels through a shared-memory handle (a file
     descriptor), and 16 workers with a few batches of 128 files in flight would hold thousands of them.
     """
-    good = [s for s in samples if s[0] is not None]
-    return {
-        "encoded": torch.cat([s[0] for s in good]) if good else torch.zeros(0, dtype=torch.uint8),
-        "lengths": torch.tensor([len(s[0]) for s in good], dtype=torch.long),
-        "labels": torch.tensor([s[1] for s in good], dtype=torch.long),
-        "index": torch.tensor([s[2] for s in good], dtype=torch.long),
-        "skipped": [(s[2], s[3]) for s in samples if s[0] is None],
-    }
+    good = [s[0] for s in samples if s[0] is not None]
+    return collated(
+        samples,
+        encoded=torch.cat(good) if good else torch.zeros(0, dtype=torch.uint8),
+        lengths=torch.tensor([len(data) for data in good], dtype=torch.long),
+    )
 
 
 def is_jpeg(encoded: torch.Tensor) -> bool:

@@ -9,8 +9,10 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
+from torch.utils.data import Dataset
 
 from convarch.data.images import BadImage, is_image_file, read_image
 from convarch.errors import DataError
@@ -101,3 +103,33 @@ def decode(path: Path, *, uint8: bool = False) -> tuple[torch.Tensor | None, str
         return read_image(path, uint8=uint8), ""
     except BadImage as error:
         return None, str(error)
+
+
+# A worker's sample: (image or file bytes, or None when unreadable; label; index in the side; the reason)
+Sample = tuple[torch.Tensor | None, int, int, str]
+
+
+class FileSamples(Dataset):
+    """One side's image files and labels, for a ``DataLoader``'s workers; subclasses say what a sample holds
+    (a decoded image, or the file's bytes for batched decoding) in ``__getitem__``."""
+
+    def __init__(self, paths: list[Path], labels: list[int], preprocessing: Any) -> None:
+        self.paths, self.labels, self.preprocessing = paths, labels, preprocessing
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def unreadable(self, index: int, reason: str) -> Sample:
+        return None, self.labels[index], index, reason
+
+
+def collated(samples: list[Sample], **tensors: Any) -> dict[str, Any]:
+    """A collated batch's common fields: the readable samples' labels and indices, and the others' reasons
+    (``skipped``), plus the caller's own ``tensors`` made from the readable ones."""
+    good = [s for s in samples if s[0] is not None]
+    return {
+        **tensors,
+        "labels": torch.tensor([s[1] for s in good], dtype=torch.long),
+        "index": torch.tensor([s[2] for s in good], dtype=torch.long),
+        "skipped": [(s[2], s[3]) for s in samples if s[0] is None],
+    }

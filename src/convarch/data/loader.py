@@ -12,7 +12,6 @@ import hashlib
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -20,7 +19,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from convarch.data.augment import augment_batch
 from convarch.data.batch_decode import collate_encoded, decode_images, fit_images
-from convarch.data.folder import decode
+from convarch.data.folder import FileSamples, Sample, collated, decode
 from convarch.data.preprocess import Preprocessing, to_unit_float
 
 
@@ -142,32 +141,21 @@ class TensorLoader(_LoaderBase):
             yield Batch(self._finish(self.images[picked], generator), self.labels[picked], index)
 
 
-class FolderDataset(Dataset):
+class FolderDataset(FileSamples):
     """Image files decoded one at a time into uint8 tensors at the model's input size (for ``DataLoader``)."""
 
-    def __init__(self, paths: list[Path], labels: list[int], preprocessing: Preprocessing) -> None:
-        self.paths, self.labels, self.preprocessing = paths, labels, preprocessing
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor | None, int, int, str]:
+    def __getitem__(self, index: int) -> Sample:
         image, reason = decode(self.paths[index], uint8=True)
         if image is None:
-            return None, self.labels[index], index, reason
+            return self.unreadable(index, reason)
         fitted = self.preprocessing.fit_uint8(image.unsqueeze(0))[0]
         return fitted.contiguous(), self.labels[index], index, ""
 
 
-def collate_skipping(samples: list[tuple[torch.Tensor | None, int, int, str]]) -> dict[str, Any]:
+def collate_skipping(samples: list[Sample]) -> dict[str, Any]:
     """Stack the readable samples; keep the indices and reasons of the others for the report."""
-    good = [s for s in samples if s[0] is not None]
-    return {
-        "images": torch.stack([s[0] for s in good]) if good else None,
-        "labels": torch.tensor([s[1] for s in good], dtype=torch.long),
-        "index": torch.tensor([s[2] for s in good], dtype=torch.long),
-        "skipped": [(s[2], s[3]) for s in samples if s[0] is None],
-    }
+    good = [s[0] for s in samples if s[0] is not None]
+    return collated(samples, images=torch.stack(good) if good else None)
 
 
 class _EpochBatches:
