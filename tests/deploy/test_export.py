@@ -234,3 +234,40 @@ def test_check_against_asks_a_float64_copy_and_leaves_the_model_in_float32() -> 
     outcome = check_against(model, off_by_rounding, model.spec.input.chw)
     assert not outcome.passed and outcome.exact_diff is not None and outcome.exact_diff < 3e-4
     assert all(p.dtype == torch.float32 for p in model.parameters())  # the float64 twin was a copy
+
+
+@pytest.mark.parametrize("suffix", ["onnx", "pt2"])
+def test_a_static_batch_export_takes_one_image_and_is_checked_one_image_at_a_time(tmp_path: Path, suffix) -> None:
+    model = ca.build(BLOCK_PATTERNS["plain"])
+    result = export(model, tmp_path / f"s.{suffix}", dynamic_batch=False)
+    assert result.check is not None and result.check.passed and result.check.images == 32
+    if suffix == "onnx":
+        shape = onnx.load(str(result.path)).graph.input[0].type.tensor_type.shape
+        assert shape.dim[0].dim_value == 1  # fixed, not a named free dimension
+
+
+def test_a_model_that_cannot_run_in_float64_keeps_the_strict_verdict_and_says_why() -> None:
+    class CastsToFloat32(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(x.float().flatten(1))  # float32 input against float64 weights in the twin
+
+    model = CastsToFloat32()
+    outcome = check_against(model, lambda x: model(x) + 1e-3, (1, 2, 2))
+    assert not outcome.passed and outcome.exact_diff is None and "RuntimeError" in outcome.referee_failed
+    assert "no float64 evaluation to tell rounding from error" in outcome.describe()
+
+
+def test_ties_count_at_the_drift_the_referee_accepted() -> None:
+    truth = torch.tensor([[130.0, 129.99, -5.0]], dtype=torch.float64)  # the top two within rounding
+    pytorch, deployed = (truth + torch.tensor([[5e-3, -5e-3, 0.0]], dtype=torch.float64)).float(), truth.float()
+    outcome = compare_outputs(lambda x: pytorch, lambda x: deployed, [], torch.zeros(1), exact=lambda: lambda x: truth)
+    assert outcome.passed and outcome.top1_agreement == 1.0  # its top-1 differs only inside rounding
+
+
+def test_a_model_returning_a_tuple_gets_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="returns a tuple, not one tensor of logits"):
+        compare_outputs(lambda x: (x, x), lambda x: (x, x), [], torch.zeros(1, 3))

@@ -27,7 +27,7 @@ def test_bench_measures_the_optimized_path_and_names_it() -> None:
     ort = bench(TINY, runtime="onnxruntime", **options)
     assert ort.runtime.startswith("onnxruntime") and [t.batch for t in ort.timings] == [1, 2]
     fast = bench(TINY, optimize=True, dtype="fp32", **options)
-    assert fast.runtime.startswith("torch optimized") and "batch norms folded" in fast.runtime
+    assert fast.runtime.startswith("torch optimized") and "folded into" in fast.runtime
     assert bench(TINY, **options).runtime == "torch eager"
     with pytest.raises(ca.ConfigError, match="unknown runtime 'tvm'"):
         bench(TINY, runtime="tvm", **options)
@@ -80,4 +80,20 @@ def test_bench_chooses_the_torch_path_at_each_batch_and_says_where_they_differ(m
     assert [t.batch for t in result.timings] == [1, 4] and result.runtime.startswith("torch optimized: ")
     assert "batch 1: fp32 NCHW (the fastest of 2 timed)" in result.runtime
     assert "batch 4: fp32 channels_last (the fastest of 2 timed)" in result.runtime
-    assert result.runtime.count("batch norms folded") == 1 and result.channels_last  # fields: the largest batch
+    assert result.runtime.count("folded into") == 1 and result.channels_last  # fields: the largest batch
+
+
+def test_evaluate_chooses_its_fast_path_for_the_batches_it_will_run(checkpoint: Path, monkeypatch) -> None:
+    import sys
+
+    optimize_module = sys.modules["convarch.deploy.optimize"]  # the package's ``optimize`` is the function
+    asked = []
+    real_optimize = optimize_module.optimize
+
+    def recording(model, **options):
+        asked.append(options["batch_size"])
+        return real_optimize(model, **options)
+
+    monkeypatch.setattr(optimize_module, "optimize", recording)
+    result = ca.evaluate(checkpoint, "digits", device="cpu", optimize=True, batch_size=20000)
+    assert asked == [result.stats.count] and result.stats.count < 20000  # the held-out side, not 20,000

@@ -154,3 +154,21 @@ def test_measuring_runs_the_real_candidates() -> None:
     assert all(seconds > 0 for seconds in chosen.timed.values())
     with pytest.raises(ConfigError, match="batch_size must be a positive whole number"):
         optimize(model, batch_size=0)
+
+
+def test_batch_size_takes_numpy_integers_and_a_batch_too_large_is_refused_before_allocating(monkeypatch) -> None:
+    import sys
+
+    import numpy as np
+
+    model = ca.build(BLOCK_PATTERNS["plain"]).eval()
+    assert optimize(model, batch_size=np.int64(2), dtype="fp32").timed_batch == 2
+    monkeypatch.setattr(sys.modules["convarch.analysis.measure"], "available_memory", lambda device: 2**20)
+    with pytest.raises(ConfigError, match=r"timing batch 4096 at .* needs about .*Give a smaller batch_size"):
+        optimize(model, batch_size=4096, dtype="fp32")
+    assert optimize(model, dtype="bf16").check is None  # reduced precision: no fp32 check to report
+
+
+def test_a_model_without_batch_norm_says_so() -> None:
+    optimized = optimize(ca.build("INPUT(8x8x1) -> FC16 -> RELU -> FC4"))
+    assert optimized.steps[0] == "no batch norm to fold"

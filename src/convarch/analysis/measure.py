@@ -380,6 +380,7 @@ def _bench_optimized(
     groups = [(batch,) for batch in batches] if runtime == "torch" else [batches]
     result: BenchResult | None = None
     paths: list[list[str]] = []  # each optimized model's steps
+    largest: Any = None  # the fields describe the path of the largest batch, the one throughput is about
     for group in groups:
         with _threads(options.get("threads")):  # an ONNX Runtime session takes torch's thread count when made
             deployed = optimize(model, device=device, runtime=runtime, dtype=dtype,
@@ -387,18 +388,20 @@ def _bench_optimized(
         measured = bench_model(deployed, report.input.chw, report.macs, name=name, batches=group, device=device,
                                dtype="fp32", measure_peak=False, **options)  # fmt: skip
         paths.append(list(getattr(deployed, "steps", [])))
+        if max(batches) in group:
+            largest = deployed
         if result is None:
             result = measured
         else:
             result.timings += measured.timings
     assert result is not None
+    deployed = largest
     result.runtime = deployed.describe()
     if any(path != paths[0] for path in paths):  # the steps common to every batch once, then each batch's own
         common = [step for step in paths[0] if all(step in path for path in paths)]
         own = [f"batch {group[0]}: {', '.join(step for step in path if step not in common)}"
                for group, path in zip(groups, paths, strict=True)]  # fmt: skip
         result.runtime = "torch optimized: " + "; ".join(common + own)
-    # the fields name the path of the largest batch, the one bench's throughput is about
     result.dtype = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(getattr(deployed, "dtype", None), "fp32")
     result.channels_last = getattr(deployed, "memory_format", None) == torch.channels_last
     if measure_peak:

@@ -21,7 +21,7 @@ from torch import nn
 
 from convarch.deploy.check import FP32_TOLERANCE, check_against, input_size_of
 from convarch.deploy.onnx_export import Exported, check_destination, export_onnx, metadata
-from convarch.deploy.program import export_program, inference_copy, quiet_exporter
+from convarch.deploy.program import STATIC_BATCH, export_program, inference_copy, quiet_exporter
 from convarch.errors import ConfigError, ExportError, advising
 from convarch.io import atomic_write
 
@@ -59,26 +59,36 @@ def export(
     dynamic_batch: bool = True,
     opset: int | None = None,
     check: bool = True,
+    input_size: tuple[int, int, int] | None = None,
 ) -> Exported:
-    """Write ``model`` to ``path`` as ONNX, a torch.export program or a convarch checkpoint (see the module)."""
+    """Write ``model`` to ``path`` as ONNX, a torch.export program or a convarch checkpoint (see the module).
+
+    ``input_size`` (C, H, W) is needed only for a model that does not say what it takes (a torchvision
+    model; convarch models and timm's say it themselves). A static-batch export takes one image a call.
+    """
     chosen = format_for(path, format)
     path = Path(path)
     if chosen == "onnx":
-        return export_onnx(model, path, dynamic_batch=dynamic_batch, opset=opset, check=check)
+        return export_onnx(model, path, dynamic_batch=dynamic_batch, opset=opset, check=check, input_size=input_size)
     if chosen == "pt2":
-        return export_pt2(model, path, dynamic_batch=dynamic_batch, check=check)
+        return export_pt2(model, path, dynamic_batch=dynamic_batch, check=check, input_size=input_size)
     return export_checkpoint(model, path)
 
 
 def export_pt2(
-    model: nn.Module, path: str | os.PathLike, *, dynamic_batch: bool = True, check: bool = True
+    model: nn.Module,
+    path: str | os.PathLike,
+    *,
+    dynamic_batch: bool = True,
+    check: bool = True,
+    input_size: tuple[int, int, int] | None = None,
 ) -> Exported:
     """``model`` as a ``torch.export`` ExportedProgram file, with the ONNX export's metadata as an extra file
     (``convarch.json``); checked like ONNX, through ``torch.export.load(path).module()``."""
     started = time.perf_counter()
     path = Path(path)
     check_destination(path)
-    size = input_size_of(model)
+    size = input_size_of(model, input_size)
     model = inference_copy(model)
     program = export_program(model, size, dynamic_batch=dynamic_batch)
     facts = {key.removeprefix("convarch."): json.loads(value) for key, value in metadata(model, size).items()}
@@ -89,7 +99,8 @@ def export_pt2(
             torch.export.save(program, temp, extra_files={"convarch.json": json.dumps(facts)})
             loaded = torch.export.load(temp).module() if check else None
         if loaded is not None:
-            outcome = check_against(model, loaded, size, tolerance=FP32_TOLERANCE)
+            outcome = check_against(model, loaded, size, tolerance=FP32_TOLERANCE,
+                                    batch=None if dynamic_batch else STATIC_BATCH)  # fmt: skip
             if not outcome.passed:
                 raise ExportError(
                     f"the exported program does not compute what the model computes: {outcome.describe()}"

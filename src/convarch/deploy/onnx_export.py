@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from convarch.deploy.check import FP32_TOLERANCE, OutputCheck, check_against, input_size_of
-from convarch.deploy.program import export_program, first_line, inference_copy, quiet_exporter
+from convarch.deploy.program import STATIC_BATCH, export_program, first_line, inference_copy, quiet_exporter
 from convarch.deploy.runtime import OnnxRuntimeModel, require, session
 from convarch.errors import ConfigError, ConvarchError, ExportError, advising
 from convarch.io import atomic_write, write_failure
@@ -123,7 +123,8 @@ def export_onnx(
     def write(temp: str) -> None:
         program.save(temp, external_data=False)
         if check:
-            result.append(check_file(model, temp, size, tolerance=tolerance))
+            result.append(check_file(model, temp, size, tolerance=tolerance,
+                                     batch=None if dynamic_batch else STATIC_BATCH))  # fmt: skip
 
     atomic_write(path, write, error=ExportError, advice="choose another path")
     return Exported(path, "onnx", time.perf_counter() - started, result[0] if result else None)
@@ -164,7 +165,12 @@ def _layers_using(exported: torch.export.ExportedProgram, error: BaseException) 
 
 
 def check_file(
-    model: nn.Module, path: str | os.PathLike, input_size: tuple[int, int, int], *, tolerance: float = FP32_TOLERANCE
+    model: nn.Module,
+    path: str | os.PathLike,
+    input_size: tuple[int, int, int],
+    *,
+    tolerance: float = FP32_TOLERANCE,
+    batch: int | None = None,
 ) -> OutputCheck:
     """Load the ONNX file in ONNX Runtime and compare its outputs with ``model``'s; raise if they differ."""
     try:
@@ -173,7 +179,7 @@ def check_file(
         raise
     except Exception as error:
         raise ExportError(f"ONNX Runtime cannot load the exported file: {first_line(error)}") from error
-    outcome = check_against(model, runtime, input_size, tolerance=tolerance)
+    outcome = check_against(model, runtime, input_size, tolerance=tolerance, batch=batch)
     if not outcome.passed:
         raise ExportError(
             f"the ONNX file does not compute what the PyTorch model computes: {outcome.describe()}. It was "

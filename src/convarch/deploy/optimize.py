@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import operator
 import statistics
 from typing import Any
 
@@ -62,6 +63,7 @@ class OptimizedModel(nn.Module):
         self.device, self.dtype, self.memory_format = device, dtype, memory_format
         self.steps = steps
         self.runtime = "torch"
+        self.check: Any = None  # the OutputCheck of an fp32 result (reduced precision is not held to 1e-4)
         self.timed: dict[str, float] = {}  # each candidate's median seconds, where optimize measured them
         self.timed_batch: int | None = None  # ... at this batch
         for key in FACTS:
@@ -182,8 +184,8 @@ def optimize(
 
     if runtime not in RUNTIMES:
         raise ConfigError(f"unknown runtime {runtime!r}; use one of {', '.join(RUNTIMES)}")
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
-        raise ConfigError(f"batch_size must be a positive whole number (the batch to measure at), got {batch_size!r}")
+    if batch_size is not None:
+        batch_size = _positive_whole(batch_size)
     if not isinstance(model, nn.Module):
         raise ConfigError(f"optimize takes a model (an nn.Module), got {type(model).__name__}")
     target = resolve_device(torch.device(device).type)
@@ -220,7 +222,9 @@ def _torch(
     batch_size: int | None,
 ) -> OptimizedModel:
     model.requires_grad_(False)
-    steps = [f"{fold_batchnorm(model)} batch norms folded into their convs"]
+    folded = fold_batchnorm(model)
+    steps = ["no batch norm to fold" if not folded else "1 batch norm folded into its conv" if folded == 1
+             else f"{folded} batch norms folded into their convs"]  # fmt: skip
     chosen, why = resolve_dtype(dtype, device)
     nhwc = channels_last_helps(model, device) if channels_last is None else channels_last
     memory_format = torch.channels_last if nhwc else torch.contiguous_format
@@ -247,6 +251,17 @@ def _torch(
     return optimized
 
 
+def _positive_whole(batch_size: Any) -> int:
+    """``batch_size`` as an int (NumPy's integers too), or a ConfigError."""
+    try:
+        value = operator.index(batch_size) if not isinstance(batch_size, bool) else 0
+    except TypeError:
+        value = 0
+    if value < 1:
+        raise ConfigError(f"batch_size must be a positive whole number (the batch to measure at), got {batch_size!r}")
+    return value
+
+
 def _fastest(
     model: nn.Module,
     device: torch.device,
@@ -263,8 +278,14 @@ def _fastest(
     channels_last made resnet18 0.58x as fast and bf16 lost on resnet50, because converting the input and
     the reorders cost more than the faster convolutions save on one image.
     """
-    from convarch.analysis.measure import time_batch
+    from convarch.analysis.measure import check_fits, time_batch
+    from convarch.analysis.report import analyze_spec
 
+    spec = facts.get("spec")
+    if spec is not None:  # the candidates run at the caller's batch: refused here rather than by the allocator
+        report = analyze_spec(spec, names=False)
+        check_fits((report.activations * batch_size + report.params) * 4, device,
+                   f"timing batch {batch_size} at {report.input}", "Give a smaller batch_size.")  # fmt: skip
     x = torch.randn(batch_size, *size, device=device)
     latency = {}
     for dtype, layout in itertools.product(dtypes, layouts):

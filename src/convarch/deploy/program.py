@@ -21,6 +21,7 @@ from convarch.errors import ConvarchError, ExportError
 
 BATCH = "batch"
 EXAMPLE_BATCH = 2  # not 1: torch.export specialises a dimension of size 1, and the batch must stay free
+STATIC_BATCH = 1  # a static-batch export takes one image a call, as a latency-bound deployment feeds it
 
 
 @contextlib.contextmanager
@@ -86,9 +87,10 @@ def inference_copy(model: nn.Module) -> nn.Module:
 def export_program(
     model: nn.Module, input_size: tuple[int, int, int], *, dynamic_batch: bool = True
 ) -> torch.export.ExportedProgram:
-    """``model`` as a ``torch.export`` ExportedProgram in eval mode, with a free batch dimension if asked."""
+    """``model`` as a ``torch.export`` ExportedProgram in eval mode, with a free batch dimension if asked
+    (otherwise fixed at ``STATIC_BATCH``)."""
     model = model.eval()
-    example = torch.zeros(EXAMPLE_BATCH, *input_size)
+    example = torch.zeros(EXAMPLE_BATCH if dynamic_batch else STATIC_BATCH, *input_size)
     shapes = ({0: torch.export.Dim(BATCH, min=1)},) if dynamic_batch else None
     with module_stack(model) as failed_in, quiet_exporter():
         try:

@@ -134,7 +134,7 @@ def evaluate(
     dist = Distributed(0, 1, 0, target, owns_group=False)  # one process
     loader = bundle.loader("val", batch_size=batch_size, device=dist.device)
     scorer = deployed(model.to(dist.device), runtime=runtime, optimize=optimize, device=dist.device,
-                      batch_size=batch_size)  # fmt: skip
+                      batch_size=max(1, min(batch_size, len(side))))  # the batches it will see  # fmt: skip
     stats = evaluate_loader(scorer, loader, model.num_classes, dist)
     if stats.count == 0:  # every file of the side failed while streamed: a 0% would pass for a result
         raise DataError(
