@@ -1,6 +1,6 @@
 """Deployment speed on the CPU: ``ca.optimize``'s paths against torchvision's eager fp32, in one run.
 
-    PYTHONPATH=src .venv/bin/python benchmarks/bench_deploy.py [--threads 2] [--repeats 7] [--compile]
+    PYTHONPATH=src .venv/bin/python benchmarks/bench_deploy.py [--threads 2] [--repeats 7] [--no-compile]
 
 Targets (issue 15), each a ratio to torchvision's model of the same architecture in eager fp32 (NCHW, random
 weights, ``torch.inference_mode``), every runtime on the same number of threads:
@@ -11,7 +11,11 @@ weights, ``torch.inference_mode``), every runtime on the same number of threads:
 
 The candidates run interleaved with the reference (``timing.interleaved``), so load hits all alike. The
 torch paths are ``optimize(dtype="fp32")`` (BN folded, channels_last) and ``optimize()`` (the same in the
-device's native reduced precision, where it has one); ``--compile`` adds ``optimize(compile=True)``.
+device's native reduced precision, where it has one), and ``optimize(batch_size=B)``, which times those
+candidates itself and keeps the fastest, and ``optimize(compile=True)`` (frozen weights, autotuned).
+
+ONNX Runtime's sessions do not spin between runs (``convarch.deploy.runtime``): spinning pool threads took
+the 2 cores from the paths timed after them, and doubled torchvision's measured latency at batch 1.
 """
 
 from __future__ import annotations
@@ -39,8 +43,9 @@ warnings.filterwarnings("ignore", message="The default weight initialization of 
 TARGETS = {"resnet50_b16_onnxruntime": 2.0, "resnet50_b16_torch": 1.4, "batch1": 2.0, "export_s": 30.0}
 
 
-def candidates(name: str, *, compile: bool) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
-    """torchvision's eager fp32 reference and each optimized path of our model of the same name."""
+def candidates(name: str, batch: int, *, compile: bool) -> dict[str, Callable[[torch.Tensor], torch.Tensor]]:
+    """torchvision's eager fp32 reference and each optimized path of our model of the same name, with
+    ``optimize(batch_size=batch)``'s measured choice among them."""
     ours = ca.create_model(name).eval()
     paths: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
         "torchvision eager fp32": torchvision.models.get_model(name).eval(),
@@ -50,15 +55,19 @@ def candidates(name: str, *, compile: bool) -> dict[str, Callable[[torch.Tensor]
     native = ca.optimize(ours)
     if native.dtype != torch.float32:
         paths[f"torch {str(native.dtype).removeprefix('torch.')} native"] = native
-    if compile:
-        paths["torch fp32 compiled"] = ca.optimize(ours, dtype="fp32", compile=True)
+    measured = ca.optimize(ours, batch_size=batch)
+    paths[f"torch measured at batch {batch}: {measured.steps[-1].split(' (')[0]}"] = measured
+    if compile:  # in the device's native precision, as optimize chooses it
+        compiled = ca.optimize(ours, compile=True)
+        compiled(torch.randn(batch, 3, 224, 224))  # compiles here, not in the first timed run
+        paths[f"torch {str(compiled.dtype).removeprefix('torch.')} compiled"] = compiled
     return paths
 
 
 def measure(name: str, batch: int, repeats: int, *, compile: bool) -> dict[str, float]:
     """Median seconds per batch of each path, interleaved."""
     x = torch.randn(batch, 3, 224, 224)
-    paths = candidates(name, compile=compile)
+    paths = candidates(name, batch, compile=compile)
     with torch.inference_mode():
         return interleaved({label: (lambda f=f: f(x)) for label, f in paths.items()}, repeats, warmup=2)
 
@@ -75,7 +84,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--compile", action="store_true", help="also time optimize(compile=True) (minutes)")
+    parser.add_argument("--no-compile", dest="compile", action="store_false",
+                        help="leave out optimize(compile=True) (seconds per model to compile on the CPU)")  # fmt: skip
     parser.add_argument("--json", help="also write the results to this file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)  # ONNX Runtime sessions take the same count (convarch.deploy.runtime)

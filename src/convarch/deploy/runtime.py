@@ -44,6 +44,10 @@ def session(model: bytes | str, *, device: torch.device | str = "cpu", threads: 
     options.inter_op_num_threads = 1  # a ConvNet is one chain of ops: parallelism lives inside each op
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # errors only: ORT's warnings about unused initialisers are noise here
+    # ORT's pool threads spin after each run, waiting for the next; the cores they hold are taken from
+    # whatever runs next on them (preprocessing, PyTorch, another model). On 2 cores that doubled the
+    # latency of a torchvision model measured between ONNX Runtime calls (benchmarks/RESULTS.md).
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     providers = ["CPUExecutionProvider"]
     if device.type == "cuda":
         if "CUDAExecutionProvider" not in ort.get_available_providers():
