@@ -271,3 +271,18 @@ def test_ties_count_at_the_drift_the_referee_accepted() -> None:
 def test_a_model_returning_a_tuple_gets_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="returns a tuple, not one tensor of logits"):
         compare_outputs(lambda x: (x, x), lambda x: (x, x), [], torch.zeros(1, 3))
+
+
+def test_pooled_features_are_named_so_and_bad_opsets_and_optimized_bf16_models_are_refused(tmp_path: Path) -> None:
+    features = ca.build(BLOCK_PATTERNS["plain"], num_classes=0)
+    written = onnx.load(str(export_onnx(features, tmp_path / "f.onnx").path))
+    assert [output.name for output in written.graph.output] == ["features"]
+    model = ca.build(BLOCK_PATTERNS["plain"])
+    for opset in (-1, 0, 2.5, True):
+        with pytest.raises(ConfigError, match="opset must be a positive whole number"):
+            export_onnx(model, tmp_path / "o.onnx", opset=opset)
+    fast = ca.optimize(model, dtype="bf16")
+    for suffix in ("onnx", "pt2"):
+        with pytest.raises(ConfigError, match="optimized bfloat16 model, made to run; export the model it was"):
+            export(fast, tmp_path / f"b.{suffix}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["f.onnx"]

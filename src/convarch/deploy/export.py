@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from convarch.deploy.check import FP32_TOLERANCE, check_against, input_size_of
-from convarch.deploy.onnx_export import Exported, check_destination, export_onnx, metadata
+from convarch.deploy.onnx_export import Exported, check_destination, export_onnx, metadata, refuse_reduced_precision
 from convarch.deploy.program import STATIC_BATCH, export_program, inference_copy, quiet_exporter
 from convarch.errors import ConfigError, ExportError, advising
 from convarch.io import atomic_write
@@ -87,6 +87,7 @@ def export_pt2(
     (``convarch.json``); checked like ONNX, through ``torch.export.load(path).module()``."""
     started = time.perf_counter()
     path = Path(path)
+    refuse_reduced_precision(model)
     check_destination(path)
     size = input_size_of(model, input_size)
     model = inference_copy(model)

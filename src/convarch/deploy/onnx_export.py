@@ -26,7 +26,7 @@ from convarch.deploy.runtime import OnnxRuntimeModel, require, session
 from convarch.errors import ConfigError, ConvarchError, ExportError, advising
 from convarch.io import atomic_write, write_failure
 
-PREPROCESS_KEYS = ("resize", "crop", "mean", "std", "interpolation")
+PREPROCESS_KEYS = ("resize", "crop", "crop_pct", "mean", "std", "interpolation")  # crop_pct: timm's models
 METADATA_PREFIX = "convarch."
 
 
@@ -106,6 +106,10 @@ def export_onnx(
     """
     started = time.perf_counter()
     path = Path(path)
+    if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int) or opset < 1):
+        raise advising(ConfigError(f"opset must be a positive whole number (an ONNX opset, 18 say), got {opset!r}"),
+                       "opset")  # fmt: skip
+    refuse_reduced_precision(model)
     check_destination(path)
     for package in ("onnx", "onnxscript", *(("onnxruntime",) if check else ())):
         require(package)
@@ -130,16 +134,28 @@ def export_onnx(
     return Exported(path, "onnx", time.perf_counter() - started, result[0] if result else None)
 
 
+def refuse_reduced_precision(model: nn.Module) -> None:
+    """An optimized bf16/fp16 model is for running, not for exporting: its weights are rounded and its BNs
+    folded, and the fp32 file must come from the model itself."""
+    dtype = getattr(model, "dtype", None)
+    if isinstance(dtype, torch.dtype) and dtype != torch.float32 and hasattr(model, "inner"):
+        raise ConfigError(
+            f"this is an optimized {str(dtype).removeprefix('torch.')} model, made to run; export the model it was "
+            "optimized from (the export is fp32, and ca.optimize(..., runtime='onnxruntime') runs it)"
+        )
+
+
 def to_onnx_program(
     model: nn.Module, input_size: tuple[int, int, int], *, dynamic_batch: bool, opset: int | None
 ) -> Any:
     """The ``torch.onnx.ONNXProgram`` of ``model``: ``torch.export`` first (it names a failing layer), then
     the ONNX conversion (an operator with no ONNX translation is named with the layer that uses it)."""
     exported = export_program(model, input_size, dynamic_batch=dynamic_batch)
+    output = "features" if getattr(model, "num_classes", None) == 0 else "logits"  # num_classes=0: pooled features
     try:
         with quiet_exporter():
             return torch.onnx.export(exported, dynamo=True, opset_version=opset, verbose=False,
-                                     input_names=["images"], output_names=["logits"])  # fmt: skip
+                                     input_names=["images"], output_names=[output])  # fmt: skip
     except ConvarchError:
         raise
     except Exception as error:
