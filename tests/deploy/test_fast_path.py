@@ -37,6 +37,8 @@ def test_evaluate_on_onnxruntime_gives_the_plain_model_s_results(checkpoint: Pat
     plain = ca.evaluate(checkpoint, "digits", device="cpu")
     fast = ca.evaluate(checkpoint, "digits", device="cpu", runtime="onnxruntime")
     assert fast.stats.count == plain.stats.count and fast.top1 == plain.top1
+    assert plain.runtime == "torch eager" and fast.runtime.startswith("onnxruntime ")  # which path was measured
+    assert fast.to_dict()["runtime"] == fast.runtime
     assert torch.equal(fast.stats.confusion, plain.stats.confusion)
     assert fast.stats.loss == pytest.approx(plain.stats.loss, abs=1e-5)  # logits, not softmax applied twice
 

@@ -243,6 +243,8 @@ def evaluate_command(
 def _print_evaluation(result: Evaluation, checkpoint: Path, data: str, split: str) -> None:
     summary = f"top-1 {result.top1:.2%}{_top5(result.top5, '  top-5 {}')}  loss {result.stats.loss:.4f}"
     console.print(f"{checkpoint} on {data} ({split}, {result.stats.count} images): {summary}", soft_wrap=True)
+    if result.runtime != "torch eager":
+        console.print(result.runtime, style="dim", soft_wrap=True, highlight=False, markup=False)
     table = Table(title="per-class accuracy", title_justify="left")
     for header in ("class", "images", "top-1"):
         table.add_column(header, justify="left" if header == "class" else "right")

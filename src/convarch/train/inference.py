@@ -36,6 +36,7 @@ class Evaluation:
     data: str
     split: str
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason): unreadable, not evaluated
+    runtime: str = "torch eager"  # or the path ca.optimize chose ("torch optimized: ...", "onnxruntime ...")
 
     @property
     def top1(self) -> float:
@@ -47,7 +48,8 @@ class Evaluation:
 
     def to_dict(self) -> dict[str, Any]:
         skipped = [{"path": path, "reason": reason} for path, reason in self.skipped]
-        return {"data": self.data, "split": self.split, **self.stats.to_dict(self.class_names), "skipped": skipped}
+        return {"data": self.data, "split": self.split, **self.stats.to_dict(self.class_names), "skipped": skipped,
+                "runtime": self.runtime}  # fmt: skip
 
 
 def _model_and_header(checkpoint: str | Path | ConvNet) -> tuple[ConvNet, dict[str, str]]:
@@ -142,7 +144,8 @@ def evaluate(
             f"{len(getattr(loader, 'skipped', {}))} file(s) were skipped as unreadable. Check the data"
         )
     skipped = sorted(set(bundle.skipped) | set(getattr(loader, "skipped", {}).items()))  # streamed: found while read
-    return Evaluation(stats, list(model.class_names or bundle.class_names), str(data), split, skipped)
+    runtime = scorer.describe() if hasattr(scorer, "describe") else "torch eager"
+    return Evaluation(stats, list(model.class_names or bundle.class_names), str(data), split, skipped, runtime)
 
 
 def _source_key(data: str | Path) -> str:
