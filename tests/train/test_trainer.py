@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import errno
 import json
 import os
@@ -263,3 +264,36 @@ def test_a_half_precision_resume_state_resumes_in_float32(tmp_path: Path) -> Non
     result = ca.train(resume=out, quiet=True)
     assert len(result.history) == FAST["epochs"]
     assert {p.dtype for p in ca.load(out / "last.safetensors").parameters()} == {torch.float32}
+
+
+def test_a_tie_keeps_the_earlier_epoch_as_best_in_the_file_and_in_the_summary(tmp_path: Path) -> None:
+    """A rate too small to move a prediction, in a net without batch norm (its running statistics would move
+    them), gives every epoch the same held-out top-1."""
+    out = tmp_path / "run"
+    net = "INPUT -> CONV3-4 -> RELU -> GAP -> FC10"
+    result = ca.train(net, "digits", out=out, epochs=3, lr=1e-12, schedule="constant", labels_per_class=5,
+                      threads=1, quiet=True)  # fmt: skip
+    assert len({row["val_top1"] for row in result.history}) == 1
+    assert result.best_epoch == 1 and read_header(out / "best.safetensors")["epoch"] == "1"
+
+
+def test_finetune_s_frozen_phase_saves_its_best_epoch_not_its_last(tmp_path: Path, monkeypatch) -> None:
+    import sys
+
+    finetune_module = sys.modules["convarch.train.finetune"]  # the package's ``finetune`` is the function
+    base = ca.train(TINY, "digits", out=tmp_path / "base", epochs=1, labels_per_class=10, threads=1, quiet=True)
+    real_eval = finetune_module._head_eval
+    calls = []
+
+    def worse_after_the_first(head, x, y, criterion, classes):  # the held-out top-1 falls after epoch 1
+        stats = real_eval(head, x, y, criterion, classes)
+        calls.append(1)
+        return dataclasses.replace(stats, top1=0.9 if len(calls) == 1 else 0.5)
+
+    monkeypatch.setattr(finetune_module, "_head_eval", worse_after_the_first)
+    out = tmp_path / "ft"
+    result = ca.finetune(data="digits", weights=base.out / "last.safetensors", out=out, epochs=3, freeze_epochs=3,
+                         labels_per_class=10, threads=1, quiet=True)  # fmt: skip
+    assert result.best_epoch == 1 and read_header(out / "best.safetensors")["epoch"] == "1"
+    assert read_header(out / "last.safetensors")["epoch"] == "3"
+    assert not weights_equal(ca.load(out / "best.safetensors"), ca.load(out / "last.safetensors"))

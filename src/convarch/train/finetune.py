@@ -130,9 +130,9 @@ def _run_phases(net: ConvNet, bundle: DataBundle, config: TrainConfig, dist: Dis
     """The frozen phase (skipped when resuming after it), then the unfrozen one (resumed where it stopped)."""
     history: list[dict[str, Any]] = parts["history"] if parts is not None else []
     if parts is None:
-        history = train_head(net, bundle, config, dist, freeze_epochs, display)
+        history, best_head = train_head(net, bundle, config, dist, freeze_epochs, display)
         if out_dir is not None and dist.is_main:
-            save_frozen_phase(out_dir, net, history, dist, extra)
+            save_frozen_phase(out_dir, net, history, dist, extra, best_head)
     if freeze_epochs == config.epochs:
         net.eval()
         result = TrainResult(net, history, out_dir, bundle, rank=dist.rank)
@@ -197,11 +197,12 @@ def cached_features(model: ConvNet, bundle: DataBundle, side: str, device: torch
 
 
 def train_head(model: ConvNet, bundle: DataBundle, config: TrainConfig, dist: Distributed, epochs: int,
-               display: RunDisplay) -> list[dict[str, Any]]:  # fmt: skip
-    """Train only ``model.classifier`` for ``epochs`` on features computed once. Every rank does the same
-    (it is cheap), so the ranks agree without communicating."""
+               display: RunDisplay) -> tuple[list[dict[str, Any]], dict[str, torch.Tensor]]:  # fmt: skip
+    """Train only ``model.classifier`` for ``epochs`` on features computed once; the history, and the
+    classifier's weights at its best epoch (the first with the highest held-out top-1, as ``Trainer.save``
+    keeps). Every rank does the same (it is cheap), so the ranks agree without communicating."""
     if epochs == 0:
-        return []
+        return [], {}
     device = dist.device
     model.to(device)
     train_x, train_y = cached_features(model, bundle, "train", device)
@@ -209,7 +210,8 @@ def train_head(model: ConvNet, bundle: DataBundle, config: TrainConfig, dist: Di
     head = model.classifier.train()
     criterion = nn.CrossEntropyLoss(label_smoothing=config.label_smoothing)
     optimizer = torch.optim.AdamW(head.parameters(), lr=HEAD_LR, weight_decay=config.decay)
-    history = []
+    history: list[dict[str, Any]] = []
+    best: dict[str, torch.Tensor] = {}
     for epoch in range(epochs):
         started = time.perf_counter()
         order = torch.randperm(
@@ -241,9 +243,11 @@ def train_head(model: ConvNet, bundle: DataBundle, config: TrainConfig, dist: Di
                "train_top1": correct / len(order), "val_loss": stats.loss, "val_top1": stats.top1,
                "val_top5": stats.top5, "lr": HEAD_LR, "time": round(elapsed, 3),
                "images_per_s": round(len(order) / max(elapsed, 1e-9), 1)}  # fmt: skip
+        if not history or row["val_top1"] > max(r["val_top1"] for r in history):
+            best = {key: value.detach().clone() for key, value in head.state_dict().items()}
         history.append(row)
         display.line(epoch_line(row, config.epochs))
-    return history
+    return history, best
 
 
 @torch.no_grad()
@@ -262,16 +266,25 @@ def _head_eval(head: nn.Module, x: torch.Tensor, y: torch.Tensor, criterion: nn.
 
 
 def save_frozen_phase(out: Path, model: ConvNet, history: list[dict[str, Any]], dist: Distributed,
-                      extra: dict[str, str]) -> None:  # fmt: skip
+                      extra: dict[str, str], best_head: dict[str, torch.Tensor]) -> None:  # fmt: skip
+    """State and last hold the classifier as the phase ended; best holds it at its best epoch."""
     row = history[-1] if history else None
     parts = {"history": history,  # no RNG: the unfrozen phase seeds its own streams when it starts
              "progress": {"next_epoch": len(history), "phase": "frozen", "world": dist.world}}  # fmt: skip
-    extra = {**extra, "epoch": str(len(history)), "val_top1": f"{row['val_top1']:.6f}" if row else ""}
-    ckpt.write_state(out / ckpt.STATE, model, parts, extra)
-    if row is not None:
-        ckpt.write_model(model, out / ckpt.LAST, extra)
-        ckpt.write_model(model, out / ckpt.BEST, extra)
-        ckpt.write_metrics(out, history)
+    last_extra = {**extra, "epoch": str(len(history)), "val_top1": f"{row['val_top1']:.6f}" if row else ""}
+    ckpt.write_state(out / ckpt.STATE, model, parts, last_extra)
+    if row is None:
+        return
+    ckpt.write_model(model, out / ckpt.LAST, last_extra)
+    best = max(history, key=lambda r: r["val_top1"])  # the first of equals, as train_head kept it
+    final_head = {key: value.detach().clone() for key, value in model.classifier.state_dict().items()}
+    model.classifier.load_state_dict(best_head)
+    try:
+        ckpt.write_model(model, out / ckpt.BEST, {**extra, "epoch": str(best["epoch"]),
+                                                  "val_top1": f"{best['val_top1']:.6f}"})  # fmt: skip
+    finally:
+        model.classifier.load_state_dict(final_head)  # the unfrozen phase starts from where the phase ended
+    ckpt.write_metrics(out, history)
 
 
 # ---- phase 2: discriminative learning rates -------------------------------------------------------------

@@ -435,6 +435,9 @@ class Trainer:
         extra = {**self.extra, "epoch": str(row["epoch"]), "val_top1": f"{row['val_top1']:.6f}"}
         ckpt.write_state(self.out / ckpt.STATE, self.model, parts or {}, extra)
         ckpt.write_model(self.eval_model, self.out / ckpt.LAST, extra)
-        if row["val_top1"] >= max(r["val_top1"] for r in self.history):
+        # best: the first epoch with the highest held-out top-1 (a tie keeps the earlier, as timm does and as
+        # TrainResult.best_epoch reports it)
+        earlier = [r["val_top1"] for r in self.history if r is not row]
+        if not earlier or row["val_top1"] > max(earlier):
             ckpt.write_model(self.eval_model, self.out / ckpt.BEST, extra)
         ckpt.write_metrics(self.out, self.history)
