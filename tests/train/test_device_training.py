@@ -132,7 +132,7 @@ def test_an_accelerator_checks_losses_in_windows_and_names_the_first_bad_step(
     assert seen["steps"] == 8  # stopped at the end of the window holding step 6
 
 
-def test_a_compiled_run_compiles_once_trains_on_full_batches_and_saves_plain_keys(
+def test_a_compiled_run_compiles_once_trains_other_batch_sizes_eagerly_and_saves_plain_keys(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     graphs: list[str] = []
@@ -155,10 +155,12 @@ def test_a_compiled_run_compiles_once_trains_on_full_batches_and_saves_plain_key
         compiled_by_epoch.setdefault(epoch, len(graphs))
 
     out = tmp_path / "run"
-    # digits: 1,437 training images = 22 batches of 64 and 29 left over; 360 held out = 256 + 104.
+    # digits: 1,438 training images = 22 batches of 64 and 30 left over; 359 held out = 256 + 103.
     result = ca.train(TINY, "digits", out=out, compile=True, ema=True, epochs=3, batch_size=64, threads=1,
                       quiet=True, on_batch=record)  # fmt: skip
-    assert set(batches) == {64} and len(batches) == 3 * 22
+    # every image trains: the remainder of 30 runs through the uncompiled module (the same parameters), so
+    # nothing compiles again for it (and a folder batch that lost unreadable files is not thrown away)
+    assert batches == ([64] * 22 + [30]) * 3
     assert compiled_by_epoch[1] > 0 and compiled_by_epoch[1] == compiled_by_epoch[2] == len(graphs)
     assert result.history[-1]["val_top1"] > 0.5
     for name in ("last.safetensors", "best.safetensors", "state.safetensors"):

@@ -1,11 +1,14 @@
 """``torch.compile`` for training: one compiled module per network, reused by every step and every evaluation.
 
 A module compiled with ``dynamic=False`` compiles again whenever an input shape changes, and the last batch
-of an epoch is usually smaller than the others. So a compiled run drops the training remainder (a different
-few images each epoch, as with ``drop_last`` in the reference scripts) and pads the last evaluation batch to
-the full size, discarding the padded rows' outputs: in eval mode BatchNorm normalises each image with the
-running statistics, so the padding changes nothing. Each module then compiles once for training and once for
-evaluation, in the first epoch, and never again.
+of an epoch is usually smaller than the others, as is a batch streamed from disk that lost unreadable files.
+So a compiled run trains each batch of another size through the uncompiled module, which holds the same
+parameters (under DDP, where a second wrapper would synchronise the gradients twice, such a batch is dropped,
+as ``drop_last`` does in the reference scripts), and pads the last evaluation batch to the full size,
+discarding the padded rows' outputs: in eval mode BatchNorm normalises each image with the running
+statistics, so the padding changes nothing. Each module then compiles once for training and once for
+evaluation, in the first epoch, and never again. (Dropping every short batch, as an earlier version did,
+made a folder with a few unreadable files train on a fraction of its images, or on none.)
 
 ``reduce-overhead`` adds CUDA graphs: one launch replays a whole step's kernels, which is what pays on small
 networks (LeNet-5, the CIFAR ResNets), whose steps are bound by kernel-launch overhead, not arithmetic.

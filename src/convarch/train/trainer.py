@@ -175,9 +175,11 @@ class Trainer:
         self.val_batch = eval_batch_size(model, config.batch_size, device)
         common = dict(rank=dist.rank, world=dist.world, device=device, num_workers=config.num_workers,
                       decode=config.decode)  # fmt: skip
-        # A compiled model trains on full batches only: one shape, no recompiles (convarch.train.compiled).
+        # A compiled model sees full batches only: one shape, no recompiles (convarch.train.compiled). A batch of
+        # another size runs eagerly, except under DDP, which drops it (a second wrapper would sync twice).
+        full_only = config.compile and dist.enabled
         self.train_loader = data.loader("train", batch_size=config.batch_size, augment=config.augment, seed=config.seed,
-                                        min_batch=config.batch_size if config.compile else self.min_batch,
+                                        min_batch=config.batch_size if full_only else self.min_batch,
                                         **common)  # fmt: skip
         self.val_loader = data.loader("val", batch_size=self.val_batch, **common)
         if len(self.train_loader) == 0:
@@ -199,7 +201,8 @@ class Trainer:
         if config.compile:
             self.compiled = compile_module(Logits(model), config.compile_mode)
         self.compiled_ema: nn.Module | None = None
-        self.net: nn.Module = self.compiled if self.compiled is not None else Logits(model)
+        self.eager = Logits(model)  # the same parameters, for a batch a compiled module was not compiled for
+        self.net: nn.Module = self.compiled if self.compiled is not None else self.eager
         if dist.enabled:
             ids = [device.index] if device.type == "cuda" else None
             self.net = nn.parallel.DistributedDataParallel(self.net, device_ids=ids)
@@ -264,7 +267,8 @@ class Trainer:
             loss, top1, seen = self._train_epoch(epoch)
             if seen == 0:  # e.g. every streamed file unreadable: an epoch without a step must not look like one
                 self.skipped.update(getattr(self.train_loader, "skipped", {}))
-                message = (f"epoch {epoch + 1} made no training step: no batch of at least {self.min_batch} readable "
+                message = (f"epoch {epoch + 1} made no training step: no batch of at least "
+                           f"{self.train_loader.min_batch} readable "
                            f"image(s) reached the network ({len(self.skipped)} unreadable file(s) skipped), so the "
                            "run stopped without saving this epoch. Check the data, or lower batch_size")  # fmt: skip
                 raise advising(ConfigError(message), "batch_size")
@@ -366,9 +370,10 @@ class Trainer:
         scaling) are skipped, not no-ops, and nothing waits for the GPU."""
         config = self.config
         x = batch.x.contiguous(memory_format=torch.channels_last) if config.channels_last else batch.x
+        net = self.net if self.compiled is None or len(batch.y) == config.batch_size else self.eager
         self._begin_step()
         with autocast_for(self.dist.device, self.precision.dtype):
-            output = self.net(x)
+            output = net(x)
             loss = classification_loss(output, batch.y, self.criterion)
         losses[step] = loss.detach()
         # Checked before the update where a sync is free (the CPU); with several processes, all check together.
