@@ -297,3 +297,22 @@ def test_finetune_s_frozen_phase_saves_its_best_epoch_not_its_last(tmp_path: Pat
     assert result.best_epoch == 1 and read_header(out / "best.safetensors")["epoch"] == "1"
     assert read_header(out / "last.safetensors")["epoch"] == "3"
     assert not weights_equal(ca.load(out / "best.safetensors"), ca.load(out / "last.safetensors"))
+
+
+def test_resume_refuses_options_that_change_the_run_and_takes_those_that_do_not(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    ca.train(TINY, "digits", out=out, epochs=1, labels_per_class=5, threads=1, quiet=True)
+    with pytest.raises(ca.ConfigError, match=r"these differ: epochs \(3 vs 1\); amp \(True vs the default\)\. Leave"):
+        ca.train(resume=out, epochs=3, amp=True, quiet=True)
+    resumed = ca.train(resume=out, num_workers=0, threads=2, device="cpu", quiet=True)  # other CPUs, same run
+    assert [row["epoch"] for row in resumed.history] == [1]
+
+
+def test_finetune_resume_refuses_new_options_instead_of_ignoring_them(tmp_path: Path) -> None:
+    base = ca.train(TINY, "digits", out=tmp_path / "base", epochs=1, labels_per_class=10, threads=1, quiet=True)
+    out = tmp_path / "ft"
+    ca.finetune(data="digits", weights=base.out / "last.safetensors", out=out, epochs=2, freeze_epochs=1,
+                labels_per_class=10, threads=1, quiet=True)  # fmt: skip
+    with pytest.raises(ca.ConfigError, match=r"these differ: layer_decay \(0\.5 vs 0\.\d+\); epochs \(12 vs 2\)"):
+        ca.finetune(resume=out, epochs=12, layer_decay=0.5, quiet=True)
+    assert ca.finetune(resume=out, threads=1, quiet=True).history[-1]["epoch"] == 2  # finished: nothing to do

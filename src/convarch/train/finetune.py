@@ -33,7 +33,16 @@ from convarch.train.distributed import Distributed, setup
 from convarch.train.evaluate import EvalStats, top5_applies, top5_hits
 from convarch.train.memory import check_inference_memory, eval_batch_size
 from convarch.train.progress import RunDisplay, epoch_line
-from convarch.train.run import _build, _load, bound_source, data_extra, describe_source, finish_run, start_run
+from convarch.train.run import (
+    _build,
+    _load,
+    bound_source,
+    data_extra,
+    describe_source,
+    finish_run,
+    resumed_options,
+    start_run,
+)
 from convarch.train.threads import intra_op_threads
 from convarch.train.trainer import BatchHook, Trainer, TrainingDiverged, TrainResult, preflight
 from convarch.weights.checkpoint import load as load_checkpoint
@@ -56,7 +65,7 @@ def finetune(
     *,
     weights: str | Path | None = None,
     freeze_epochs: int | None = None,
-    layer_decay: float = LAYER_DECAY,
+    layer_decay: float | None = None,
     out: str | Path | None = None,
     resume: str | Path | None = None,
     quiet: bool = False,
@@ -72,8 +81,14 @@ def finetune(
         saved = ckpt.read_config(Path(resume))
         if saved.get("task") != "finetune":
             raise ConfigError(f"{resume} is not a finetune run; resume it with train(resume={str(resume)!r})")
+        given = {"model": describe_source(model) if model is not None else None, "data": data, "weights": weights,
+                 "freeze_epochs": freeze_epochs, "layer_decay": layer_decay}  # fmt: skip
+        named = {key: (None if value is None else str(value) if key in ("data", "weights") else value, saved[key])
+                 for key, value in given.items()}  # fmt: skip
+        options = resumed_options(Path(resume), saved["options"], options, named, out)
         model, data, weights, out = saved["model"], saved["data"], saved["weights"], Path(resume)
-        freeze_epochs, layer_decay, options = saved["freeze_epochs"], saved["layer_decay"], saved["options"]
+        freeze_epochs, layer_decay = saved["freeze_epochs"], saved["layer_decay"]
+    layer_decay = LAYER_DECAY if layer_decay is None else layer_decay
     if data is None or weights is None:
         raise advising(ConfigError("finetune needs weights (a checkpoint or a pretrained source) and data"), "weights",
                        "data")  # fmt: skip

@@ -239,16 +239,43 @@ def _resumed_request(out: Path, model: Any, data: Any, options: dict[str, Any],
     saved = ckpt.read_config(out)
     if saved.get("task", "train") != "train":
         raise ConfigError(f"{out} is a {saved['task']} run; resume it with {saved['task']}(resume=...)")
-    conflicts = [f"model ({model!r} vs {saved['model']!r})" for _ in [0] if model is not None and
-                 describe_source(model) != saved["model"]]  # fmt: skip
-    if data is not None and str(data) != saved["data"]:
-        conflicts.append(f"data ({data} vs {saved['data']})")
-    conflicts += [f"{k} ({v!r} vs {saved['options'].get(k)!r})" for k, v in options.items()
-                  if saved["options"].get(k) != v]  # fmt: skip
+    named = {"model": (describe_source(model) if model is not None else None, saved["model"]),
+             "data": (str(data) if data is not None else None, saved["data"])}  # fmt: skip
+    merged = resumed_options(out, saved["options"], options, named, given_out)
+    return saved["model"], saved["data"], merged, out
+
+
+# Where and how fast a run computes, not what: a resumed run may take new values (a pre-empted job resumed
+# on a machine with another number of CPUs).
+RUN_NEUTRAL = ("num_workers", "threads")
+
+
+def resumed_options(out: Path, saved: dict[str, Any], options: dict[str, Any], named: dict[str, tuple[Any, Any]],
+                    given_out: Any = None) -> dict[str, Any]:  # fmt: skip
+    """The saved options with the given run-neutral ones applied; any other given value that differs from
+    the saved one (``named``: given and saved values of the call's own arguments) is refused, all at once."""
+    merged = dict(saved)
+    conflicts = [f"{name} ({given!r} vs {was!r})" for name, (given, was) in named.items()
+                 if given is not None and given != was]  # fmt: skip
+    for key, value in options.items():
+        if key in RUN_NEUTRAL:
+            merged[key] = value
+        elif key == "device" and _device_type(value) == _device_type(saved.get(key) or "auto"):
+            continue  # "auto" that resolves to the same device
+        elif saved.get(key) != value:
+            was = saved.get(key)
+            conflicts.append(f"{key} ({value!r} vs {'the default' if was is None else repr(was)})")
     if given_out is not None and Path(given_out) != out:
         conflicts.append(f"out ({given_out} vs {out})")
     if conflicts:
         message = (f"resume continues {out} exactly as it was configured; these differ: {'; '.join(conflicts)}. "
-                   "Drop them, or start a new run with another out.")  # fmt: skip
-        raise advising(ConfigError(message), "resume", "out")
-    return saved["model"], saved["data"], dict(saved["options"]), out
+                   "Leave them out to resume (only the number of workers and threads may change), or start a new run "
+                   "in another directory with them.")  # fmt: skip
+        raise advising(ConfigError(message), "resume")
+    return merged
+
+
+def _device_type(name: Any) -> Any:
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
