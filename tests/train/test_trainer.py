@@ -156,7 +156,8 @@ def test_weights_that_diverge_in_the_last_step_of_an_epoch_are_not_saved(tmp_pat
 
     model = ca.build(TINY)
     holder["model"] = model
-    with pytest.raises(TrainingDiverged, match=r"weights became non-finite .*after epoch 2.*last good checkpoint"):
+    with pytest.raises(TrainingDiverged, match=r"the weights \(features\.conv1\.weight\) became non-finite "
+                       r".*after epoch 2.*last good checkpoint"):  # fmt: skip
         ca.train(model, "digits", out=out, on_batch=poison_gradient, labels_per_class=5, quiet=True, **FAST)
     assert read_header(out / "last.safetensors")["epoch"] == read_header(out / "best.safetensors")["epoch"] == "1"
     assert read_state(out / "state.safetensors")[1]["progress"]["next_epoch"] == 1
@@ -316,3 +317,15 @@ def test_finetune_resume_refuses_new_options_instead_of_ignoring_them(tmp_path: 
     with pytest.raises(ca.ConfigError, match=r"these differ: layer_decay \(0\.5 vs 0\.\d+\); epochs \(12 vs 2\)"):
         ca.finetune(resume=out, epochs=12, layer_decay=0.5, quiet=True)
     assert ca.finetune(resume=out, threads=1, quiet=True).history[-1]["epoch"] == 2  # finished: nothing to do
+
+
+def test_a_non_finite_batch_norm_statistic_is_named_as_one() -> None:
+    model = ca.build(TINY)
+    bn = next(name for name, m in model.named_modules() if isinstance(m, torch.nn.BatchNorm2d))
+
+    def poison_statistics(epoch: int, index: torch.Tensor) -> None:
+        if epoch == 1:
+            model.get_submodule(bn).running_var.fill_(float("inf"))
+
+    with pytest.raises(TrainingDiverged, match=rf"batch-norm statistics \({bn}\.running_var\) became non-finite"):
+        ca.train(model, "digits", on_batch=poison_statistics, labels_per_class=5, quiet=True, **FAST)

@@ -281,8 +281,8 @@ class Trainer:
             # finite loss with an exploding gradient): checked here, before they are saved. Non-finite weights
             # stop the run. A non-finite held-out loss with finite weights stops it only when the network
             # overflows with batch statistics too; otherwise it is the running statistics (held_out_overflow).
-            if not self._weights_finite():
-                raise self._diverged(f"the weights became non-finite (held-out loss {stats.loss:.4g})", epoch,
+            if (bad := self._non_finite_tensor()) is not None:
+                raise self._diverged(f"{bad} became non-finite (held-out loss {stats.loss:.4g})", epoch,
                                      f"after epoch {epoch + 1}")  # fmt: skip
             if not math.isfinite(stats.loss):
                 if not self._sound_with_batch_statistics():
@@ -416,11 +416,18 @@ class Trainer:
         finite = finite_with_batch_statistics(self.eval_model, batch.x)
         return self.dist.all_finite(torch.tensor(1.0 if finite else float("nan")))
 
-    def _weights_finite(self) -> bool:
-        """Whether every floating tensor that ``save`` would write (model, EMA) is finite; one sync."""
-        models = [self.model] if self.ema is None else [self.model, self.ema.module]
-        checks = [torch.isfinite(t).all() for m in models for t in m.state_dict().values() if t.is_floating_point()]
-        return bool(torch.stack(checks).all()) if checks else True
+    def _non_finite_tensor(self) -> str | None:
+        """None when every floating tensor that ``save`` would write (model, EMA) is finite (one sync); else
+        the first that is not, by what it is: "the weights (features.conv1.weight)", or "batch-norm statistics
+        (features.bn1.running_var)", a buffer a finite held-out loss may sit beside."""
+        models = {"the ": self.model} if self.ema is None else {"the ": self.model, "the EMA copy's ": self.ema.module}
+        tensors = [(owner, name, t) for owner, m in models.items() for name, t in m.state_dict().items()
+                   if t.is_floating_point()]  # fmt: skip
+        if not tensors or bool(torch.stack([torch.isfinite(t).all() for _, _, t in tensors]).all()):
+            return None
+        owner, name, _ = next(item for item in tensors if not bool(torch.isfinite(item[2]).all()))
+        is_buffer = name.endswith(("running_mean", "running_var"))
+        return f"{owner}{'batch-norm statistics' if is_buffer else 'weights'} ({name})"
 
     def _diverged(self, what: str, epoch: int, where: str) -> TrainingDiverged:
         if self.out is not None and (self.out / ckpt.LAST).exists():
