@@ -177,3 +177,16 @@ def test_the_last_evaluation_batch_of_a_compiled_run_is_padded_in_its_memory_for
     assert padded.shape == (8, 2, 4, 5) and padded.is_contiguous(memory_format=torch.channels_last)
     assert torch.equal(padded[:3], x) and not padded[3:].any()
     assert padded_to(x, 3) is x
+
+
+def test_a_compile_mode_without_compile_is_refused_and_cuda_graphs_on_the_cpu_are_explained(capsys) -> None:
+    with pytest.raises(ca.ConfigError, match="compile_mode reduce-overhead applies to a compiled run only"):
+        ca.train(TINY, "digits", compile_mode="reduce-overhead", epochs=1, quiet=True)
+    from convarch.cli import main
+
+    code = main(["train", TINY, "--data", "digits", "--compile", "--compile-mode", "reduce-overhead", "--epochs", "1",
+                 "--labels-per-class", "5", "--threads", "1"])  # fmt: skip
+    assert code == 0 and "CUDA graphs, which need a GPU; on the cpu it compiles as the default mode" in (
+        capsys.readouterr().out.replace("\n", " ")
+    )
+    torch._dynamo.reset()

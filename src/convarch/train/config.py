@@ -97,6 +97,9 @@ class TrainConfig:
             ("decode", self.decode in DECODERS, f"unknown decode {self.decode!r}; choose {' or '.join(DECODERS)}"),
             ("compile_mode", self.compile_mode in COMPILE_MODES,
              f"unknown compile_mode {self.compile_mode!r}; choose from {', '.join(COMPILE_MODES)}"),
+            ("compile", self.compile or self.compile_mode == "default",
+             f"compile_mode {self.compile_mode} applies to a compiled run only; add compile, or leave compile_mode "
+             "out"),
             ("seed", 0 <= self.seed <= MAX_SEED,
              f"seed must be from 0 to {MAX_SEED:,} (torch's range), got {self.seed}"),
             ("split_seed", 0 <= self.split_seed <= MAX_SEED,

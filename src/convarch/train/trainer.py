@@ -167,6 +167,9 @@ class Trainer:
             self.display.line(self.precision.reason)  # --amp asked for, and why it is off
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = bool(config.cudnn_benchmark)
+        elif config.compile and config.compile_mode == "reduce-overhead":
+            self.display.line(f"compile_mode reduce-overhead adds CUDA graphs, which need a GPU; on the "
+                              f"{device.type} it compiles as the default mode")  # fmt: skip
         model.to(device)
         if config.channels_last:
             model.to(memory_format=torch.channels_last)
