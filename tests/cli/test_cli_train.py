@@ -146,3 +146,19 @@ def test_training_at_a_size_that_cannot_fit_is_one_clear_message(capsys, monkeyp
         "training at batch 64 on 2048x2048x3 inputs needs about 7.0 GiB, over the 6.4 GiB allowed (80% of the 8.0"
         in err
     )
+
+
+def test_ctrl_c_during_a_run_says_how_to_continue_it(tmp_path, capsys, monkeypatch) -> None:
+    import convarch.cli.train_commands as commands
+
+    def interrupt_in_epoch_2(epoch: int, index) -> None:
+        if epoch == 1:
+            raise KeyboardInterrupt
+
+    real_train = commands.train
+    monkeypatch.setattr(commands, "train", lambda *a, **kw: real_train(*a, on_batch=interrupt_in_epoch_2, **kw))
+    out = tmp_path / "run"
+    code = main(["train", TINY, "--data", "digits", "--epochs", "3", "--labels-per-class", "5", "--out", str(out),
+                 "--threads", "1", "--quiet"])  # fmt: skip
+    err = capsys.readouterr().err.replace("\n", "")
+    assert code == 130 and f"interrupted; continue the run with: convarch train --resume {out}" in err

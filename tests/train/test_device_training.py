@@ -60,6 +60,9 @@ def test_amp_on_a_cpu_without_native_bf16_says_why_it_is_off(monkeypatch: pytest
     ca.train(TINY, "digits", amp=True, labels_per_class=5, console=Console(file=buffer, width=300), **FAST)
     lines = [line for line in buffer.getvalue().splitlines() if "mixed precision" in line]
     assert len(lines) == 1 and "no native bf16" in lines[0]
+    quiet = io.StringIO()  # asked for and not given: said with --quiet too, which only hides progress
+    ca.train(TINY, "digits", amp=True, labels_per_class=5, quiet=True, console=Console(file=quiet, width=300), **FAST)
+    assert [line for line in quiet.getvalue().splitlines() if "mixed precision" in line] == lines
 
 
 def test_evaluation_never_runs_in_fp16() -> None:

@@ -6,8 +6,10 @@ Options left out stay ``None`` so the library's defaults apply and ``--resume`` 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -142,7 +144,20 @@ def train_command(
     options.update(template_settings(model, sets))
     if resume is None and out is None:
         out = default_out(model, data)  # type: ignore[arg-type]
-    _report(train(model, data, out=out, resume=resume, quiet=quiet, console=console, **options))
+    with _resume_hint("train", resume or out):
+        _report(train(model, data, out=out, resume=resume, quiet=quiet, console=console, **options))
+
+
+@contextlib.contextmanager
+def _resume_hint(command: str, run: Path | None) -> Iterator[None]:
+    """Ctrl-C during a run: say how to continue it, where a checkpoint was written, then stop (exit 130)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        if run is not None and (Path(run) / "state.safetensors").is_file():
+            err_console.print(f"interrupted; continue the run with: convarch {command} --resume {run}",
+                              highlight=False, soft_wrap=True)  # fmt: skip
+        raise
 
 
 @app.command("finetune")
@@ -159,7 +174,9 @@ def finetune_command(
         int | None,
         Opt(help=f"Epochs with a frozen backbone [default: a quarter of --epochs, rounded up; {FREEZE_EPOCHS} of 40]."),
     ] = None,
-    layer_decay: Annotated[float, Opt(help="Each earlier stage's rate = this x the next one's.")] = LAYER_DECAY,
+    layer_decay: Annotated[
+        float | None, Opt(help=f"Each earlier stage's rate = this x the next one's [default: {LAYER_DECAY}].")
+    ] = None,
     epochs: Annotated[int | None, Opt(help="Epochs in all, frozen ones included [default: 40].")] = None,
     batch_size: Annotated[int | None, Opt(help="[default: 16].")] = None,
     lr: Annotated[float | None, Opt(help="The classifier's rate when unfrozen [default: 0.02].")] = None,
@@ -190,8 +207,9 @@ def finetune_command(
         raise typer.BadParameter("give --weights and --data (or --resume DIR)")
     if resume is None and out is None:
         out = default_out(model or architecture_of(str(weights)), data, "-finetune")  # type: ignore[arg-type]
-    result = finetune(model, data, weights=weights, freeze_epochs=freeze_epochs, layer_decay=layer_decay, out=out,
-                      resume=resume, quiet=quiet, console=console, **options)  # fmt: skip
+    with _resume_hint("finetune", resume or out):
+        result = finetune(model, data, weights=weights, freeze_epochs=freeze_epochs, layer_decay=layer_decay,
+                          out=out, resume=resume, quiet=quiet, console=console, **options)  # fmt: skip
     _report(result)
 
 

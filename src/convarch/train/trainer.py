@@ -164,7 +164,7 @@ class Trainer:
         device = dist.device
         self.precision = precision_plan(device, bool(config.amp))
         if config.amp and not self.precision.enabled:
-            self.display.line(self.precision.reason)  # --amp asked for, and why it is off
+            self.display.notice(self.precision.reason)  # --amp asked for, and why it is off: also with --quiet
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = bool(config.cudnn_benchmark)
         elif config.compile and config.compile_mode == "reduce-overhead":
