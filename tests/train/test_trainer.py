@@ -69,6 +69,8 @@ def test_resume_after_a_crash_is_bit_identical(tmp_path: Path) -> None:
     assert raw_whole.keys() == raw_resumed.keys() and all(torch.equal(raw_whole[k], raw_resumed[k]) for k in raw_whole)
     measured = ("train_loss", "train_top1", "val_loss", "val_top1", "val_top5", "lr")  # not the timings
     assert [[r[k] for k in measured] for r in resumed.history] == [[r[k] for k in measured] for r in whole.history]
+    records = [json.loads((tmp_path / run / "data.json").read_text()) for run in ("whole", "crash")]
+    assert records[0] == records[1] and records[0]["preprocessing"] == "model input size, training-set mean/std"
 
 
 def test_a_resumed_run_clears_what_a_kill_left_half_written(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ A run directory records what was asked for (``config.json``), so ``train(resume=
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -230,7 +231,11 @@ def finish_run(out: Path | None, dist: Distributed, bundle: DataBundle, result: 
         if len(skipped) > 10:
             display.notice(f"  ... and {len(skipped) - 10} more")
     if out is not None and dist.is_main:
-        ckpt.write_text(out / ckpt.DATA_JSON, json.dumps({**bundle.record, "skipped": skipped}, indent=1))
+        record = dict(bundle.record)
+        with contextlib.suppress(OSError, ValueError):  # a resumed run: its preprocessing is what it began with
+            # (the resumed model carries the statistics in its weights, and would be described as "its own")
+            record["preprocessing"] = json.loads((out / ckpt.DATA_JSON).read_text())["preprocessing"]
+        ckpt.write_text(out / ckpt.DATA_JSON, json.dumps({**record, "skipped": skipped}, indent=1))
         ckpt.remove_stale_temporaries(out)
 
 
