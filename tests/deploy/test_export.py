@@ -21,7 +21,7 @@ from tests.family_samples import BLOCK_PATTERNS, small_zoo_model, smallest_per_f
 
 import convarch as ca
 from convarch.deploy import export, export_onnx, format_for, read_metadata
-from convarch.deploy.check import check_against, compare_outputs
+from convarch.deploy.check import check_against, compare_outputs, input_size_of
 from convarch.deploy.runtime import OnnxRuntimeModel, session
 from convarch.errors import ConfigError, ExportError, MissingDependencyError
 
@@ -262,10 +262,16 @@ def test_a_model_that_cannot_run_in_float64_keeps_the_strict_verdict_and_says_wh
 
 
 def test_ties_count_at_the_drift_the_referee_accepted() -> None:
-    truth = torch.tensor([[130.0, 129.99, -5.0]], dtype=torch.float64)  # the top two within rounding
-    pytorch, deployed = (truth + torch.tensor([[5e-3, -5e-3, 0.0]], dtype=torch.float64)).float(), truth.float()
-    outcome = compare_outputs(lambda x: pytorch, lambda x: deployed, [], torch.zeros(1), exact=lambda: lambda x: truth)
-    assert outcome.passed and outcome.top1_agreement == 1.0  # its top-1 differs only inside rounding
+    """PyTorch's top two classes 3e-3 apart: within the drift the referee accepts (2 x PyTorch's 5e-3 from
+    float64), beyond the strict limit (1.3e-3 at logits of 130). Rounding may swap them: the swap is a tie."""
+    truth = torch.tensor([[130.0, 129.998, -5.0]], dtype=torch.float64)
+    pytorch = (truth + torch.tensor([[5e-3, 4e-3, 0.0]], dtype=torch.float64)).float()  # keeps class 0 on top
+    swapped = (truth + torch.tensor([[-3e-3, 3e-3, 0.0]], dtype=torch.float64)).float()  # puts class 1 on top
+    exact = lambda: lambda x: truth  # noqa: E731
+    outcome = compare_outputs(lambda x: pytorch, lambda x: swapped, [], torch.zeros(1), exact=exact)
+    assert swapped.argmax() != pytorch.argmax() and outcome.close and outcome.top1_agreement == 1.0
+    strict = compare_outputs(lambda x: pytorch, lambda x: swapped, [], torch.zeros(1))  # no referee: no tie
+    assert strict.top1_agreement == 0.0 and not strict.passed
 
 
 def test_a_model_returning_a_tuple_gets_a_clear_error() -> None:
@@ -286,3 +292,10 @@ def test_pooled_features_are_named_so_and_bad_opsets_and_optimized_bf16_models_a
         with pytest.raises(ConfigError, match="optimized bfloat16 model, made to run; export the model it was"):
             export(fast, tmp_path / f"b.{suffix}")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.onnx"]
+
+
+def test_a_timm_model_says_its_input_size_and_its_own_channels(tmp_path: Path) -> None:
+    timm = pytest.importorskip("timm")
+    gray = timm.create_model("resnet10t", in_chans=1, num_classes=3)  # pretrained_cfg still says (3, 224, 224)
+    assert input_size_of(gray)[0] == 1
+    assert input_size_of(timm.create_model("resnet10t", num_classes=3)) == (3, 176, 176)

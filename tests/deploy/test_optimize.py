@@ -172,3 +172,23 @@ def test_batch_size_takes_numpy_integers_and_a_batch_too_large_is_refused_before
 def test_a_model_without_batch_norm_says_so() -> None:
     optimized = optimize(ca.build("INPUT(8x8x1) -> FC16 -> RELU -> FC4"))
     assert optimized.steps[0] == "no batch norm to fold"
+
+
+def test_a_close_call_keeps_the_rules_choice_and_big_batches_are_timed_at_32(monkeypatch) -> None:
+    import convarch.analysis.measure as measure
+
+    monkeypatch.setenv("CONVARCH_ASSUME_CPU_BF16", "1")
+    model = ca.build(BLOCK_PATTERNS["plain"]).eval()
+    sizes = []
+
+    def nearly_even(wrapped, x, **options):  # fp32 NCHW 5% faster than the rules' bf16 channels_last
+        sizes.append(x.shape[0])
+        rules = wrapped.dtype == torch.bfloat16 and wrapped.memory_format == torch.channels_last
+        return [0.0100 if rules else 0.0095] * 3, None
+
+    monkeypatch.setattr(measure, "time_batch", nearly_even)
+    chosen = optimize(model, batch_size=256)
+    assert chosen.dtype == torch.bfloat16 and chosen.memory_format == torch.channels_last
+    assert "the rules' choice, within 10% of the fastest" in chosen.describe() and set(sizes) == {32}
+    compiled_later = optimize(model, batch_size=4, compile=True)  # timed eagerly would not say what compiles fastest
+    assert not compiled_later.timed and len(sizes) == 4

@@ -88,7 +88,7 @@ def test_the_inference_estimate_counts_live_layers_not_every_activation() -> Non
 
 
 def test_finetune_caches_features_at_a_batch_that_fits_and_refuses_a_cache_that_cannot(memory, monkeypatch) -> None:
-    from convarch.train.finetune import cached_features
+    from convarch.train.finetune import cached_features, check_feature_cache
 
     net = ca.build("INPUT(64x64x1) -> CONV3-16 -> RELU -> GAP -> FC10")
     bundle = load_data("digits", net, labels_per_class=5)
@@ -105,6 +105,10 @@ def test_finetune_caches_features_at_a_batch_that_fits_and_refuses_a_cache_that_
     assert batches == [40] and features.shape == (len(bundle.train), net.num_features) and len(labels) == 50
     wide = ca.build("INPUT(1x1x1) -> CONV1-8192 -> RELU -> GAP -> FC10")  # 8,192 features an image, 32 KiB
     wide_bundle = load_data("digits", wide, labels_per_class=5)
-    memory(int(len(wide_bundle.train) * wide.num_features * 4 * 0.9 / 0.8))  # a pass fits; the cache does not
-    with pytest.raises(ca.ConfigError, match=r"a cache of the features of 50 images needs about .*freeze_epochs=0"):
-        cached_features(wide, wide_bundle, "train", torch.device("cpu"))
+    images = len(wide_bundle.train) + len(wide_bundle.val)  # both sides' caches are held together
+    memory(int(images * wide.num_features * 4 * 0.9 / 0.8))  # a pass fits; the two caches do not
+    with pytest.raises(ca.ConfigError, match=rf"a cache of the features of {images:,} images needs about .*freeze"):
+        check_feature_cache(wide, wide_bundle, torch.device("cpu"))
+    memory(int(len(wide_bundle.train) * wide.num_features * 4 * 1.5 / 0.8))  # one side's cache alone would fit
+    with pytest.raises(ca.ConfigError, match="a cache of the features"):
+        check_feature_cache(wide, wide_bundle, torch.device("cpu"))

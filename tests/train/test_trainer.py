@@ -307,7 +307,8 @@ def test_resume_refuses_options_that_change_the_run_and_takes_those_that_do_not(
     ca.train(TINY, "digits", out=out, epochs=1, labels_per_class=5, threads=1, quiet=True)
     with pytest.raises(ca.ConfigError, match=r"these differ: epochs \(3 vs 1\); amp \(True vs the default\)\. Leave"):
         ca.train(resume=out, epochs=3, amp=True, quiet=True)
-    resumed = ca.train(resume=out, num_workers=0, threads=2, device="cpu", quiet=True)  # other CPUs, same run
+    here = "cuda" if torch.cuda.is_available() else "cpu"  # what the saved "auto" resolves to on this machine
+    resumed = ca.train(resume=out, num_workers=0, threads=2, device=here, quiet=True)  # other CPUs, same run
     assert [row["epoch"] for row in resumed.history] == [1]
 
 

@@ -399,8 +399,10 @@ def _bench_optimized(
     result.runtime = deployed.describe()
     if any(path != paths[0] for path in paths):  # the steps common to every batch once, then each batch's own
         common = [step for step in paths[0] if all(step in path for path in paths)]
-        own = [f"batch {group[0]}: {', '.join(step for step in path if step not in common)}"
-               for group, path in zip(groups, paths, strict=True)]  # fmt: skip
+        own_steps = [
+            (group[0], [step for step in path if step not in common]) for group, path in zip(groups, paths, strict=True)
+        ]
+        own = [f"batch {batch}: {', '.join(steps)}" for batch, steps in own_steps if steps]
         result.runtime = "torch optimized: " + "; ".join(common + own)
     result.dtype = {torch.bfloat16: "bf16", torch.float16: "fp16"}.get(getattr(deployed, "dtype", None), "fp32")
     result.channels_last = getattr(deployed, "memory_format", None) == torch.channels_last

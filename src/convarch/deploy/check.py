@@ -125,7 +125,10 @@ def input_size_of(model: nn.Module, input_size: tuple[int, int, int] | None = No
         return spec.input.chw
     declared = (getattr(model, "pretrained_cfg", None) or {}).get("input_size")  # timm's models say it there
     if declared is not None and len(declared) == 3:
-        return tuple(int(d) for d in declared)  # type: ignore[return-value]
+        # the channels from the model itself: timm keeps the pretrained (3, H, W) when built with in_chans=1
+        first_conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+        channels = getattr(model, "in_chans", None) or getattr(first_conv, "in_channels", None) or declared[0]
+        return (int(channels), int(declared[1]), int(declared[2]))
     raise ConfigError(f"{type(model).__name__} does not say what input it takes; give input_size=(C, H, W)")
 
 

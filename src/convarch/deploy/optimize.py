@@ -36,7 +36,9 @@ from convarch.hardware import native_low_precision, nhwc_convolutions
 
 RUNTIMES = ("torch", "onnxruntime")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
-TUNE_SECONDS = 0.5  # per candidate when ``batch_size`` asks optimize to measure: 7 runs, or fewer (3 at least)
+TUNE_SECONDS = 0.5  # per candidate when ``batch_size`` asks optimize to measure: 5 runs, or fewer (3 at least)
+TUNE_BATCH = 32  # larger batches are timed at 32: they rank the candidates alike, and 256 would take minutes
+TUNE_MARGIN = 0.1  # a measured path replaces the rules' choice only when at least this much faster
 FACTS = ("num_classes", "in_chans", "class_names", "pretrained_cfg", "spec")
 
 
@@ -232,7 +234,8 @@ def _torch(
     dtypes = [chosen, torch.float32] if dtype is None and chosen != torch.float32 else [chosen]
     layouts = [memory_format, torch.contiguous_format] if channels_last is None and nhwc else [memory_format]
     timed: dict[str, float] = {}
-    if batch_size is not None and len(dtypes) * len(layouts) > 1:
+    # Not for a compiled model: the candidates are timed eagerly, and the eager ranking need not hold compiled
+    if batch_size is not None and not compile and len(dtypes) * len(layouts) > 1:
         (chosen, memory_format), why, timed = _fastest(model, device, size, batch_size, dtypes, layouts, facts)
         steps.append(why)
     else:
@@ -290,16 +293,20 @@ def _fastest(
         report = analyze_spec(spec, names=False)
         check_fits((report.activations * batch_size + report.params) * 4, device,
                    f"timing batch {batch_size} at {report.input}", "Give a smaller batch_size.")  # fmt: skip
-    x = torch.randn(batch_size, *size, device=device)
+    x = torch.randn(min(batch_size, TUNE_BATCH), *size, device=device)
     latency = {}
     for dtype, layout in itertools.product(dtypes, layouts):
         candidate = copy.deepcopy(model).to(device=device, dtype=dtype, memory_format=layout)
         wrapped = OptimizedModel(candidate, device=device, dtype=dtype, memory_format=layout, facts=facts, steps=[])
-        seconds, _ = time_batch(wrapped, x, warmup=2, repeats=7, max_seconds=TUNE_SECONDS, measure_memory=False)
+        seconds, _ = time_batch(wrapped, x, warmup=1, repeats=5, max_seconds=TUNE_SECONDS, measure_memory=False)
         latency[dtype, layout] = statistics.median(seconds)
-    best = min(latency, key=latency.__getitem__)
+    ruled = (dtypes[0], layouts[0])  # the hardware rules' choice, listed first
+    fastest = min(latency, key=latency.__getitem__)
+    # the rules stand unless measured clearly wrong: a close call would flip with the machine's load
+    best = fastest if latency[fastest] < (1 - TUNE_MARGIN) * latency[ruled] else ruled
     timed = {_describe(*option): seconds for option, seconds in latency.items()}
-    return best, f"{_describe(*best)} (the fastest of {len(latency)} timed)", timed
+    verdict = "the fastest" if best == fastest else f"the rules' choice, within {TUNE_MARGIN:.0%} of the fastest"
+    return best, f"{_describe(*best)} ({verdict} of {len(latency)} timed)", timed
 
 
 def _describe(dtype: torch.dtype, layout: torch.memory_format) -> str:

@@ -22,6 +22,7 @@ from rich.console import Console
 from torch import nn
 
 from convarch.analysis.measure import check_fits
+from convarch.analysis.report import analyze_spec
 from convarch.api import create_model, is_model_name
 from convarch.data.datasets import DataBundle
 from convarch.data.loader import derived_seed
@@ -31,7 +32,7 @@ from convarch.train import checkpoint as ckpt
 from convarch.train.config import TrainConfig, for_device
 from convarch.train.distributed import Distributed, setup
 from convarch.train.evaluate import EvalStats, top5_applies, top5_hits
-from convarch.train.memory import check_inference_memory, eval_batch_size
+from convarch.train.memory import check_inference_memory, eval_batch_size, inference_bytes
 from convarch.train.progress import RunDisplay, epoch_line
 from convarch.train.run import (
     _build,
@@ -197,18 +198,25 @@ def with_new_head(model: ConvNet, bundle: DataBundle, seed: int) -> ConvNet:
 @torch.no_grad()
 def cached_features(model: ConvNet, bundle: DataBundle, side: str, device: torch.device) -> tuple[torch.Tensor, ...]:
     """Every image's pooled features, in order and not augmented, computed at the largest batch (up to
-    ``EVAL_BATCH``) whose forward pass fits on ``device``; refused up front when the cache itself would not."""
+    ``EVAL_BATCH``) whose forward pass fits on ``device`` (``check_feature_cache`` checks the cache itself)."""
     model.eval()
     batch_size = eval_batch_size(model, 1, device)
     check_inference_memory(model, batch_size, device, "Use a smaller INPUT size or a smaller network.")
-    images = len(getattr(bundle, side))
-    check_fits(images * model.num_features * 4, device, f"a cache of the features of {images:,} images",
-               "Use fewer images, or freeze_epochs=0 to fine-tune the whole network from the start.")  # fmt: skip
     features, labels = [], []
     for batch in bundle.loader(side, batch_size=batch_size, training=False, device=device):
         features.append(model.forward_head(model.forward_features(batch.x), pre_logits=True))
         labels.append(batch.y)
     return torch.cat(features), torch.cat(labels)
+
+
+def check_feature_cache(model: ConvNet, bundle: DataBundle, device: torch.device) -> None:
+    """Refuse, before any work, a frozen phase whose cached features (both sides, held together), beside the
+    model and a forward pass, would not fit on ``device``."""
+    images = len(bundle.train) + len(bundle.val)
+    report = analyze_spec(model.spec, names=False)
+    need = images * model.num_features * 4 + inference_bytes(report, eval_batch_size(model, 1, device))
+    check_fits(need, device, f"a cache of the features of {images:,} images",
+               "Use fewer images, or freeze_epochs=0 to fine-tune the whole network from the start.")  # fmt: skip
 
 
 def train_head(model: ConvNet, bundle: DataBundle, config: TrainConfig, dist: Distributed, epochs: int,
@@ -220,6 +228,7 @@ def train_head(model: ConvNet, bundle: DataBundle, config: TrainConfig, dist: Di
         return [], {}
     device = dist.device
     model.to(device)
+    check_feature_cache(model, bundle, device)
     train_x, train_y = cached_features(model, bundle, "train", device)
     val_x, val_y = cached_features(model, bundle, "val", device)
     head = model.classifier.train()

@@ -232,7 +232,7 @@ def finish_run(out: Path | None, dist: Distributed, bundle: DataBundle, result: 
             display.notice(f"  ... and {len(skipped) - 10} more")
     if out is not None and dist.is_main:
         record = dict(bundle.record)
-        with contextlib.suppress(OSError, ValueError):  # a resumed run: its preprocessing is what it began with
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):  # a resumed run: as it began
             # (the resumed model carries the statistics in its weights, and would be described as "its own")
             record["preprocessing"] = json.loads((out / ckpt.DATA_JSON).read_text())["preprocessing"]
         ckpt.write_text(out / ckpt.DATA_JSON, json.dumps({**record, "skipped": skipped}, indent=1))
