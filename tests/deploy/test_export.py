@@ -246,6 +246,14 @@ def test_a_static_batch_export_takes_one_image_and_is_checked_one_image_at_a_tim
         assert shape.dim[0].dim_value == 1  # fixed, not a named free dimension
 
 
+def test_the_free_batch_dimension_is_called_batch_everywhere(tmp_path: Path) -> None:
+    written = onnx.load(str(export_onnx(ca.build(BLOCK_PATTERNS["res"]), tmp_path / "d.onnx").path))
+    onnx.checker.check_model(written, full_check=True)
+    values = [*written.graph.input, *written.graph.output, *written.graph.value_info]
+    names = {dim.dim_param for value in values for dim in value.type.tensor_type.shape.dim if dim.dim_param}
+    assert names == {"batch"} and written.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+
+
 def test_a_model_that_cannot_run_in_float64_keeps_the_strict_verdict_and_says_why() -> None:
     class CastsToFloat32(torch.nn.Module):
         def __init__(self) -> None:

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from convarch.deploy.check import FP32_TOLERANCE, OutputCheck, check_against, input_size_of
-from convarch.deploy.program import STATIC_BATCH, export_program, first_line, inference_copy, quiet_exporter
+from convarch.deploy.program import BATCH, STATIC_BATCH, export_program, first_line, inference_copy, quiet_exporter
 from convarch.deploy.runtime import OnnxRuntimeModel, require, session
 from convarch.errors import ConfigError, ConvarchError, ExportError, advising
 from convarch.io import atomic_write, write_failure
@@ -154,8 +154,8 @@ def to_onnx_program(
     output = "features" if getattr(model, "num_classes", None) == 0 else "logits"  # num_classes=0: pooled features
     try:
         with quiet_exporter():
-            return torch.onnx.export(exported, dynamo=True, opset_version=opset, verbose=False,
-                                     input_names=["images"], output_names=[output])  # fmt: skip
+            program = torch.onnx.export(exported, dynamo=True, opset_version=opset, verbose=False,
+                                        input_names=["images"], output_names=[output])  # fmt: skip
     except ConvarchError:
         raise
     except Exception as error:
@@ -163,6 +163,26 @@ def to_onnx_program(
             f"{_layers_using(exported, error)} cannot be converted to ONNX: {first_line(error)}. Deploy the model "
             "with PyTorch (ca.optimize(model, runtime='torch') or a .pt2 export) instead."
         ) from error
+    _name_batch_dimension(program.model)
+    return program
+
+
+def _name_batch_dimension(model: Any) -> None:
+    """Call the free batch dimension "batch" wherever it appears: torch.export names it after its internal
+    symbol (``s77``), which is what Netron, TensorRT's profiles and ONNX Runtime's inputs would show."""
+    import onnx_ir as ir
+
+    (images,) = model.graph.inputs
+    symbol = images.shape[0] if images.shape is not None else None
+    if not isinstance(symbol, ir.SymbolicDim) or symbol.value is None:
+        return  # a static batch
+    values = [*model.graph.inputs, *model.graph.outputs]
+    values += [value for node in model.graph.all_nodes() for value in node.outputs]
+    for value in values:
+        if value.shape is not None and any(getattr(dim, "value", None) == symbol.value for dim in value.shape):
+            value.shape = ir.Shape(
+                [ir.SymbolicDim(BATCH) if getattr(dim, "value", None) == symbol.value else dim for dim in value.shape]
+            )
 
 
 def _layers_using(exported: torch.export.ExportedProgram, error: BaseException) -> str:
