@@ -38,3 +38,32 @@ def test_a_streamed_run_with_gpu_decoding(tmp_path: Path) -> None:
     result = ca.train("INPUT(24x24x3) -> CONV3-8 -> BN -> RELU -> POOL2 -> FC3", root, device="cuda", decode="gpu",
                       cache=False, epochs=2, batch_size=8, quiet=True)  # fmt: skip
     assert len(result.history) == 2 and all(row["val_loss"] == row["val_loss"] for row in result.history)
+
+
+def test_a_compiled_cuda_graphed_run_trains_its_short_batches_eagerly_and_resumes(tmp_path: Path) -> None:
+    """reduce-overhead (CUDA graphs) with an epoch remainder (digits: 1,438 = 22 x 64 + 30), then a resume of
+    the channels_last run, whose fused SGD needs its momentum in the weights' layout."""
+    batches: list[int] = []
+    out = tmp_path / "run"
+
+    def stop_in_epoch_2(epoch: int, index: torch.Tensor) -> None:
+        batches.append(len(index))
+        if epoch == 1 and len(batches) == 30:
+            raise KeyboardInterrupt
+
+    options = {"device": "cuda", "compile": True, "compile_mode": "reduce-overhead", "batch_size": 64, "epochs": 2}
+    with pytest.raises(KeyboardInterrupt):
+        ca.train("resnet20", "digits", out=out, on_batch=stop_in_epoch_2, quiet=True, **options)
+    assert batches[:23] == [64] * 22 + [30]
+    resumed = ca.train(resume=out, quiet=True)
+    assert [row["epoch"] for row in resumed.history] == [1, 2] and resumed.history[-1]["val_loss"] < 10
+
+
+def test_optimize_measures_its_candidates_on_the_gpu() -> None:
+    model = ca.create_model("resnet18").eval()
+    chosen = ca.optimize(model, device="cuda", batch_size=8)
+    assert chosen.timed and chosen.dtype in (torch.bfloat16, torch.float16, torch.float32)
+    with torch.no_grad():
+        x = torch.randn(8, 3, 224, 224)
+        agree = (chosen(x).argmax(1).cpu() == model(x).argmax(1)).float().mean()
+    assert agree >= 0.75  # random weights: near-ties; a trained model is tested at 99% on the CPU
