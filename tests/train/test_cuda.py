@@ -61,9 +61,9 @@ def test_a_compiled_cuda_graphed_run_trains_its_short_batches_eagerly_and_resume
 
 def test_optimize_measures_its_candidates_on_the_gpu() -> None:
     model = ca.create_model("resnet18").eval()
-    chosen = ca.optimize(model, device="cuda", batch_size=8)
-    assert chosen.timed and chosen.dtype in (torch.bfloat16, torch.float16, torch.float32)
+    chosen = ca.optimize(model, device="cuda", batch_size=8, dtype="fp32")  # the layouts are timed
+    assert set(chosen.timed) == {"fp32 NCHW", "fp32 channels_last"}
     with torch.no_grad():
         x = torch.randn(8, 3, 224, 224)
-        agree = (chosen(x).argmax(1).cpu() == model(x).argmax(1)).float().mean()
-    assert agree >= 0.75  # random weights: near-ties; a trained model is tested at 99% on the CPU
+        expected, got = model(x), chosen(x).cpu()
+    assert (got - expected).abs().max() <= 1e-2 * expected.abs().max()  # cuDNN's TF32 convolutions, at most
