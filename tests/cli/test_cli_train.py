@@ -28,6 +28,10 @@ def test_train_evaluate_predict(capsys, tmp_path: Path) -> None:
     code, text, _ = run(capsys, "evaluate", str(out / "best.safetensors"), "--data", "digits")
     assert code == 0 and "top-1" in text and "per-class accuracy" in text
     assert (out / "confusion-best-digits.png").is_file()
+    (out / "confusion-best-digits.png").unlink()
+    code, text, _ = run(capsys, "evaluate", str(out), "--data", "digits")  # a run: its best checkpoint, named
+    assert code == 0 and str(out / "best.safetensors") in text.replace("\n", "")
+    assert (out / "confusion-best-digits.png").is_file()  # in the run, not the working directory
     image = write_image(tmp_path / "x.png", size=(28, 28))
     code, text, _ = run(capsys, "predict", str(out / "best.safetensors"), str(image), "--topk", "2")
     assert code == 0 and text.startswith(str(image)) and text.count("%") == 2

@@ -234,6 +234,8 @@ def evaluate_command(
     from convarch.viz.save import chart_path  # matplotlib loads only for the commands that draw
     from convarch.viz.training import confusion_chart
 
+    if checkpoint.is_dir() and (checkpoint / ckpt.BEST).is_file():  # a run: its best checkpoint, named as such
+        checkpoint = checkpoint / ckpt.BEST
     if confusion is not None:
         chart_path(confusion)  # a wrong suffix or a missing directory fails now, not after the evaluation
     elif not as_json:  # JSON is for scripts: no file appears unless asked for
