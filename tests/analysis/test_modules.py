@@ -63,6 +63,19 @@ def test_analyze_accepts_any_module_and_leaves_it_untouched() -> None:
         assert value.device.type == "cpu" and torch.equal(value, before[key]), key
 
 
+def test_a_layer_used_twice_and_tied_weights_keep_the_user_s_tensors() -> None:
+    conv = nn.Conv2d(3, 3, 3, padding=1)
+    head, tail = nn.Linear(4, 4), nn.Linear(4, 4)
+    tail.weight = head.weight  # tied, as language models tie embeddings
+    model = nn.Sequential(conv, nn.ReLU(), conv, nn.AdaptiveAvgPool2d(2), nn.Flatten(1), nn.Linear(12, 4), head, tail)
+    before = {name: t.clone() for name, t in model.state_dict().items()}
+    report = ca.analyze(model, input_size=(3, 8, 8))
+    assert report.params == sum(p.numel() for p in model.parameters())  # each shared tensor once
+    assert model[0].weight is model[2].weight and model[7].weight is model[6].weight
+    assert all(isinstance(p, nn.Parameter) and p.device.type == "cpu" for p in model.parameters())
+    assert all(torch.equal(t, before[name]) for name, t in model.state_dict().items())
+
+
 class _Custom(nn.Module):
     """Functional code, a parameter on a composite, a reused module and a module that never runs."""
 

@@ -2,7 +2,7 @@
 
 A module without a spec (torchvision's, timm's, the user's own) is analysed by running it once on a
 ``meta`` tensor: shapes flow, no memory is allocated and no arithmetic is done. The parameters and
-buffers are swapped for meta tensors for the duration (``torch.func.functional_call``), so the user's
+buffers are swapped for meta tensors for the duration (``_on_meta``, module by module), so the user's
 weights are neither copied nor touched.
 
 Each call of a leaf module becomes a row in the spec's vocabulary: the primitive whose ``torch_types``
@@ -22,7 +22,6 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.func import functional_call
 
 from convarch.analysis.report import Report, Row
 from convarch.errors import ConfigError, ConvarchError, SizingError
@@ -85,7 +84,7 @@ class _Recorder:
         self.paths = {module: name for name, module in model.named_modules()}
         self.rows: list[Row] = []
         self.ran: set[nn.Module] = set()
-        self.counted: set[nn.Module] = set()  # a module called twice has its parameters once
+        self.counted: set[int] = set()  # a module called twice, or a tensor two modules tie, counts once
         self.in_aux = False
 
     def leaf(self, module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
@@ -99,9 +98,9 @@ class _Recorder:
         kind = kind_of(module)
         vin = Volume(x.shape[1], x.shape[2], x.shape[3]) if x.dim() == 4 else Volume(x[0].numel(), 1, 1, flat=True)
         params = weights = 0
-        if module not in self.counted:
-            self.counted.add(module)
-            for name, p in module.named_parameters(recurse=False):
+        for name, p in module.named_parameters(recurse=False):
+            if id(p) not in self.counted:
+                self.counted.add(id(p))
                 params += p.numel()
                 weights += p.numel() if name != "bias" else 0
         primitive = primitive_of(module)
@@ -134,12 +133,18 @@ class _Recorder:
         finally:
             self.in_aux = False
 
-    def leftover_rows(self, model: nn.Module) -> Iterator[Row]:
-        """Parameters no leaf row holds: on a composite that ran, or on modules that never ran."""
+    def leftover_rows(self, model: nn.Module, metas: dict[int, torch.Tensor]) -> Iterator[Row]:
+        """Parameters no leaf row holds: on a composite that ran, or on modules that never ran. ``metas``
+        maps each of the user's tensors to the meta tensor that stood in for it in the forward pass."""
         held_by_composites = never_ran = 0
         for module in model.modules():
-            own = sum(p.numel() for p in module.parameters(recurse=False))
-            if module in self.counted or not own:
+            own = 0
+            for p in module.parameters(recurse=False):
+                stand_in = id(metas.get(id(p), p))
+                if stand_in not in self.counted:
+                    self.counted.add(stand_in)
+                    own += p.numel()
+            if not own:
                 continue
             if module in self.ran:
                 held_by_composites += own
@@ -176,6 +181,33 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
             module.training = training
 
 
+@contextmanager
+def _on_meta(model: nn.Module) -> Iterator[dict[int, torch.Tensor]]:
+    """Each module's own parameters and buffers as meta tensors for the duration, then the user's again.
+
+    Swapped per module (``modules()`` yields a shared module once), not by name: ``functional_call`` with
+    a layer used twice (``Sequential(conv, relu, conv)``) restored its second name to the meta tensor it
+    had just put in under the first, and the user's weights were gone.
+    """
+    saved = []
+    metas: dict[int, torch.Tensor] = {}  # a tensor tied between modules stays one tensor (counted once)
+    try:
+        for module in model.modules():
+            for store in (module._parameters, module._buffers):
+                for name, tensor in list(store.items()):
+                    if tensor is not None:
+                        saved.append((store, name, tensor))
+                        if id(tensor) not in metas:
+                            meta = torch.empty_like(tensor, device="meta")
+                            is_parameter = isinstance(tensor, nn.Parameter)
+                            metas[id(tensor)] = nn.Parameter(meta, tensor.requires_grad) if is_parameter else meta
+                        store[name] = metas[id(tensor)]
+        yield metas
+    finally:
+        for store, name, tensor in reversed(saved):
+            store[name] = tensor
+
+
 def analyze_module(
     model: nn.Module, input_size: tuple[int, int, int] | Volume = (3, 224, 224), title: str = ""
 ) -> Report:
@@ -192,12 +224,10 @@ def analyze_module(
             handles.append(module.register_forward_hook(recorder.leaf))
         else:
             handles.append(module.register_forward_hook(recorder.composite))
-    state = {name: torch.empty_like(t, device="meta") for name, t in model.named_parameters()}
-    state.update({name: torch.empty_like(t, device="meta") for name, t in model.named_buffers()})
     x = torch.empty(1, *volume.chw, device="meta")
     try:
-        with _eval_mode(model), torch.no_grad():
-            functional_call(model, state, (x,))
+        with _eval_mode(model), _on_meta(model) as metas, torch.no_grad():
+            model(x)
     except ConvarchError:
         raise
     except (RuntimeError, ValueError, TypeError, IndexError, NotImplementedError) as error:
@@ -208,5 +238,5 @@ def analyze_module(
     finally:
         for handle in handles:
             handle.remove()
-    rows = recorder.rows + list(recorder.leftover_rows(model))
+    rows = recorder.rows + list(recorder.leftover_rows(model, metas))
     return Report(volume, rows, title or type(model).__name__, source="module")
