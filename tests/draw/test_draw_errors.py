@@ -51,6 +51,18 @@ def test_bad_style_and_depth_are_clear() -> None:
         ca.draw("vgg16", style="blocks")
     with pytest.raises(ca.ConfigError, match="depth must be a whole number"):
         ca.draw("vgg16", depth=-1)
+    with pytest.raises(ca.ConfigError, match="at names a module by its path"):
+        ca.draw("resnet50", at=123)  # type: ignore[arg-type]
+
+
+def test_a_png_too_large_to_rasterise_is_refused_before_any_pixel_and_leaves_no_file(tmp_path, capsys) -> None:
+    chain = "INPUT(32x32x3) -> " + " -> ".join(f"CONV1-{8 + i % 50}" for i in range(4000)) + " -> FC10"
+    (tmp_path / "chain.txt").write_text(chain)
+    code = main(["draw", f"@{tmp_path / 'chain.txt'}", "--out", str(tmp_path / "chain.png")])
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert code == 1 and "over the 100-megapixel limit" in err and "save it as .svg" in err and "--depth" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["chain.txt"]
+    assert main(["draw", f"@{tmp_path / 'chain.txt'}", "--out", str(tmp_path / "chain.svg")]) == 0  # no limit
 
 
 def test_an_unknown_at_path_lists_the_nearest_module_paths() -> None:

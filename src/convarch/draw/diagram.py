@@ -23,6 +23,7 @@ STYLES = ("volumes", "block", "graph")
 SUFFIXES = (".svg", ".png")
 SHOWN = 6  # paths an `at` error names
 PNG_ZOOM = 2.0  # pixels per SVG unit in a PNG: sharp on a slide or a high-density screen
+MAX_PNG_PIXELS = 100e6  # 400 MB of RGBA: a 4,000-layer chain asked resvg for 7.4 GB and aborted the process
 
 
 @dataclass(frozen=True)
@@ -38,8 +39,18 @@ class Diagram:
         return scene_svg(self.scene)
 
     def png(self, zoom: float = PNG_ZOOM) -> bytes:
-        """The figure rasterised by resvg with the font the layout measured (DejaVu Sans)."""
+        """The figure rasterised by resvg with the font the layout measured (DejaVu Sans); a figure too large
+        to rasterise here is refused before any pixel is allocated (its SVG has no such limit)."""
         import resvg_py
+
+        pixels = self.scene.width * self.scene.height * zoom * zoom
+        if pixels > MAX_PNG_PIXELS:
+            message = (
+                f"this figure is {self.scene.width * zoom:,.0f} x {self.scene.height * zoom:,.0f} pixels as a PNG, "
+                f"over the {MAX_PNG_PIXELS / 1e6:.0f}-megapixel limit ({pixels * 4 / 2**30:.1f} GiB to rasterise); "
+                "save it as .svg, or draw less of it with depth or at"
+            )
+            raise advising(ConfigError(message), "depth", "at")
 
         return bytes(resvg_py.svg_to_bytes(svg_string=self.svg, font_files=[font_file(), font_file(bold=True)],
                                            skip_system_fonts=True, zoom=zoom, background="#ffffff"))  # fmt: skip
@@ -80,6 +91,8 @@ def draw(
         raise ConfigError(f"unknown style {style!r}: choose one of {', '.join(STYLES)}{hint}")
     if depth is not None and (isinstance(depth, bool) or not isinstance(depth, int) or depth < 0):
         raise ConfigError(f"depth must be a whole number of at least 0, got {depth!r}")
+    if at is not None and not isinstance(at, str):
+        raise ConfigError(f"at names a module by its path (a string such as 'layer3.0'), got {at!r}")
     if isinstance(net, nn.Module) and not isinstance(net, ConvNet):
         raise ConfigError(
             f"{type(net).__name__} has no spec to draw; draw a zoo name, pattern text or a convarch model "
