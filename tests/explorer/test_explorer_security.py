@@ -179,3 +179,22 @@ def test_a_client_that_hangs_up_leaves_no_traceback(server: ExplorerServer, capf
     assert Client(server.port).get("/api/models").status == 200
     err = capfd.readouterr().err
     assert "Traceback" not in err and "BrokenPipeError" not in err and "ConnectionResetError" not in err
+
+
+def test_a_json_body_is_415_and_too_many_fields_says_the_limit(client: Client) -> None:
+    json_body = b'{"model": "vgg16"}'
+    refused = client.request("POST", "/api/analyze", json_body, {"Content-Type": "application/json"})
+    assert refused.status == 415 and "takes form fields" in refused.json()["error"]["message"]
+    form = client.request(
+        "POST", "/api/analyze", b"model=lenet5", {"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    assert form.status == 200
+    crowded = client.request("GET", "/api/analyze?" + "&".join(f"k{i}=1" for i in range(100)))
+    assert crowded.status == 400 and "more than 64 fields" in crowded.json()["error"]["message"]
+
+
+def test_an_svg_figure_carries_a_policy_that_runs_nothing(client: Client) -> None:
+    figure = client.get("/api/draw", model="lenet5")
+    assert figure.status == 200 and figure.headers["content-type"].startswith("image/svg+xml")
+    policy = figure.headers["content-security-policy"]
+    assert "default-src 'none'" in policy and "script" not in policy

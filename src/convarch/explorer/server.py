@@ -26,6 +26,7 @@ from convarch.spec.limits import MAX_TEXT
 
 MAX_BODY = 3 * MAX_TEXT + 64 * 1024  # a POSTed form with the longest pattern the parser accepts, percent-encoded
 MAX_FIELDS = 64
+FORM_TYPES = ("", "application/x-www-form-urlencoded", "text/plain")  # what a form or curl -d sends
 IDLE_TIMEOUT = 30  # seconds a connection may sit without sending its request
 WORK_SLOTS = max(2, os.cpu_count() or 2)
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
@@ -46,6 +47,7 @@ _TYPES = {
 }
 STATIC_FILES = ("index.html", "explorer.css", "layers.js", "app.js")
 # Scripts and styles come from this server only; inline styles are allowed for the SVG figures' attributes.
+FIGURE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'self'"  # no script, no fetch
 PAGE_POLICY = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
                "frame-ancestors 'none'; base-uri 'none'; form-action 'self'")  # fmt: skip
 
@@ -117,6 +119,11 @@ class ExplorerHandler(BaseHTTPRequestHandler):
             self._respond(_http_error(413, f"the request body is {int(length):,} bytes; the limit is {MAX_BODY:,}"))
             return
         body = self.rfile.read(int(length))
+        kind = (self.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+        if kind not in FORM_TYPES:
+            self._respond(_http_error(415, f"the API takes form fields (application/x-www-form-urlencoded: "
+                                           f"pattern=...&input=...), as the page sends them, not {kind}"))  # fmt: skip
+            return
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -162,6 +169,8 @@ class ExplorerHandler(BaseHTTPRequestHandler):
         self.send_header("Referrer-Policy", "no-referrer")
         if reply.content_type.startswith("text/html"):
             self.send_header("Content-Security-Policy", PAGE_POLICY)
+        elif reply.content_type.startswith("image/svg"):  # opened on its own, an SVG is a document too
+            self.send_header("Content-Security-Policy", FIGURE_POLICY)
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
@@ -190,7 +199,14 @@ def _http_error(status: int, message: str) -> Answer:
 
 def _query(text: str) -> Query:
     """The query's fields, each given once; percent-escapes must decode to UTF-8."""
-    fields = parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
+    try:
+        fields = parse_qs(text, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
+    except ValueError as error:
+        if "Max number of fields" in str(error):
+            raise ValueError(
+                f"more than {MAX_FIELDS} fields; the API takes a few (pattern or model, and options)"
+            ) from None
+        raise
     twice = sorted(k for k, v in fields.items() if len(v) > 1)
     if twice:
         raise ValueError(f"{', '.join(twice)} given more than once")
