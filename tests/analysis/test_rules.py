@@ -247,3 +247,11 @@ def test_suggested_divisible_sizes_work_out() -> None:
     sizes = [int(s) for s in re.search(r"Use (\d+) or (\d+),", message).groups()]
     for size in sizes:
         assert not [f for f in ca.check(pattern, input_size=(3, size, size)) if f.severity == "error"], size
+
+
+def test_without_a_classifier_the_last_hidden_fc_s_relu_is_not_an_activation_on_scores() -> None:
+    pattern = "INPUT(16x16x3) -> CONV3-8 -> RELU -> GAP -> FC32 -> RELU -> FC10"
+    assert "activation-on-scores" not in {f.rule for f in ca.check(pattern, num_classes=0)}  # ends in FC32 -> RELU
+    vgg = {f.rule for f in ca.check("vgg16", num_classes=0)}
+    assert "activation-on-scores" not in vgg and "fc-dominates" in vgg  # the other rules still apply
+    assert "activation-on-scores" in {f.rule for f in ca.check(pattern + " -> RELU")}  # a real one still fires

@@ -384,8 +384,10 @@ def failure_finding(error: SizingError, index: int = 0) -> Finding:
 # ---- entry points -----------------------------------------------------------------------------------
 
 
-def check_spec(spec: NetSpec) -> list[Finding]:
-    """Every finding for a concrete network (bound, with an INPUT volume), in layer order."""
+def check_spec(spec: NetSpec, *, scores: bool = True) -> list[Finding]:
+    """Every finding for a concrete network (bound, with an INPUT volume), in layer order. ``scores=False``
+    says the network ends in features, not class scores (``num_classes=0``): its last FC is a hidden layer,
+    and the rules about what follows the class scores do not apply."""
     recorder, factor, failure = _record(spec)
     steps = recorder.steps
     first_conv = next((i for i, s in enumerate(steps, 1) if isinstance(s.layer, Conv) and not s.aux), 0)
@@ -398,7 +400,7 @@ def check_spec(spec: NetSpec) -> list[Finding]:
         if finding is not None:
             findings.append(finding)
     rows = {step.path: i for i, step in enumerate(steps, 1)}
-    findings += [*linear_stack_findings(spec, rows), *output_findings(steps)]
+    findings += [*linear_stack_findings(spec, rows), *(output_findings(steps) if scores else [])]
     return sorted(findings, key=lambda f: f.index or len(steps) + 1)
 
 
@@ -421,4 +423,4 @@ def check_network(
             return [failure_finding(error)]
         volume = Volume.of(input_size) if input_size is not None else spec.input or Volume.of(DEFAULT_INPUT)
         bound = spec.with_input(volume)
-    return check_spec(bound)
+    return check_spec(bound, scores=num_classes != 0)
