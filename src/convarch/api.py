@@ -226,7 +226,8 @@ def check(
     ``error`` finding, not an exception; a syntax error is still a ``PatternError``.
     """
     spec = resolve(source)
-    return check_network(spec, input_size=input_size, num_classes=num_classes, **keywords)
+    features = isinstance(source, ConvNet) and source.num_classes == 0  # built without a classifier
+    return check_network(spec, input_size=input_size, num_classes=num_classes, scores=not features, **keywords)
 
 
 def to_pattern(source: Source | nn.Module) -> str:

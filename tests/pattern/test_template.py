@@ -90,4 +90,4 @@ def test_zero_classes_mean_the_same_network_to_build_analyze_and_check() -> None
     assert report.params == sum(p.numel() for p in model.parameters())
     assert ca.to_pattern(model) == ca.to_pattern(ca.bind(ca.parse(text), N=2, K=1, num_classes=0))
     assert [row.kind for row in report.rows[-2:]] == ["FC", "RELU"]  # the hidden FC stays, the classifier goes
-    assert ca.check(text, N=2, K=1, num_classes=0) == ca.check(model.spec)
+    assert ca.check(text, N=2, K=1, num_classes=0) == ca.check(model)

@@ -63,6 +63,9 @@ RULES: dict[str, Rule] = {
              "a filter larger than 5 after the first layer (larger than 7 on the first layer is noted)"),
         Rule("padding-not-same", "warning", "a stride-1 CONV that changes the size because P is not (F − 1)/2"),
         Rule("large-pool", "warning", "a max POOL window larger than 3, which is too lossy"),
+        Rule("adaptive-upsample", "warning",
+             "an adaptive POOL(out=HxW) on a smaller map repeats its values to fill the size, adding parameters "
+             "after it but no information"),
         Rule("fc-dominates", "warning", "one FC layer holds most of the parameters; GAP before it saves them"),
         Rule("build-limit", "error", "more parameters than a build may allocate"),
         Rule("linear-stack", "info",

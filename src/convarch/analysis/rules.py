@@ -280,6 +280,28 @@ def _pool_rule(index: int, step: Step, net: _Net) -> Finding | None:
     )  # fmt: skip
 
 
+def _upsample_rule(index: int, step: Step, net: _Net) -> Finding | None:
+    """An adaptive pool to a size larger than its input copies values (torchvision's VGG on 32x32 inputs: the
+    1x1x512 map becomes 7x7x512, and FC6 then holds 49 copies of each weight's input)."""
+    layer, vin, vout = step.layer, step.input, step.output
+    if not isinstance(layer, Pool) or not layer.adaptive or (vout.h <= vin.h and vout.w <= vin.w):
+        return None
+    copies = (vout.h * vout.w) / (vin.h * vin.w)
+    after = next((s for s in net.steps[index:] if isinstance(s.layer, FC) and not s.aux), None)
+    wasted = ""
+    if after is not None and after.input.numel == vout.numel:
+        needed = after.layer.params(Volume(vin.c, vin.h, vin.w))
+        wasted = (f", and {after.layer.text()} after it takes {after.input.numel:,} inputs where "
+                  f"{vin.numel:,} carry everything ({after.layer.params(after.input):,} params where {needed:,} "
+                  "would do)")  # fmt: skip
+    return _finding(
+        "adaptive-upsample", "warning", index, step,
+        f"an adaptive pool to {vout.h}x{vout.w} from a smaller map repeats each value {copies:g} times on average"
+        f"{wasted}. The input is smaller than the network was "
+        f"designed for: give a larger one, or pool to {min(vout.h, vin.h)}x{min(vout.w, vin.w)}.",
+    )  # fmt: skip
+
+
 def _fc_rule(index: int, step: Step, net: _Net) -> Finding | None:
     """An FC layer on the whole last feature map can hold most of the parameters (VGG's FC6)."""
     layer, vin = step.layer, step.input
@@ -307,6 +329,7 @@ LAYER_RULES: tuple[Callable[[int, Step, _Net], Finding | None], ...] = (
     _filter_rule,
     _padding_rule,
     _pool_rule,
+    _upsample_rule,
     _fc_rule,
 )
 
@@ -409,9 +432,11 @@ def check_network(
     *,
     input_size: tuple[int, int, int] | Volume | None = None,
     num_classes: int | None = None,
+    scores: bool = True,
     **keywords: object,
 ) -> list[Finding]:
-    """Bind a (possibly template) spec as ``build`` would, then check it.
+    """Bind a (possibly template) spec as ``build`` would, then check it. ``scores=False``: the spec ends in
+    features already (a model built with ``num_classes=0``), as ``num_classes=0`` makes it end.
 
     A volume that fails while a template is being bound is reported as a finding; a concrete network is
     checked on its own, so the layers before the failure are checked too.
@@ -423,4 +448,4 @@ def check_network(
             return [failure_finding(error)]
         volume = Volume.of(input_size) if input_size is not None else spec.input or Volume.of(DEFAULT_INPUT)
         bound = spec.with_input(volume)
-    return check_spec(bound, scores=num_classes != 0)
+    return check_spec(bound, scores=scores and num_classes != 0)
