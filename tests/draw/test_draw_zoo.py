@@ -160,3 +160,6 @@ def test_a_long_net_wraps_onto_rows_and_a_short_one_stays_in_one() -> None:
         assert f'data-path="{path}"' in long.svg, path
     short = ca.draw("vgg16").svg
     assert "wrap" not in short
+    for layers in (100, 400):  # the last row took all that was left: 2,201 and 3,165 units wide
+        chain = ca.draw("INPUT(32x32x3) -> " + " -> ".join(f"CONV1-{8 + i % 50}" for i in range(layers)) + " -> FC10")
+        assert chain.scene.width <= ROW_WIDTH + 60, layers

@@ -366,8 +366,11 @@ def _rows(pieces: list[tuple[list[str], Frag, str]], start: float) -> list[list[
     rows: list[list[tuple[list[str], Frag, str]]] = [[]]
     used = start
     for piece, width in zip(pieces, widths, strict=True):
-        # a new row where this piece overshoots the target by more than leaving it out falls short
-        if rows[-1] and len(rows) < count and used + width - target > target - used:
+        # a new row where this piece overshoots the target by more than leaving it out falls short, and
+        # wherever it would pass ROW_WIDTH (the balance alone let the last row take all that was left: 3,165
+        # units for a 400-layer chain). A single piece wider than a row (a long stage) still gets a row of its own.
+        balanced = len(rows) < count and used + width - target > target - used
+        if rows[-1] and (balanced or used + width > ROW_WIDTH):
             rows.append([])
             used = 0.0
         rows[-1].append(piece)
