@@ -116,6 +116,9 @@ def test_html_and_rich_renderings() -> None:
     table = report.to_table(compact=True)
     assert table.caption.endswith(CONVENTIONS) and "138,357,544" in table.caption
     assert table.row_count == len(report.compact_rows()) + 2  # INPUT and TOTAL
+    hidden = len(report.rows) - len(report.compact_rows())  # the total is the network's, not the listed rows'
+    assert hidden and f"TOTAL (with {hidden} rows not listed)" in str(table.columns[1]._cells)
+    assert "not listed" not in str(report.to_table().columns[1]._cells)
 
 
 def test_walk_prints_a_layer_only_to_report_an_error() -> None:

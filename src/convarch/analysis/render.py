@@ -76,13 +76,18 @@ def report_table(report: Report, *, compact: bool = False) -> Table:
     for header in ("#", "layer", "output", "activations", "params", "weights", "MACs"):
         table.add_column(header, justify="left" if header == "layer" else "right")
     table.add_row("0", "INPUT", str(report.input), f"{report.input.numel:,}", "0", "0", "0")
-    for row in _shown_rows(report, compact):
+    shown = _shown_rows(report, compact)
+    for row in shown:
         activations = f"{row.activations:,}" if row.allocates else "(in place)"
         name = f"{row.name} (aux)" if row.aux else row.name
         table.add_row(str(row.index), name, row.output, activations, f"{row.params:,}", f"{row.weights:,}",
                       f"{row.macs:,}", style="dim" if row.aux else None)  # fmt: skip
     table.add_section()
-    table.add_row("", "TOTAL", "", f"{report.activations:,}", f"{report.params:,}", f"{report.weights:,}",
+    # the compact listing leaves out rows that neither hold weights nor change the volume; they still
+    # allocate, and the totals are the network's, so the label says so rather than leave a sum that differs
+    hidden = len(report.rows) - len(shown)
+    label = f"TOTAL (with {hidden} row{'s' * (hidden != 1)} not listed)" if hidden else "TOTAL"
+    table.add_row("", label, "", f"{report.activations:,}", f"{report.params:,}", f"{report.weights:,}",
                   f"{report.macs:,}", style="bold")  # fmt: skip
     return table
 
