@@ -128,3 +128,9 @@ def test_show_refuses_bad_options_before_printing_anything(capsys) -> None:
 def test_build_seed_out_of_range_is_a_usage_error(capsys, tmp_path) -> None:
     code, _, err = run(capsys, "build", "lenet5", "-o", str(tmp_path / "m.safetensors"), "--seed", str(2**70))
     assert code == 2 and "--seed" in err and "Traceback" not in err and not list(tmp_path.iterdir())
+
+
+def test_small_models_list_their_multiply_adds_instead_of_zero(capsys) -> None:
+    assert main(["list", "lenet5*"]) == 0
+    out = capsys.readouterr().out
+    assert "0.000417" in out and "0.000333" in out and " 0.000 " not in out  # LeNet-5: 416,520 MACs

@@ -41,6 +41,13 @@ def human(n: float, unit: str = "") -> str:
     return f"{n:,.0f}{unit}" if float(n).is_integer() else f"{n:.3g}{unit}"
 
 
+def gmacs_text(macs: float) -> str:
+    """Multiply-adds in billions, three decimals, or three significant digits below 0.1 G: LeNet-5's
+    416,520 would read 0.000 (``0.000417``)."""
+    gmacs = macs / 1e9
+    return f"{gmacs:.3f}" if gmacs >= 0.1 or gmacs == 0 else f"{gmacs:.3g}"
+
+
 def human_bytes(n: float) -> str:
     for size, suffix in ((2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
         if abs(n) >= size:

@@ -17,7 +17,7 @@ from convarch.analysis.compare import Comparison, compare, seed_lineup
 from convarch.analysis.measure import BenchResult, bench
 from convarch.analysis.output import output_path
 from convarch.analysis.profile import layer_profile
-from convarch.analysis.render import human, human_bytes
+from convarch.analysis.render import gmacs_text, human, human_bytes
 from convarch.analysis.report import CONVENTIONS
 from convarch.analysis.sweep import parse_setting, sizing_checker, sweep, to_csv, to_json
 from convarch.api import analyze, resolve
@@ -69,7 +69,7 @@ def _comparison_table(rows: list[Comparison], batches: tuple[int, ...]) -> tuple
                 sources.append(figure.source)
             marks.append(f"{figure.value:.2f} [{sources.index(figure.source) + 1}]" if figure else "-")
         latency = [f"{row.latency[b] * 1e3:.1f}" if b in row.latency else "-" for b in batches]
-        table.add_row(row.name, str(row.year or "-"), str(r.input), human(r.params), f"{row.gmacs:.3f}",
+        table.add_row(row.name, str(row.year or "-"), str(r.input), human(r.params), gmacs_text(r.macs),
                       human(r.activations), human_bytes(r.forward_bytes), human_bytes(r.param_bytes), *marks,
                       f"{r.fc_share:.0%}",
                       *latency)  # fmt: skip

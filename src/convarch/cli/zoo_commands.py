@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from convarch.analysis.render import human
+from convarch.analysis.render import gmacs_text, human
 from convarch.api import analyze, is_model_name, resolve, to_pattern
 from convarch.cli.app import app, console
 from convarch.cli.options import InputOption, NumClassesOption, SetOption, keywords, pattern_argument
@@ -30,7 +30,7 @@ def zoo_table(names: list[str]) -> Table:
         info = model_info(name)
         report = analyze(name)
         c, h, w = info.input_size
-        table.add_row(name, info.family, str(info.year), human(report.params), f"{report.macs / 1e9:.3f}",
+        table.add_row(name, info.family, str(info.year), human(report.params), gmacs_text(report.macs),
                       f"{h}x{w}x{c}")  # fmt: skip
     return table
 
@@ -70,7 +70,7 @@ def list_command(
     for header in ("pattern", "params", "GMACs", "input"):
         table.add_column(header)
     text = to_pattern(bind(resolve(pattern), **options) if options else resolve(pattern))
-    table.add_row(Text(text), human(report.params), f"{report.macs / 1e9:.3f}", str(report.input))
+    table.add_row(Text(text), human(report.params), gmacs_text(report.macs), str(report.input))
     console.print(table)
 
 

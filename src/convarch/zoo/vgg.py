@@ -159,7 +159,11 @@ VGG16_FIGURES = {**table("D", 138)["figures"], "cs231n_layers": CS231N_VGG16, "c
 
 @VGG.model(
     **TV(138_357_544, 15.470, 71.592, 90.382),
-    notes=table("D", 138)["notes"],
+    notes=(
+        *table("D", 138)["notes"],
+        "Activations: 15.2M a forward pass (58 MiB in float32), the sum of CS231n's VGG-16 walk-through rows; "
+        "its TOTAL line's '24M' (~93MB) does not match its own rows. The parameters, 138M, agree.",
+    ),
     figures=VGG16_FIGURES,
     weights=tv("VGG16", "397923af"),
 )
