@@ -51,3 +51,11 @@ def test_a_zoo_model_draws_at_any_input_size(size: tuple[int, int, int]) -> None
         svg = ca.draw("resnet18", style=style, input_size=size).svg
         assert not collisions(svg)
         assert str(ca.analyze("resnet18", input_size=size).rows[-1].output) in svg or style == "block"
+
+
+def test_an_open_concatenation_has_its_slices_in_the_legend_in_colours_no_layer_uses() -> None:
+    from convarch.draw.style import COLOURS, OTHER, SLICES
+
+    svg = ca.draw("INPUT(32x32x3) -> {CONV1-16 | CONV3-16 | POOL3(s=1, p=1)} -> GAP -> FC10").svg
+    assert "slices: concatenated branches or layers" in svg
+    assert not set(SLICES) & {*COLOURS.values(), OTHER}  # a stripe never reads as a pool or an FC

@@ -24,7 +24,8 @@ LEGEND = {
     COLOURS["BLOCK"]: "block (collapsed)",
     OTHER: "other layer",
 }
-SLICES = ("#cfe1f5", "#f8d9c4", "#d4ecc6", "#f3cfe0", "#fbefb8", "#d8d2f0")
+# Slices of a concatenation: colours no layer kind uses, so a stripe never reads as a pool or an FC
+SLICES = ("#f3cfe0", "#fbefb8", "#c6e7e2", "#e9bcbc", "#e3dd9f", "#c7cbe9")
 # Arguments that change no number on a figure: they stay in the report's row name, not on an arrow.
 QUIET_ARGUMENTS = ("bias", "eps", "momentum", "count_pad")
 

@@ -251,7 +251,10 @@ class VolumeLayout:
             frag.add(line((x, dy), (join, dy), (join, 0), stroke="#333", width=1.1, path=path))
         concat, node_w = self._concat_node(join + 8, merge)
         frag.add(line((join, 0), (join + 8, 0), stroke="#333", width=1.1), *concat)
-        out = volume_frag(merge.vout, colour_of("BLOCK"), [merge.path], slices=_slices(merge))
+        slices = _slices(merge)
+        out = volume_frag(merge.vout, colour_of("BLOCK"), [merge.path], slices=slices)
+        if slices:  # the slices take their branches' colours: the legend says what the stripes are
+            self.used.setdefault("slices", "slices: concatenated branches or layers")
         start = join + 8 + node_w
         dx = start + GAP - out.box[0]
         frag.add(line((start, 0), (dx, 0), arrow=True, stroke="#333", width=1.1))
