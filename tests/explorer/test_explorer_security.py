@@ -198,3 +198,12 @@ def test_an_svg_figure_carries_a_policy_that_runs_nothing(client: Client) -> Non
     assert figure.status == 200 and figure.headers["content-type"].startswith("image/svg+xml")
     policy = figure.headers["content-security-policy"]
     assert "default-src 'none'" in policy and "script" not in policy
+
+
+def test_a_host_that_is_no_address_says_so_without_a_port_hint(capsys: pytest.CaptureFixture[str]) -> None:
+    from convarch.cli import main
+
+    assert main(["serve", "--host", "nosuch.invalid", "--port", "0", "--no-browser"]) == 1
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert "cannot listen on nosuch.invalid:0" in err and "give an address of this machine" in err
+    assert "--port 0" not in err and "Traceback" not in err

@@ -43,6 +43,15 @@ def serve_command(
     try:
         serve(host, port, open_browser=not no_browser, verbose=verbose)
     except OSError as error:  # the port is taken, or the address is not this machine's
+        import errno
+        import socket
+
         from convarch.errors import ConfigError
 
-        raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}; try --port 0") from None
+        if isinstance(error, socket.gaierror):  # a name that resolves to no address
+            fix = "give an address of this machine (the default, 127.0.0.1, is the safe one)"
+        elif error.errno == errno.EADDRINUSE:
+            fix = "another program has the port: try --port 0 for a free one"
+        else:
+            fix = "give an address of this machine, or --port 0 for a free port"
+        raise ConfigError(f"cannot listen on {host}:{port}: {error.strerror or error}; {fix}") from None
