@@ -229,6 +229,13 @@ def jpeg_pipeline(context: Context) -> dict[str, Any]:
             "workers": context.workers, "train_images": n_train, "met": met if not sizes.dry else None}  # fmt: skip
 
 
+def _big_model(who: str, sizes: Any, image: int) -> torch.nn.Module:
+    """The throughput checks' model, 10 classes: ours (``who="convarch"``) or torchvision's of the same name."""
+    if who == "convarch":
+        return ca.create_model(sizes.big_model, num_classes=10)
+    return _torchvision_model(sizes.big_model, image)
+
+
 def _torchvision_model(name: str, image: int, dry_source: str | None = None) -> torch.nn.Module:
     """torchvision's ``name``; in a dry run with ``dry_source``, that small network instead."""
     import torchvision
@@ -335,11 +342,7 @@ def throughput_vs_torchvision(context: Context) -> dict[str, Any]:
         rates = {}
         for who in ("convarch", "torchvision"):
             torch.manual_seed(0)
-            model = (
-                ca.create_model(sizes.big_model, num_classes=10)
-                if who == "convarch"
-                else (_torchvision_model(sizes.big_model, image))
-            )
+            model = _big_model(who, sizes, image)
             run = step_rate(model, batch=sizes.big_batch, image=image, train=train, dtype=dtype, channels_last=cl,
                             steps=sizes.throughput_steps, device=context.device)  # fmt: skip
             run()
@@ -370,11 +373,7 @@ def compiled_throughput(context: Context) -> dict[str, Any]:
                 report[who] = "skipped: out of time"
                 continue
             torch.manual_seed(0)
-            model = (
-                ca.create_model(sizes.big_model, num_classes=10)
-                if who == "convarch"
-                else (_torchvision_model(sizes.big_model, image))
-            )
+            model = _big_model(who, sizes, image)
             eager = step_rate(model, batch=sizes.big_batch, image=image, train=True, dtype=low, channels_last=True,
                               steps=sizes.throughput_steps, device=context.device)  # fmt: skip
             eager()
