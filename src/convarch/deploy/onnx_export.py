@@ -25,6 +25,7 @@ from convarch.deploy.program import BATCH, STATIC_BATCH, export_program, first_l
 from convarch.deploy.runtime import OnnxRuntimeModel, require, session
 from convarch.errors import ConfigError, ConvarchError, ExportError, advising
 from convarch.io import atomic_write, write_failure
+from convarch.spec.layer_base import positive_int
 
 PREPROCESS_KEYS = ("resize", "crop", "crop_pct", "mean", "std", "interpolation")  # crop_pct: timm's models
 METADATA_PREFIX = "convarch."
@@ -106,9 +107,11 @@ def export_onnx(
     """
     started = time.perf_counter()
     path = Path(path)
-    if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int) or opset < 1):
-        raise advising(ConfigError(f"opset must be a positive whole number (an ONNX opset, 18 say), got {opset!r}"),
-                       "opset")  # fmt: skip
+    if opset is not None:
+        try:
+            opset = positive_int(opset, "opset")
+        except ConfigError as error:
+            raise advising(error, "opset") from None
     refuse_reduced_precision(model)
     check_destination(path)
     for package in ("onnx", "onnxscript", *(("onnxruntime",) if check else ())):

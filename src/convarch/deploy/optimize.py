@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import operator
 import statistics
 from typing import Any
 
@@ -33,6 +32,7 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 from convarch.deploy.check import FP32_TOLERANCE, check_against, input_size_of
 from convarch.errors import ConfigError, ExportError
 from convarch.hardware import native_low_precision, nhwc_convolutions
+from convarch.spec.layer_base import positive_int
 
 RUNTIMES = ("torch", "onnxruntime")
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -187,7 +187,7 @@ def optimize(
     if runtime not in RUNTIMES:
         raise ConfigError(f"unknown runtime {runtime!r}; use one of {', '.join(RUNTIMES)}")
     if batch_size is not None:
-        batch_size = _positive_whole(batch_size)
+        batch_size = positive_int(batch_size, "batch_size")
     if not isinstance(model, nn.Module):
         raise ConfigError(f"optimize takes a model (an nn.Module), got {type(model).__name__}")
     target = resolve_device(torch.device(device).type)
@@ -256,17 +256,6 @@ def _torch(
                                steps=steps)  # fmt: skip
     optimized.timed, optimized.timed_batch = timed, batch_size if timed else None
     return optimized
-
-
-def _positive_whole(batch_size: Any) -> int:
-    """``batch_size`` as an int (NumPy's integers too), or a ConfigError."""
-    try:
-        value = operator.index(batch_size) if not isinstance(batch_size, bool) else 0
-    except TypeError:
-        value = 0
-    if value < 1:
-        raise ConfigError(f"batch_size must be a positive whole number (the batch to measure at), got {batch_size!r}")
-    return value
 
 
 def _fastest(

@@ -22,6 +22,7 @@ Defining a subclass with a ``kind`` registers it under its pattern ``token`` (th
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
@@ -45,10 +46,15 @@ def pair(value: Any, what: str, minimum: int = 1) -> Pair:
 
 
 def positive_int(value: Any, what: str) -> int:
-    """Refuse anything but a whole number >= 1, so a bad spec fails where it is written, not in a walk."""
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"{what} must be a whole number of at least 1, got {value!r}")
-    return value
+    """``value`` as an int (NumPy's integers too) if it is a whole number >= 1, else a ConfigError that names
+    ``what``: so a bad spec, batch or opset fails where it is written, not in a walk or a kernel."""
+    try:
+        whole = operator.index(value) if not isinstance(value, bool) else 0
+    except TypeError:
+        whole = 0
+    if whole < 1:
+        raise ConfigError(f"{what} must be a positive whole number (at least 1), got {value!r}")
+    return whole
 
 
 def format_value(value: Any) -> str:

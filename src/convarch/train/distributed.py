@@ -79,11 +79,17 @@ class Distributed:
             dist.destroy_process_group()
 
 
+def device_kind(name: str) -> str:
+    """The device a name asks for: ``auto`` is cuda where a GPU is visible, else cpu; others as given."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
 def pick_device(name: str, local_rank: int = 0) -> torch.device:
     if name not in DEVICES:
         raise ConfigError(f"unknown device {name!r}; choose from {', '.join(DEVICES)}")
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
+    name = device_kind(name)
     if name == "cuda":
         if not torch.cuda.is_available():
             raise advising(ConfigError("device='cuda' was asked for but no GPU is visible; use device='cpu'"), "device")

@@ -25,7 +25,7 @@ from convarch.spec.nodes import NetSpec
 from convarch.spec.serialize import spec_from_json, spec_to_json
 from convarch.train import checkpoint as ckpt
 from convarch.train.config import TrainConfig, for_device
-from convarch.train.distributed import Distributed, setup
+from convarch.train.distributed import Distributed, device_kind, setup
 from convarch.train.progress import RunDisplay
 from convarch.train.threads import intra_op_threads
 from convarch.train.trainer import BatchHook, Trainer, TrainResult, preflight
@@ -265,7 +265,7 @@ def resumed_options(out: Path, saved: dict[str, Any], options: dict[str, Any], n
     for key, value in options.items():
         if key in RUN_NEUTRAL:
             merged[key] = value
-        elif key == "device" and _device_type(value) == _device_type(saved.get(key) or "auto"):
+        elif key == "device" and device_kind(value) == device_kind(saved.get(key) or "auto"):
             continue  # "auto" that resolves to the same device
         elif saved.get(key) != value:
             was = saved.get(key)
@@ -278,9 +278,3 @@ def resumed_options(out: Path, saved: dict[str, Any], options: dict[str, Any], n
                    "in another directory with them.")  # fmt: skip
         raise advising(ConfigError(message), "resume")
     return merged
-
-
-def _device_type(name: Any) -> Any:
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return name
