@@ -323,6 +323,15 @@ def check_fits(need: int, device: torch.device, what: str, fix: str) -> None:
         )
 
 
+def check_batch_fits(
+    report: Any, batch: int, device: torch.device, fix: str, *, bytes_per_value: int = 4, what: str = ""
+) -> None:
+    """``check_fits`` for running ``batch`` images through the network of ``report``: its weights and every
+    activation held at once (an upper bound for a forward pass, as timing runs need no more)."""
+    need = (report.activations * batch + report.params) * bytes_per_value
+    check_fits(need, device, what or f"batch {batch} at {report.input} (weights and activations)", fix)
+
+
 def bench(
     source: Any,
     *,
@@ -348,10 +357,8 @@ def bench(
         resolve_dtype(dtype)
     if runtime not in ("torch", "onnxruntime"):
         raise ConfigError(f"unknown runtime {runtime!r}; use torch or onnxruntime")
-    bytes_per_value = 2 if dtype == "bf16" else 4
-    need = (report.activations * max(batches) + report.params) * bytes_per_value
-    check_fits(need, torch_device, f"batch {max(batches)} at {report.input} (weights and activations)",
-               "Use smaller batches or a smaller input size.")  # fmt: skip
+    check_batch_fits(report, max(batches), torch_device, "Use smaller batches or a smaller input size.",
+                     bytes_per_value=2 if dtype == "bf16" else 4)  # fmt: skip
     if optimize or runtime != "torch":
         return _bench_optimized(source, report, batches=batches, device=device, dtype=dtype, runtime=runtime,
                                 **options)  # fmt: skip

@@ -274,14 +274,14 @@ def _fastest(
     channels_last made resnet18 0.58x as fast and bf16 lost on resnet50, because converting the input and
     the reorders cost more than the faster convolutions save on one image.
     """
-    from convarch.analysis.measure import check_fits, time_batch
+    from convarch.analysis.measure import check_batch_fits, time_batch
     from convarch.analysis.report import analyze_spec
 
     spec = facts.get("spec")
-    if spec is not None:  # the candidates run at the caller's batch: refused here rather than by the allocator
+    if spec is not None:  # the model is made for this batch: refused now rather than by the allocator later
         report = analyze_spec(spec, names=False)
-        check_fits((report.activations * batch_size + report.params) * 4, device,
-                   f"timing batch {batch_size} at {report.input}", "Give a smaller batch_size.")  # fmt: skip
+        check_batch_fits(report, batch_size, device, "Give a smaller batch_size.",
+                         what=f"timing batch {batch_size} at {report.input}")  # fmt: skip
     x = torch.randn(min(batch_size, TUNE_BATCH), *size, device=device)
     latency = {}
     for dtype, layout in itertools.product(dtypes, layouts):
