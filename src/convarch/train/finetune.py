@@ -32,7 +32,7 @@ from convarch.train import checkpoint as ckpt
 from convarch.train.config import TrainConfig, for_device
 from convarch.train.distributed import Distributed, setup
 from convarch.train.evaluate import EvalStats, top5_applies, top5_hits
-from convarch.train.memory import check_inference_memory, eval_batch_size, inference_bytes
+from convarch.train.memory import eval_batch_size, inference_bytes
 from convarch.train.progress import RunDisplay, epoch_line
 from convarch.train.run import (
     _build,
@@ -45,7 +45,7 @@ from convarch.train.run import (
     start_run,
 )
 from convarch.train.threads import intra_op_threads
-from convarch.train.trainer import BatchHook, Trainer, TrainingDiverged, TrainResult, preflight
+from convarch.train.trainer import BatchHook, Trainer, TrainingDiverged, TrainResult, is_new_best, preflight
 from convarch.weights.checkpoint import load as load_checkpoint
 from convarch.weights.checkpoint import model_from_header
 from convarch.weights.pretrained import load_weights
@@ -200,8 +200,7 @@ def cached_features(model: ConvNet, bundle: DataBundle, side: str, device: torch
     """Every image's pooled features, in order and not augmented, computed at the largest batch (up to
     ``EVAL_BATCH``) whose forward pass fits on ``device`` (``check_feature_cache`` checks the cache itself)."""
     model.eval()
-    batch_size = eval_batch_size(model, 1, device)
-    check_inference_memory(model, batch_size, device, "Use a smaller INPUT size or a smaller network.")
+    batch_size = eval_batch_size(model, 1, device)  # check_feature_cache has checked that it fits
     features, labels = [], []
     for batch in bundle.loader(side, batch_size=batch_size, training=False, device=device):
         features.append(model.forward_head(model.forward_features(batch.x), pre_logits=True))
@@ -267,7 +266,7 @@ def train_head(model: ConvNet, bundle: DataBundle, config: TrainConfig, dist: Di
                "train_top1": correct / len(order), "val_loss": stats.loss, "val_top1": stats.top1,
                "val_top5": stats.top5, "lr": HEAD_LR, "time": round(elapsed, 3),
                "images_per_s": round(len(order) / max(elapsed, 1e-9), 1)}  # fmt: skip
-        if not history or row["val_top1"] > max(r["val_top1"] for r in history):
+        if is_new_best(row, history):
             best = {key: value.detach().clone() for key, value in head.state_dict().items()}
         history.append(row)
         display.line(epoch_line(row, config.epochs))

@@ -132,6 +132,12 @@ class TrainResult:
         return max(self.history, key=lambda row: row["val_top1"])["epoch"] if self.history else 0
 
 
+def is_new_best(row: dict[str, Any], earlier: list[dict[str, Any]]) -> bool:
+    """Whether ``row`` beats every earlier epoch's held-out top-1: a tie keeps the earlier epoch as best, as
+    timm does and as ``TrainResult.best_epoch`` (the first maximum) reports it."""
+    return not earlier or row["val_top1"] > max(r["val_top1"] for r in earlier)
+
+
 class Trainer:
     """Trains ``model`` on ``data`` for epochs ``first_epoch .. config.epochs - 1``.
 
@@ -452,7 +458,6 @@ class Trainer:
         ckpt.write_model(self.eval_model, self.out / ckpt.LAST, extra)
         # best: the first epoch with the highest held-out top-1 (a tie keeps the earlier, as timm does and as
         # TrainResult.best_epoch reports it)
-        earlier = [r["val_top1"] for r in self.history if r is not row]
-        if not earlier or row["val_top1"] > max(earlier):
+        if is_new_best(row, [r for r in self.history if r is not row]):
             ckpt.write_model(self.eval_model, self.out / ckpt.BEST, extra)
         ckpt.write_metrics(self.out, self.history)
